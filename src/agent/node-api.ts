@@ -1,0 +1,67 @@
+import type { Registry } from "prom-client";
+import type { Address } from "../core/address.js";
+import type { MemberStatus, MemberView } from "../core/membership/ports.js";
+import type { HealthStatus, OriginSpec } from "../core/state/types.js";
+
+/** `health` of an origin view (contract.md "Origin view"); times are ISO 8601 or null. */
+export interface HealthView {
+  status: HealthStatus;
+  reporter: string | null;
+  checkedAt: string | null;
+  changedAt: string | null;
+  latencyMs: number | null;
+  error: string | null;
+}
+
+/** The spec with defaults filled in, plus id, owner (by this node's view) and health. */
+export type OriginView = OriginSpec & { id: string; owner: string | null; health: HealthView };
+
+export interface HealthEvent {
+  id: string;
+  status: HealthStatus;
+  previous: HealthStatus;
+  reporter: string | null;
+  at: string;
+}
+
+export interface MemberChangeEvent {
+  name: string;
+  status: MemberStatus;
+  at: string;
+}
+
+export interface NodeEvents {
+  health: HealthEvent;
+  member: MemberChangeEvent;
+}
+
+export type Unsubscribe = () => void;
+
+/**
+ * What the HTTP API and the dashboard need from a running node. The agent implements it; the API
+ * is a factory over it and knows nothing of sockets or the database.
+ */
+export interface HeckNodeApi {
+  readonly name: string;
+  readonly version: string;
+  gossipAddress(): Address;
+  /** `host:port` of the HTTP listener once bound. */
+  httpAddress(): string;
+  members(): MemberView[];
+  origins(): OriginView[];
+  origin(id: string): OriginView | undefined;
+  /** Number of live origins this node owns and probes. */
+  ownedCount(): number;
+  /** Durable before it returns: `created` is false when it replaced an existing origin. */
+  putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView };
+  /** All or nothing, durable before it returns; returns the count. */
+  putOrigins(items: Array<{ id: string; spec: OriginSpec }>): number;
+  /** Durable before it returns; false when the origin is absent. */
+  deleteOrigin(id: string): boolean;
+  /** Push-pull join to each address; resolves with how many answered. */
+  join(addresses: Address[]): Promise<number>;
+  /** Leaves gracefully and shuts the agent down (as SIGTERM). */
+  leave(): Promise<void>;
+  subscribe<K extends keyof NodeEvents>(kind: K, listener: (event: NodeEvents[K]) => void): Unsubscribe;
+  readonly metrics: Registry;
+}

@@ -1,0 +1,89 @@
+/**
+ * Membership timing, one place, with memberlist's three presets (DefaultLANConfig, DefaultWANConfig,
+ * DefaultLocalConfig). Units are in the names. See shared wire.md §6.9.
+ */
+export interface MembershipConfig {
+  /** Time between failure-detection probes of one random member. @default 1000 (lan) */
+  probeIntervalMs: number;
+  /** How long to wait for a direct ack before asking others to probe indirectly. Should sit near the network's 99th percentile RTT. @default 500 (lan) */
+  probeTimeoutMs: number;
+  /** Peers asked to ping a silent target on our behalf (ping-req fan-out k). @default 3 (lan) */
+  indirectChecks: number;
+  /** Suspect a node for suspicionMult * max(1, log10(n)) * probeInterval before declaring it dead. @default 4 (lan) */
+  suspicionMult: number;
+  /** Upper bound of the suspicion timeout, as a multiple of the lower bound; shrinks with independent confirmations (Lifeguard). @default 6 */
+  suspicionMaxTimeoutMult: number;
+  /** Time between gossip rounds of piggybacked broadcasts. @default 200 (lan) */
+  gossipIntervalMs: number;
+  /** Random members each gossip round is sent to. @default 3 (lan) */
+  gossipNodes: number;
+  /** Each broadcast is retransmitted retransmitMult * ceil(log10(n+1)) times. @default 4 (lan) */
+  retransmitMult: number;
+  /** Full state exchange with one random member over TCP; 0 disables. Scaled up above 32 nodes. @default 30000 (lan) */
+  pushPullIntervalMs: number;
+  /** Keep gossiping to a dead node this long so that it can learn it was declared dead and refute. @default 30000 (lan) */
+  gossipToTheDeadTimeMs: number;
+  /** Dead and left members are forgotten after this long. @default 30000 */
+  deadNodeReclaimTimeMs: number;
+  /** Connect-and-exchange deadline for TCP streams (push-pull, fallback ping). @default 10000 (lan) */
+  tcpTimeoutMs: number;
+  /** Lifeguard local health: probe interval and timeout scale by (score + 1), score < this. @default 8 */
+  awarenessMaxMultiplier: number;
+  /** Largest datagram heck assembles; memberlist's UDPBufferSize. @default 1400 */
+  udpBufferSize: number;
+  /** Send a TCP ping alongside indirect pings when a UDP probe times out (protocol >= 3). @default true */
+  tcpFallbackPing: boolean;
+}
+
+export type ProfileName = "lan" | "wan" | "local";
+
+const lan: MembershipConfig = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  retransmitMult: 4,
+  pushPullIntervalMs: 30_000,
+  gossipToTheDeadTimeMs: 30_000,
+  deadNodeReclaimTimeMs: 30_000,
+  tcpTimeoutMs: 10_000,
+  awarenessMaxMultiplier: 8,
+  udpBufferSize: 1400,
+  tcpFallbackPing: true,
+};
+
+const wan: MembershipConfig = {
+  ...lan,
+  probeIntervalMs: 5000,
+  probeTimeoutMs: 3000,
+  suspicionMult: 6,
+  gossipIntervalMs: 500,
+  gossipNodes: 4,
+  pushPullIntervalMs: 60_000,
+  gossipToTheDeadTimeMs: 60_000,
+  deadNodeReclaimTimeMs: 60_000,
+  tcpTimeoutMs: 30_000,
+};
+
+const local: MembershipConfig = {
+  ...lan,
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 200,
+  indirectChecks: 1,
+  suspicionMult: 3,
+  gossipIntervalMs: 100,
+  retransmitMult: 2,
+  pushPullIntervalMs: 15_000,
+  gossipToTheDeadTimeMs: 15_000,
+  deadNodeReclaimTimeMs: 15_000,
+  tcpTimeoutMs: 1000,
+};
+
+export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>> = { lan, wan, local };
+
+export function profile(name: ProfileName, overrides: Partial<MembershipConfig> = {}): MembershipConfig {
+  return { ...PROFILES[name], ...overrides };
+}

@@ -1,0 +1,53 @@
+/**
+ * Replicated state: the origin catalog and the health registers. Both are last-writer-wins maps
+ * keyed by origin id whose writes carry a hybrid logical clock stamp; merge is the join of the
+ * per-key maxima, so it is commutative, associative and idempotent (a state-based CRDT whose
+ * deltas are single entries).
+ */
+
+/** Hybrid logical clock timestamp: wall ms, a counter within the ms, and the writer for tie-breaks. */
+export interface Hlc {
+  wall: number;
+  counter: number;
+  node: string;
+}
+
+export type HttpMethod = "GET" | "HEAD";
+
+/** An origin spec with every default filled in (contract.md "Origin spec"). */
+export interface OriginSpec {
+  url: string;
+  method: HttpMethod;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Codes and "200-399"-style ranges, as the user gave them. */
+  expectStatus: Array<number | string>;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  headers: Record<string, string>;
+  bodyContains?: string;
+}
+
+/** One catalog entry; `spec: null` is a tombstone left by a delete. */
+export interface OriginEntry {
+  id: string;
+  spec: OriginSpec | null;
+  stamp: Hlc;
+}
+
+export type HealthStatus = "unknown" | "healthy" | "unhealthy";
+
+/** The replicated health register of one origin. */
+export interface HealthRecord {
+  id: string;
+  status: HealthStatus;
+  /** The node whose probe set the status. */
+  reporter: string | null;
+  /** Epoch ms of the last completed probe known here, or null. */
+  checkedAt: number | null;
+  /** Epoch ms of the last status change, or null. */
+  changedAt: number | null;
+  latencyMs: number | null;
+  error: string | null;
+  stamp: Hlc;
+}
