@@ -1,0 +1,167 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { hostname } from "node:os";
+import { join as joinPath } from "node:path";
+import { z } from "zod";
+import { type Address, parseAddress } from "./core/address.js";
+import type { ProfileName } from "./core/membership/config.js";
+import { ConfigError } from "./errors.js";
+
+/**
+ * The agent's configuration, resolved once at start from flags, environment and a JSON file, in
+ * that order of precedence, then defaults (contract.md "heck agent"). Every error names the field.
+ */
+export interface AgentConfig {
+  name: string;
+  bind: Address;
+  advertise: Address;
+  http: Address;
+  join: Address[];
+  dataDir: string;
+  profile: ProfileName;
+  /** base64 gossip key (16, 24 or 32 bytes). */
+  encrypt: string | undefined;
+  apiToken: string | undefined;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+/** Raw settings as strings, as flags, env variables or a config file give them. */
+export type RawSettings = Partial<Record<keyof AgentConfig | "config", string | string[] | undefined>>;
+
+const SETTINGS = [
+  "name",
+  "bind",
+  "advertise",
+  "http",
+  "join",
+  "dataDir",
+  "profile",
+  "encrypt",
+  "apiToken",
+  "logLevel",
+] as const;
+type Setting = (typeof SETTINGS)[number];
+
+/** `dataDir` → `HECK_DATA_DIR`. */
+export function envName(setting: string): string {
+  return `HECK_${setting.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+const nameSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9._-]");
+
+const fileSchema = z
+  .object({
+    name: z.string(),
+    bind: z.string(),
+    advertise: z.string(),
+    http: z.string(),
+    join: z.union([z.string(), z.array(z.string())]),
+    dataDir: z.string(),
+    profile: z.string(),
+    encrypt: z.string(),
+    apiToken: z.string(),
+    logLevel: z.string(),
+  })
+  .partial()
+  .strict();
+
+/** Reads a JSON config file; unknown keys are refused so that a typo never falls back to a default. */
+export function readConfigFile(path: string): RawSettings {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+  }
+  const result = fileSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const keys = issue && "keys" in issue ? (issue.keys as string[]) : [];
+    const field = keys[0] ?? issue?.path.join(".") ?? "?";
+    throw new ConfigError(`config file ${path}: ${field}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data as RawSettings;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): RawSettings {
+  const out: RawSettings = {};
+  for (const key of SETTINGS) {
+    const value = env[envName(key)];
+    if (value !== undefined && value !== "") out[key] = value;
+  }
+  return out;
+}
+
+function address(field: string, text: string): Address {
+  const a = parseAddress(text.trim());
+  if (!a) throw new ConfigError(`${field}: "${text}" is not HOST:PORT`);
+  return a;
+}
+
+function list(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+}
+
+/**
+ * Resolves the agent config: flag > env > file > default. `flags.config` (or HECK_CONFIG) names
+ * the JSON file.
+ */
+export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const envSettings = fromEnv(env);
+  const configPath = (flags.config as string | undefined) ?? env.HECK_CONFIG;
+  const file = configPath ? readConfigFile(configPath) : {};
+  const pick = (key: Setting): string | string[] | undefined => flags[key] ?? envSettings[key] ?? file[key];
+  const one = (key: Setting): string | undefined => {
+    const v = pick(key);
+    return Array.isArray(v) ? v[v.length - 1] : v;
+  };
+
+  const name = one("name") ?? hostname();
+  const nameCheck = nameSchema.safeParse(name);
+  if (!nameCheck.success) throw new ConfigError(`name: "${name}" ${nameCheck.error.issues[0]?.message}`);
+
+  const bind = address("bind", one("bind") ?? "127.0.0.1:7946");
+  const advertiseText = one("advertise");
+  const advertise = advertiseText ? address("advertise", advertiseText) : { ...bind };
+  if (!isIP(advertise.host)) {
+    throw new ConfigError(`advertise: "${advertise.host}" must be an IP address that other nodes can reach`);
+  }
+  if (advertise.host === "0.0.0.0" || advertise.host === "::") {
+    throw new ConfigError("advertise: a wildcard bind address needs --advertise with a reachable IP");
+  }
+  const http = address("http", one("http") ?? "127.0.0.1:8700");
+  const join = list(pick("join")).map((j) => address("join", j));
+
+  const profile = one("profile") ?? "lan";
+  if (profile !== "lan" && profile !== "wan" && profile !== "local") {
+    throw new ConfigError(`profile: "${profile}" must be lan, wan or local`);
+  }
+  const logLevel = one("logLevel") ?? "info";
+  if (logLevel !== "debug" && logLevel !== "info" && logLevel !== "warn" && logLevel !== "error") {
+    throw new ConfigError(`logLevel: "${logLevel}" must be debug, info, warn or error`);
+  }
+  const encrypt = one("encrypt");
+  if (encrypt !== undefined) {
+    const bytes = Buffer.from(encrypt, "base64");
+    if (![16, 24, 32].includes(bytes.length) || bytes.toString("base64") !== encrypt.trim()) {
+      throw new ConfigError("encrypt: must be base64 of 16, 24 or 32 bytes (see `heck keygen`)");
+    }
+  }
+  return {
+    name,
+    bind,
+    advertise,
+    http,
+    join,
+    dataDir: one("dataDir") ?? joinPath("heck-data", name),
+    profile,
+    encrypt,
+    apiToken: one("apiToken"),
+    logLevel,
+  };
+}
