@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { envName, resolveAgentConfig } from "../../src/config.js";
+import { ConfigError } from "../../src/errors.js";
+
+describe("agent configuration", () => {
+  const dir = mkdtempSync(join(tmpdir(), "heck-config-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (content: unknown) => {
+    const path = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(path, JSON.stringify(content));
+    return path;
+  };
+
+  test("defaults follow the contract", () => {
+    const c = resolveAgentConfig({ name: "n1" }, {});
+    assert.deepEqual(c.bind, { host: "127.0.0.1", port: 7946 });
+    assert.deepEqual(c.advertise, c.bind);
+    assert.deepEqual(c.http, { host: "127.0.0.1", port: 8700 });
+    assert.equal(c.dataDir, join("heck-data", "n1"));
+    assert.equal(c.profile, "lan");
+    assert.equal(c.logLevel, "info");
+    assert.deepEqual(c.join, []);
+    assert.equal(c.encrypt, undefined);
+  });
+
+  test("environment names are HECK_ plus the flag in upper snake case", () => {
+    assert.equal(envName("dataDir"), "HECK_DATA_DIR");
+    assert.equal(envName("apiToken"), "HECK_API_TOKEN");
+    assert.equal(envName("name"), "HECK_NAME");
+  });
+
+  test("a flag beats the environment, which beats the file, which beats the default", () => {
+    const config = file({ name: "from-file", profile: "wan", dataDir: "/file", logLevel: "warn" });
+    const env = { HECK_PROFILE: "local", HECK_DATA_DIR: "/env" };
+    const c = resolveAgentConfig({ config, dataDir: "/flag" }, env);
+    assert.equal(c.dataDir, "/flag");
+    assert.equal(c.profile, "local");
+    assert.equal(c.name, "from-file");
+    assert.equal(c.logLevel, "warn");
+  });
+
+  test("join takes repeated and comma separated addresses", () => {
+    const c = resolveAgentConfig({ name: "n", join: ["127.0.0.1:1", "127.0.0.1:2,127.0.0.1:3"] }, {});
+    assert.deepEqual(
+      c.join.map((a) => a.port),
+      [1, 2, 3],
+    );
+  });
+
+  test("an unknown key in the config file is refused and named", () => {
+    const config = file({ name: "n", dataDirectory: "/x" });
+    assert.throws(
+      () => resolveAgentConfig({ config }, {}),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /dataDirectory/);
+        return true;
+      },
+    );
+  });
+
+  test("every invalid value names its field", () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ name: "bad name!" }, /^name/],
+      [{ name: "x".repeat(65) }, /^name/],
+      [{ name: "n", bind: "nope" }, /^bind/],
+      [{ name: "n", http: "127.0.0.1:99999" }, /^http/],
+      [{ name: "n", profile: "fast" }, /^profile/],
+      [{ name: "n", logLevel: "loud" }, /^logLevel/],
+      [{ name: "n", encrypt: Buffer.alloc(10).toString("base64") }, /^encrypt/],
+      [{ name: "n", advertise: "localhost:7946" }, /^advertise/],
+    ];
+    for (const [flags, pattern] of cases) {
+      assert.throws(
+        () => resolveAgentConfig(flags, {}),
+        (err: Error) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(flags),
+      );
+    }
+  });
+
+  test("a 32-byte base64 key is accepted", () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+    assert.equal(resolveAgentConfig({ name: "n", encrypt: key }, {}).encrypt, key);
+  });
+});
