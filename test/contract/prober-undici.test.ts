@@ -1,0 +1,120 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { describeError, statusMatches, UndiciProber } from "../../src/adapters/undici-prober.js";
+import type { OriginSpec } from "../../src/core/state/types.js";
+import { proberContract } from "./prober.contract.js";
+
+proberContract("undici", (options) => new UndiciProber(options));
+
+const spec = (url: string): OriginSpec => ({
+  url,
+  method: "GET",
+  intervalMs: 5000,
+  timeoutMs: 2000,
+  expectStatus: ["200-399"],
+  healthyThreshold: 2,
+  unhealthyThreshold: 3,
+  headers: {},
+});
+
+/** A throwaway self-signed certificate, or undefined where no openssl binary is installed. */
+function selfSignedCert(): { key: string; cert: string } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), "heck-tls-"));
+  try {
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"].concat([
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ]),
+      { stdio: "ignore" },
+    );
+    return {
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("UndiciProber", () => {
+  test("after close, probes resolve as failures and close is safe twice", async () => {
+    const prober = new UndiciProber({ nodeName: "n", version: "1.0.0" });
+    await prober.close();
+    await prober.close();
+    const result = await prober.probe(spec("http://127.0.0.1:9/"));
+    assert.deepEqual(result.ok, false);
+    assert.equal(result.error, "prober closed");
+  });
+
+  const tls = selfSignedCert();
+  test("https is spoken; an untrusted certificate fails with a tls reason", { skip: !tls }, async (t) => {
+    const server = createServer(tls ?? {}, (_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const prober = new UndiciProber({ nodeName: "n", version: "1.0.0" });
+    t.after(() => prober.close());
+    const { port } = server.address() as AddressInfo;
+    const result = await prober.probe(spec(`https://127.0.0.1:${port}/`));
+    assert.equal(result.ok, false);
+    assert.equal(result.error, "tls DEPTH_ZERO_SELF_SIGNED_CERT");
+  });
+});
+
+describe("statusMatches", () => {
+  const cases: Array<[number, Array<number | string>, boolean]> = [
+    [200, ["200-399"], true],
+    [399, ["200-399"], true],
+    [400, ["200-399"], false],
+    [199, ["200-399"], false],
+    [204, [204], true],
+    [204, ["204"], true],
+    [503, [200, "500-502"], false],
+    [502, [200, "500-502"], true],
+    [200, [], false],
+    [200, ["ok"], false],
+  ];
+  for (const [code, expect, want] of cases) {
+    test(`${code} in ${JSON.stringify(expect)} is ${want}`, () => {
+      assert.equal(statusMatches(code, expect), want);
+    });
+  }
+});
+
+describe("describeError", () => {
+  test("a system error names its step and code", () => {
+    const err = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+      code: "ECONNREFUSED",
+      syscall: "connect",
+    });
+    assert.equal(describeError(err), "connect ECONNREFUSED");
+  });
+  test("an aggregate of connect attempts reports the first", () => {
+    const first = Object.assign(new Error("x"), { code: "ENETUNREACH", syscall: "connect" });
+    assert.equal(describeError(new AggregateError([first], "all failed")), "connect ENETUNREACH");
+  });
+  test("a DNS failure names getaddrinfo", () => {
+    const err = Object.assign(new Error("getaddrinfo ENOTFOUND nowhere.invalid"), {
+      code: "ENOTFOUND",
+      syscall: "getaddrinfo",
+    });
+    assert.equal(describeError(err), "getaddrinfo ENOTFOUND");
+  });
+  test("a long message is cut", () => {
+    assert.ok(describeError(new Error("x".repeat(1000))).length <= 200);
+  });
+});
