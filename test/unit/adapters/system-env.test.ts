@@ -1,0 +1,63 @@
+import { strict as assert } from "node:assert";
+import { Writable } from "node:stream";
+import { describe, test } from "node:test";
+import { pino } from "pino";
+import { pinoLogger, systemClock, systemRng, systemTimers } from "../../../src/adapters/system-env.js";
+
+describe("system env", () => {
+  test("the clock reads epoch milliseconds", () => {
+    const before = Date.now();
+    const now = systemClock.now();
+    assert.ok(now >= before && now <= Date.now());
+  });
+
+  test("the generator draws from [0, 1)", () => {
+    for (let i = 0; i < 1000; i++) {
+      const x = systemRng.next();
+      assert.ok(x >= 0 && x < 1);
+    }
+  });
+
+  test("a timer fires once and does not hold the process open", async () => {
+    let fired = 0;
+    await new Promise<void>((resolve) => {
+      const handle = systemTimers.setTimeout(() => {
+        fired++;
+        resolve();
+      }, 5);
+      assert.equal((handle as NodeJS.Timeout).hasRef(), false);
+    });
+    assert.equal(fired, 1);
+  });
+
+  test("a cleared timer never fires", async () => {
+    let fired = false;
+    const handle = systemTimers.setTimeout(() => {
+      fired = true;
+    }, 5);
+    systemTimers.clearTimeout(handle);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(fired, false);
+  });
+
+  test("pinoLogger passes level, message and fields through", () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString("utf8")) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = pinoLogger(pino({ level: "debug", base: null, timestamp: false }, sink));
+    logger.debug("malformed packet", { from: "127.0.0.1:7946", bytes: 3 });
+    logger.info("joined");
+    logger.warn("slow probe", { id: "api" });
+    logger.error("bind failed", { port: 7946 });
+    assert.deepEqual(lines, [
+      { level: 20, msg: "malformed packet", from: "127.0.0.1:7946", bytes: 3 },
+      { level: 30, msg: "joined" },
+      { level: 40, msg: "slow probe", id: "api" },
+      { level: 50, msg: "bind failed", port: 7946 },
+    ]);
+  });
+});
