@@ -1,0 +1,516 @@
+/**
+ * The msgpack subset memberlist speaks, written the way go-msgpack 0.5.5 writes it and read as
+ * leniently as it reads (shared wire.md §2). Pure: no `node:*` imports.
+ *
+ * Writing (§2.1): struct keys in byte-wise sorted order, byte fields and strings in the str family
+ * without str8 (fixstr, then str16, then str32), integers in their smallest form.
+ * Reading (§2.2): byte fields also accept str8, bin8/16/32, nil and arrays of small integers;
+ * string fields accept the str family and nil but refuse bin, as Serf does. Every declared length
+ * is checked against the bytes present before anything is allocated.
+ */
+
+import { WireError } from "../errors.js";
+
+const utf8Encoder = new TextEncoder();
+// Go strings are arbitrary bytes, so invalid UTF-8 in a peer's node name is not an error.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** Nesting bound for skipped values, so a deep array cannot exhaust the call stack. */
+const MAX_SKIP_DEPTH = 64;
+
+/**
+ * Thrown when a value runs past the end of the buffer. A stream reader treats it as "wait for
+ * more bytes"; `needed` is the total buffer length the read asked for.
+ */
+export class TruncatedError extends WireError {
+  readonly needed: number;
+  constructor(needed: number, have: number) {
+    super(`msgpack: truncated, need ${needed} bytes, have ${have}`);
+    this.needed = needed;
+    this.name = "TruncatedError";
+  }
+}
+
+export function utf8(text: string): Uint8Array {
+  return utf8Encoder.encode(text);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** One struct field to write: its Go field name and how to write its value. */
+export type StructField = readonly [key: string, write: (w: MsgpackWriter) => void];
+
+export class MsgpackWriter {
+  private buf = new Uint8Array(256);
+  private len = 0;
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  private u8(b: number): this {
+    this.reserve(1);
+    this.buf[this.len++] = b;
+    return this;
+  }
+
+  private be(value: number, bytes: 2 | 4): void {
+    this.reserve(bytes);
+    for (let i = bytes - 1; i >= 0; i--) this.buf[this.len + i] = (value >>> ((bytes - 1 - i) * 8)) & 0xff;
+    this.len += bytes;
+  }
+
+  /** Appends bytes as they are (raw user state after a push-pull, payloads after a header). */
+  raw(bytes: Uint8Array): this {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+    return this;
+  }
+
+  nil(): this {
+    this.u8(0xc0);
+    return this;
+  }
+
+  bool(value: boolean): this {
+    this.u8(value ? 0xc3 : 0xc2);
+    return this;
+  }
+
+  /** An integer in its smallest form; non-negative values use the unsigned family (§2.1). */
+  int(value: number | bigint): this {
+    const v = BigInt(value);
+    if (v >= 0n) {
+      if (v < 0x80n) this.u8(Number(v));
+      else if (v <= 0xffn) this.u8(0xcc).u8(Number(v));
+      else if (v <= 0xffffn) {
+        this.u8(0xcd);
+        this.be(Number(v), 2);
+      } else if (v <= 0xffffffffn) {
+        this.u8(0xce);
+        this.be(Number(v), 4);
+      } else if (v <= 0xffffffffffffffffn) {
+        this.u8(0xcf);
+        this.be(Number(v >> 32n), 4);
+        this.be(Number(v & 0xffffffffn), 4);
+      } else throw new RangeError(`msgpack: integer ${v} does not fit in 64 bits`);
+    } else if (v >= -32n) this.u8(Number(v) & 0xff);
+    else if (v >= -0x80n) this.u8(0xd0).u8(Number(v) & 0xff);
+    else if (v >= -0x8000n) {
+      this.u8(0xd1);
+      this.be(Number(v) & 0xffff, 2);
+    } else if (v >= -0x80000000n) {
+      this.u8(0xd2);
+      this.be(Number(v) >>> 0, 4);
+    } else if (v >= -0x8000000000000000n) {
+      const u = BigInt.asUintN(64, v);
+      this.u8(0xd3);
+      this.be(Number(u >> 32n), 4);
+      this.be(Number(u & 0xffffffffn), 4);
+    } else throw new RangeError(`msgpack: integer ${v} does not fit in 64 bits`);
+    return this;
+  }
+
+  float64(value: number): this {
+    this.u8(0xcb);
+    this.reserve(8);
+    new DataView(this.buf.buffer, this.buf.byteOffset + this.len, 8).setFloat64(0, value);
+    this.len += 8;
+    return this;
+  }
+
+  /** Bytes in the str family, never str8 and never bin: go-msgpack's form for `[]byte` (§2.1). */
+  bytes(value: Uint8Array): this {
+    const n = value.length;
+    if (n < 32) this.u8(0xa0 | n);
+    else if (n <= 0xffff) {
+      this.u8(0xda);
+      this.be(n, 2);
+    } else {
+      this.u8(0xdb);
+      this.be(n, 4);
+    }
+    return this.raw(value);
+  }
+
+  /** A Go string: UTF-8 in the same str family as bytes. */
+  str(value: string): this {
+    return this.bytes(utf8Encoder.encode(value));
+  }
+
+  arrayHeader(n: number): this {
+    if (n < 16) this.u8(0x90 | n);
+    else if (n <= 0xffff) {
+      this.u8(0xdc);
+      this.be(n, 2);
+    } else {
+      this.u8(0xdd);
+      this.be(n, 4);
+    }
+    return this;
+  }
+
+  mapHeader(n: number): this {
+    if (n < 16) this.u8(0x80 | n);
+    else if (n <= 0xffff) {
+      this.u8(0xde);
+      this.be(n, 2);
+    } else {
+      this.u8(0xdf);
+      this.be(n, 4);
+    }
+    return this;
+  }
+
+  /** A Go struct: a map whose keys are sorted byte-wise, as go-msgpack emits them (§2.1). */
+  struct(fields: readonly StructField[]): this {
+    const keyed = fields.map(([key, write]) => ({ key: utf8Encoder.encode(key), write }));
+    keyed.sort((a, b) => compareBytes(a.key, b.key));
+    this.mapHeader(keyed.length);
+    for (const { key, write } of keyed) {
+      this.bytes(key);
+      write(this);
+    }
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+/** Reads msgpack from `data[offset..]`. Every method throws `WireError` on malformed input. */
+export class MsgpackReader {
+  private readonly data: Uint8Array;
+  private readonly view: DataView;
+  pos: number;
+
+  constructor(data: Uint8Array, offset = 0) {
+    this.data = data;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.pos = offset;
+  }
+
+  get remaining(): number {
+    return this.data.length - this.pos;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.data.length) throw new TruncatedError(this.pos + n, this.data.length);
+  }
+
+  private byte(): number {
+    this.need(1);
+    return this.data[this.pos++]!;
+  }
+
+  private uint(bytes: 1 | 2 | 4): number {
+    this.need(bytes);
+    const at = this.pos;
+    this.pos += bytes;
+    if (bytes === 1) return this.view.getUint8(at);
+    if (bytes === 2) return this.view.getUint16(at);
+    return this.view.getUint32(at);
+  }
+
+  /** Takes `n` raw bytes (a view, not a copy). */
+  take(n: number): Uint8Array {
+    this.need(n);
+    const out = this.data.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  peek(): number {
+    this.need(1);
+    return this.data[this.pos]!;
+  }
+
+  /** Length of a str-family value starting at `tag`, or undefined if `tag` is not one. */
+  private strLength(tag: number): number | undefined {
+    if ((tag & 0xe0) === 0xa0) return tag & 0x1f;
+    if (tag === 0xd9) return this.uint(1);
+    if (tag === 0xda) return this.uint(2);
+    if (tag === 0xdb) return this.uint(4);
+    return undefined;
+  }
+
+  private binLength(tag: number): number | undefined {
+    if (tag === 0xc4) return this.uint(1);
+    if (tag === 0xc5) return this.uint(2);
+    if (tag === 0xc6) return this.uint(4);
+    return undefined;
+  }
+
+  /** Array length, or undefined if the next byte is not an array header. Consumes the header. */
+  private arrayLength(tag: number): number | undefined {
+    if ((tag & 0xf0) === 0x90) return tag & 0x0f;
+    if (tag === 0xdc) return this.uint(2);
+    if (tag === 0xdd) return this.uint(4);
+    return undefined;
+  }
+
+  private mapLength(tag: number): number | undefined {
+    if ((tag & 0xf0) === 0x80) return tag & 0x0f;
+    if (tag === 0xde) return this.uint(2);
+    if (tag === 0xdf) return this.uint(4);
+    return undefined;
+  }
+
+  /** Each entry takes at least one byte, so a count beyond the bytes left cannot be real. */
+  private checkCount(count: number, bytesPerEntry: number): void {
+    this.need(count * bytesPerEntry);
+  }
+
+  /** A map header; returns the number of entries. */
+  readMapHeader(): number {
+    const tag = this.byte();
+    const n = this.mapLength(tag);
+    if (n === undefined) throw new WireError(`msgpack: expected map, got 0x${hex(tag)}`);
+    this.checkCount(n, 2);
+    return n;
+  }
+
+  readArrayHeader(): number {
+    const tag = this.byte();
+    const n = this.arrayLength(tag);
+    if (n === undefined) throw new WireError(`msgpack: expected array, got 0x${hex(tag)}`);
+    this.checkCount(n, 1);
+    return n;
+  }
+
+  /** True (and consumed) if the next value is nil. */
+  readNil(): boolean {
+    if (this.peek() !== 0xc0) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** A Go `string`: str family or nil (empty). bin is refused, as Serf refuses it (§2.2). */
+  readString(): string {
+    const tag = this.byte();
+    if (tag === 0xc0) return "";
+    const n = this.strLength(tag);
+    if (n === undefined) throw new WireError(`msgpack: expected str, got 0x${hex(tag)}`);
+    return utf8Decoder.decode(this.take(n));
+  }
+
+  /**
+   * A Go `[]byte`: str family, bin family, or an array of integers 0..255 (§2.2). Returns null
+   * for nil so callers can tell nil from empty; the result is a copy.
+   */
+  readBytesOrNull(): Uint8Array | null {
+    const tag = this.byte();
+    if (tag === 0xc0) return null;
+    const n = this.strLength(tag) ?? this.binLength(tag);
+    if (n !== undefined) return this.take(n).slice();
+    const count = this.arrayLength(tag);
+    if (count === undefined) throw new WireError(`msgpack: expected bytes, got 0x${hex(tag)}`);
+    this.checkCount(count, 1);
+    const out = new Uint8Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = this.readInteger();
+      if (v < 0n || v > 0xffn) throw new WireError(`msgpack: byte array element ${v} out of range`);
+      out[i] = Number(v);
+    }
+    return out;
+  }
+
+  /** A Go `[]byte` where nil and empty mean the same. */
+  readBytes(): Uint8Array {
+    return this.readBytesOrNull() ?? new Uint8Array(0);
+  }
+
+  /** Any msgpack integer format, as a bigint so 64-bit values stay exact. */
+  readInteger(): bigint {
+    const tag = this.byte();
+    if (tag < 0x80) return BigInt(tag);
+    if (tag >= 0xe0) return BigInt(tag - 0x100);
+    switch (tag) {
+      case 0xcc:
+        return BigInt(this.uint(1));
+      case 0xcd:
+        return BigInt(this.uint(2));
+      case 0xce:
+        return BigInt(this.uint(4));
+      case 0xcf: {
+        this.need(8);
+        const v = this.view.getBigUint64(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      case 0xd0: {
+        this.need(1);
+        return BigInt(this.view.getInt8(this.pos++));
+      }
+      case 0xd1: {
+        this.need(2);
+        const v = this.view.getInt16(this.pos);
+        this.pos += 2;
+        return BigInt(v);
+      }
+      case 0xd2: {
+        this.need(4);
+        const v = this.view.getInt32(this.pos);
+        this.pos += 4;
+        return BigInt(v);
+      }
+      case 0xd3: {
+        this.need(8);
+        const v = this.view.getBigInt64(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      default:
+        throw new WireError(`msgpack: expected integer, got 0x${hex(tag)}`);
+    }
+  }
+
+  /**
+   * An unsigned Go integer no larger than `max` (e.g. 0xffff for uint16). Overflow and negative
+   * values are refused, as go-msgpack refuses them (§2.2).
+   */
+  readUint(max: number): number {
+    const v = this.readInteger();
+    if (v < 0n) throw new WireError(`msgpack: negative value ${v} for an unsigned field`);
+    if (v > BigInt(max)) throw new WireError(`msgpack: value ${v} overflows (max ${max})`);
+    return Number(v);
+  }
+
+  /** A Go bool: `c2`/`c3`, and also the integers 0 and 1 (§2.2). */
+  readBool(): boolean {
+    const tag = this.peek();
+    if (tag === 0xc2 || tag === 0xc3) {
+      this.pos++;
+      return tag === 0xc3;
+    }
+    const v = this.readInteger();
+    if (v === 0n || v === 1n) return v === 1n;
+    throw new WireError(`msgpack: expected bool, got integer ${v}`);
+  }
+
+  readFloat64(): number {
+    const tag = this.byte();
+    if (tag === 0xcb) {
+      this.need(8);
+      const v = this.view.getFloat64(this.pos);
+      this.pos += 8;
+      return v;
+    }
+    if (tag === 0xca) {
+      this.need(4);
+      const v = this.view.getFloat32(this.pos);
+      this.pos += 4;
+      return v;
+    }
+    throw new WireError(`msgpack: expected float, got 0x${hex(tag)}`);
+  }
+
+  /** Skips one complete value of any type, checking that it is well formed and complete. */
+  skip(depth = 0): void {
+    if (depth > MAX_SKIP_DEPTH) throw new WireError("msgpack: nesting too deep");
+    const tag = this.byte();
+    if (tag < 0x80 || tag >= 0xe0) return;
+    const str = this.strLength(tag) ?? this.binLength(tag);
+    if (str !== undefined) {
+      this.take(str);
+      return;
+    }
+    const arr = this.arrayLength(tag);
+    if (arr !== undefined) {
+      this.checkCount(arr, 1);
+      for (let i = 0; i < arr; i++) this.skip(depth + 1);
+      return;
+    }
+    const map = this.mapLength(tag);
+    if (map !== undefined) {
+      this.checkCount(map, 2);
+      for (let i = 0; i < 2 * map; i++) this.skip(depth + 1);
+      return;
+    }
+    const fixed = FIXED_SIZES.get(tag);
+    if (fixed !== undefined) {
+      this.take(fixed);
+      return;
+    }
+    const ext = EXT_LENGTH_BYTES.get(tag);
+    if (ext !== undefined) {
+      this.take(this.uint(ext) + 1);
+      return;
+    }
+    throw new WireError(`msgpack: invalid type byte 0x${hex(tag)}`);
+  }
+
+  /**
+   * Reads a Go struct and calls `onField` for each field present. go-msgpack accepts a struct as
+   * a map keyed by field name (case-sensitive; order free) or as an array in declaration order
+   * (§2.2), so `declared` lists the field names in Go declaration order. `onField` must consume
+   * the value of every field it knows and return false for the rest, which are skipped.
+   */
+  readStruct(declared: readonly string[], onField: (key: string) => boolean): void {
+    const tag = this.peek();
+    const arr = (tag & 0xf0) === 0x90 || tag === 0xdc || tag === 0xdd;
+    if (arr) {
+      const n = this.readArrayHeader();
+      for (let i = 0; i < n; i++) {
+        const key = declared[i];
+        if (key === undefined || !onField(key)) this.skip();
+      }
+      return;
+    }
+    const n = this.readMapHeader();
+    for (let i = 0; i < n; i++) {
+      const keyTag = this.byte();
+      const len = this.strLength(keyTag);
+      if (len === undefined) throw new WireError(`msgpack: struct key must be str, got 0x${hex(keyTag)}`);
+      const key = utf8Decoder.decode(this.take(len));
+      if (!onField(key)) this.skip();
+    }
+  }
+}
+
+/** Payload sizes of fixed-width types (nil/bool/ints/floats/fixext) after the type byte. */
+const FIXED_SIZES = new Map<number, number>([
+  [0xc0, 0],
+  [0xc2, 0],
+  [0xc3, 0],
+  [0xca, 4],
+  [0xcb, 8],
+  [0xcc, 1],
+  [0xcd, 2],
+  [0xce, 4],
+  [0xcf, 8],
+  [0xd0, 1],
+  [0xd1, 2],
+  [0xd2, 4],
+  [0xd3, 8],
+  [0xd4, 2],
+  [0xd5, 3],
+  [0xd6, 5],
+  [0xd7, 9],
+  [0xd8, 17],
+]);
+
+/** ext8/16/32: width of the length field; the value is one type byte plus `length` bytes. */
+const EXT_LENGTH_BYTES = new Map<number, 1 | 2 | 4>([
+  [0xc7, 1],
+  [0xc8, 2],
+  [0xc9, 4],
+]);
+
+function hex(b: number): string {
+  return b.toString(16).padStart(2, "0");
+}
