@@ -52,10 +52,11 @@ export class BroadcastQueue {
 
   /**
    * Removes and returns up to `limit` bytes of payloads, each charged `overhead` extra bytes,
-   * least-transmitted first. A payload that does not fit is skipped, not split.
+   * least-transmitted first, at most `maxCount` of them (a compound packet holds at most 127
+   * parts, wire.md §4.2). A payload that does not fit is skipped, not split.
    */
-  take(overhead: number, limit: number): Uint8Array[] {
-    if (this.#entries.length === 0) return [];
+  take(overhead: number, limit: number, maxCount = Number.POSITIVE_INFINITY): Uint8Array[] {
+    if (this.#entries.length === 0 || maxCount <= 0) return [];
     const max = this.#limit();
     this.#entries.sort((a, b) => a.transmits - b.transmits || b.seq - a.seq);
     const out: Uint8Array[] = [];
@@ -68,7 +69,7 @@ export class BroadcastQueue {
       out.push(entry.broadcast.payload);
       entry.transmits++;
       if (entry.transmits >= max) finished.push(entry);
-      if (limit - used <= overhead) break;
+      if (limit - used <= overhead || out.length >= maxCount) break;
     }
     for (const entry of finished) this.#remove(entry);
     return out;

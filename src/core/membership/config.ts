@@ -1,3 +1,5 @@
+import { ConfigError } from "../../errors.js";
+
 /**
  * Membership timing, one place, with memberlist's three presets (DefaultLANConfig, DefaultWANConfig,
  * DefaultLocalConfig). Units are in the names. See shared wire.md §6.9.
@@ -33,6 +35,16 @@ export interface MembershipConfig {
   udpBufferSize: number;
   /** Send a TCP ping alongside indirect pings when a UDP probe times out (protocol >= 3). @default true */
   tcpFallbackPing: boolean;
+  /**
+   * Serf's reconnect (wire.md §6.7): this often, with probability failed / live members, push-pull
+   * join a random failed member, so that halves of a healed partition find each other again after
+   * both have forgotten the other's dead entries. 0 disables. @default 30000
+   */
+  reconnectIntervalMs: number;
+  /** Failed members stay reconnect candidates this long after they were declared dead. @default 86400000 (24 h, Serf's reconnect_timeout) */
+  reconnectTimeoutMs: number;
+  /** LZW-compress stream messages, unconditionally as Serf does (wire.md §4.3). @default true */
+  compressStreams: boolean;
 }
 
 export type ProfileName = "lan" | "wan" | "local";
@@ -53,6 +65,9 @@ const lan: MembershipConfig = {
   awarenessMaxMultiplier: 8,
   udpBufferSize: 1400,
   tcpFallbackPing: true,
+  reconnectIntervalMs: 30_000,
+  reconnectTimeoutMs: 86_400_000,
+  compressStreams: true,
 };
 
 const wan: MembershipConfig = {
@@ -86,4 +101,51 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>>
 
 export function profile(name: ProfileName, overrides: Partial<MembershipConfig> = {}): MembershipConfig {
   return { ...PROFILES[name], ...overrides };
+}
+
+/**
+ * Checks a config once at start; throws ConfigError naming the first bad field. Every duration
+ * must be positive except the intervals where 0 means "disabled".
+ */
+export function validateMembershipConfig(config: MembershipConfig): void {
+  const positive: Array<keyof MembershipConfig> = [
+    "probeIntervalMs",
+    "probeTimeoutMs",
+    "suspicionMult",
+    "suspicionMaxTimeoutMult",
+    "gossipIntervalMs",
+    "retransmitMult",
+    "tcpTimeoutMs",
+    "awarenessMaxMultiplier",
+  ];
+  const nonNegative: Array<keyof MembershipConfig> = [
+    "indirectChecks",
+    "gossipNodes",
+    "pushPullIntervalMs",
+    "gossipToTheDeadTimeMs",
+    "deadNodeReclaimTimeMs",
+    "reconnectIntervalMs",
+    "reconnectTimeoutMs",
+  ];
+  for (const field of positive) {
+    const v = config[field];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw new ConfigError(`membership.${field} must be a positive number, got ${String(v)}`);
+    }
+  }
+  for (const field of nonNegative) {
+    const v = config[field];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+      throw new ConfigError(`membership.${field} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  if (config.probeTimeoutMs > config.probeIntervalMs) {
+    throw new ConfigError("membership.probeTimeoutMs must not exceed membership.probeIntervalMs");
+  }
+  // Room for the compound header, one part length and a useful message (wire.md §4.2).
+  if (!Number.isInteger(config.udpBufferSize) || config.udpBufferSize < 64 || config.udpBufferSize > 65_507) {
+    throw new ConfigError(
+      `membership.udpBufferSize must be an integer in 64..65507, got ${config.udpBufferSize}`,
+    );
+  }
 }
