@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { Agent, request } from "undici";
+import { parseExpectStatus, type StatusMatcher } from "../core/checks/expect-status.js";
 import type { ProbeResult, Prober } from "../core/checks/prober.js";
 import type { OriginSpec } from "../core/state/types.js";
 
@@ -62,6 +63,7 @@ export class UndiciProber implements Prober {
 
     let statusCode: number | null = null;
     try {
+      const matcher = matcherFor(spec.expectStatus);
       const res = await request(spec.url, {
         dispatcher: this.agent,
         method: spec.method,
@@ -71,7 +73,7 @@ export class UndiciProber implements Prober {
       statusCode = res.statusCode;
       let error: string | null = null;
       try {
-        if (!statusMatches(res.statusCode, spec.expectStatus)) {
+        if (!matcher.matches(res.statusCode)) {
           error = `status ${res.statusCode} not in ${spec.expectStatus.join(",")}`;
         }
         if (error === null && spec.bodyContains !== undefined) {
@@ -121,22 +123,18 @@ export class UndiciProber implements Prober {
 }
 
 /**
- * Whether `code` matches one of the codes or "low-high" ranges (inclusive) of `expectStatus`.
- * Entries are validated when the origin is accepted; one that is not understood here matches nothing.
+ * Compiled matchers, one per `expectStatus` list: a spec object lives as long as its origin is
+ * unchanged, so each list is parsed once rather than on every probe.
  */
-export function statusMatches(code: number, expectStatus: ReadonlyArray<number | string>): boolean {
-  for (const entry of expectStatus) {
-    if (typeof entry === "number") {
-      if (entry === code) return true;
-      continue;
-    }
-    const m = /^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$/.exec(entry);
-    if (!m) continue;
-    const low = Number(m[1]);
-    const high = m[2] === undefined ? low : Number(m[2]);
-    if (code >= low && code <= high) return true;
+const matchers = new WeakMap<ReadonlyArray<number | string>, StatusMatcher>();
+
+function matcherFor(expectStatus: ReadonlyArray<number | string>): StatusMatcher {
+  let matcher = matchers.get(expectStatus);
+  if (matcher === undefined) {
+    matcher = parseExpectStatus(expectStatus);
+    matchers.set(expectStatus, matcher);
   }
-  return false;
+  return matcher;
 }
 
 /** Reads at most `limit` bytes; stopping early destroys the stream so the rest is never fetched. */
