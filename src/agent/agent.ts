@@ -1,0 +1,434 @@
+import { EventEmitter } from "node:events";
+import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
+import { SqliteStore } from "../adapters/sqlite-store.js";
+import { pinoLogger, systemClock, systemRng, systemTimers } from "../adapters/system-env.js";
+import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
+import { UndiciProber } from "../adapters/undici-prober.js";
+import { createMetrics, type HeckMetrics } from "../api/metrics.js";
+import { buildServer } from "../api/server.js";
+import type { AgentConfig } from "../config.js";
+import { type Address, formatAddress } from "../core/address.js";
+import type { Logger } from "../core/env.js";
+import { profile } from "../core/membership/config.js";
+import type { MemberEvent, MemberStatus, MemberView } from "../core/membership/ports.js";
+import { Swim } from "../core/membership/swim.js";
+import { ownerOf } from "../core/ownership/rendezvous.js";
+import { Replicator } from "../core/state/replication.js";
+import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.js";
+import { VERSION } from "../version.js";
+import { Keyring, parseKey } from "../wire/crypto.js";
+import { Checker } from "./checker.js";
+import type { HealthView, HeckNodeApi, NodeEvents, OriginView, Unsubscribe } from "./node-api.js";
+
+const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
+/** Join retries back off from 1 s to this. */
+const MAX_JOIN_BACKOFF_MS = 30_000;
+/** Leave: how long to wait for the dead(From == self) broadcast to go out. */
+const LEAVE_TIMEOUT_MS = 3000;
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * One heck node: membership over UDP/TCP, replicated origins and health, the prober for the
+ * origins it owns, SQLite durability and the HTTP API. It wires the pure core to the adapters and
+ * owns their lifecycle: start() once, stop() safe twice.
+ */
+export class HeckAgent implements HeckNodeApi {
+  readonly name: string;
+  readonly version = VERSION;
+  readonly metrics;
+  readonly #metrics: HeckMetrics;
+  readonly #config: AgentConfig;
+  readonly #log: Logger;
+  readonly #events = new EventEmitter();
+  #store: SqliteStore | undefined;
+  #transport: UdpTcpTransport | undefined;
+  #swim: Swim | undefined;
+  #replicator: Replicator | undefined;
+  #checker: Checker | undefined;
+  #prober: UndiciProber | undefined;
+  #server: FastifyInstance | undefined;
+  #gossipAddress: Address;
+  #httpAddress = "";
+  #joinTimer: NodeJS.Timeout | undefined;
+  #peersTimer: NodeJS.Timeout | undefined;
+  #sampler: NodeJS.Timeout | undefined;
+  readonly #pendingOrigins = new Map<string, OriginEntry>();
+  readonly #pendingHealth = new Map<string, HealthRecord>();
+  #flushScheduled = false;
+  #stopped = false;
+  #stopping: Promise<void> | undefined;
+  /** Set by leave(): the promise the agent's owner awaits to exit. */
+  readonly #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(config: AgentConfig, log?: Logger) {
+    this.#config = config;
+    this.name = config.name;
+    this.#gossipAddress = config.advertise;
+    this.#log =
+      log ?? pinoLogger(pino({ level: config.logLevel, base: { node: config.name } }, pino.destination(2)));
+    this.#metrics = createMetrics();
+    this.metrics = this.#metrics.registry;
+    this.#events.setMaxListeners(0);
+    this.#done = new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
+  }
+
+  /** Resolves once the agent has stopped (after leave(), a signal, or stop()). */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    const store = new SqliteStore(config.dataDir);
+    this.#store = store;
+
+    const membership = profile(config.profile);
+    const replicator = new Replicator({
+      node: config.name,
+      clock: systemClock,
+      clusterSize: () => this.#swim?.aliveCount() ?? 1,
+      retransmitMult: membership.retransmitMult,
+      log: this.#log,
+    });
+    this.#replicator = replicator;
+    replicator.load(store.loadOrigins(), store.loadHealth());
+    replicator.onChange((change) => {
+      if (change.kind === "origin") {
+        this.#persistOrigin(change.entry);
+        this.#checker?.reconcile();
+      } else {
+        this.#persistHealth(change.record);
+        const previous = change.previous?.status ?? "unknown";
+        if (change.record.status !== previous) {
+          this.#emit("health", {
+            id: change.record.id,
+            status: change.record.status,
+            previous,
+            reporter: change.record.reporter,
+            at: new Date().toISOString(),
+          });
+        }
+      }
+    });
+
+    const keyring = config.encrypt ? new Keyring([parseKey(config.encrypt)]) : undefined;
+    const transport = new UdpTcpTransport({ logger: this.#log, ...(keyring ? { keyring } : {}) });
+    this.#transport = transport;
+    const bound = await transport.start(config.bind, {
+      onPacket: (from: Address, data: Uint8Array) => this.#swim?.handlePacket(from, data),
+      onStream: (from: Address, data: Uint8Array) => this.#swim?.handleStream(from, data) ?? null,
+    });
+    // With --bind HOST:0 the advertised port is the one the transport found.
+    if (config.advertise.port === 0 || config.advertise.port === config.bind.port) {
+      this.#gossipAddress = { host: config.advertise.host, port: bound.port };
+    }
+    const storedIncarnation = Number(store.getMeta("incarnation") ?? "0");
+    const swim = new Swim({
+      name: config.name,
+      advertise: this.#gossipAddress,
+      initialIncarnation: storedIncarnation + 1,
+      config: membership,
+      clock: systemClock,
+      rng: systemRng,
+      timers: systemTimers,
+      log: this.#log,
+      transport,
+      delegate: replicator,
+      onMemberEvent: (event) => this.#onMemberEvent(event),
+    });
+    this.#swim = swim;
+    store.setMeta("incarnation", String(storedIncarnation + 1));
+    swim.start();
+
+    this.#prober = new UndiciProber({ nodeName: config.name, version: VERSION });
+    this.#checker = new Checker({
+      self: config.name,
+      prober: this.#prober,
+      state: {
+        liveOrigins: () => replicator.catalog.live(),
+        healthOf: (id) => replicator.health.get(id),
+        recordHealth: (id, fields) => replicator.recordHealth(id, fields),
+      },
+      clock: systemClock,
+      timers: systemTimers,
+      rng: systemRng,
+      ownerOf: (id) => this.#ownerOf(id),
+      onProbe: (ok, latencyMs) => {
+        this.#metrics.probes.inc({ result: ok ? "success" : "failure" });
+        this.#metrics.probeDuration.observe(latencyMs / 1000);
+      },
+    });
+    this.#checker.reconcile();
+    this.#wireGauges();
+
+    const server = buildServer({
+      node: this,
+      ...(config.apiToken ? { apiToken: config.apiToken } : {}),
+      logger: false,
+    });
+    this.#server = server;
+    await server.listen({ host: config.http.host, port: config.http.port });
+    const addr = server.server.address();
+    if (addr && typeof addr === "object")
+      this.#httpAddress = formatAddress({ host: config.http.host, port: addr.port });
+
+    const seeds = config.join.length > 0 ? config.join : store.loadPeers();
+    if (seeds.length > 0) this.#joinWithBackoff(seeds, 1000);
+  }
+
+  /** The line the contract prints on start. */
+  startLine(): string {
+    return `heck agent ${this.name} gossip=${formatAddress(this.#gossipAddress)} http=${this.#httpAddress}`;
+  }
+
+  gossipAddress(): Address {
+    return this.#gossipAddress;
+  }
+
+  httpAddress(): string {
+    return this.#httpAddress;
+  }
+
+  members(): MemberView[] {
+    return this.#swim?.members() ?? [];
+  }
+
+  origins(): OriginView[] {
+    const replicator = this.#replicator;
+    if (!replicator) return [];
+    return replicator.catalog.live().map((entry) => this.#view(entry));
+  }
+
+  origin(id: string): OriginView | undefined {
+    const entry = this.#replicator?.catalog.get(id);
+    return entry?.spec ? this.#view(entry) : undefined;
+  }
+
+  ownedCount(): number {
+    return this.#checker?.owned() ?? 0;
+  }
+
+  putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView } {
+    const { created, entry } = this.#requireReplicator().putOrigin(id, spec);
+    this.#flush();
+    return { created, view: this.#view(entry) };
+  }
+
+  putOrigins(items: Array<{ id: string; spec: OriginSpec }>): number {
+    this.#requireReplicator().putOrigins(items);
+    this.#flush();
+    return items.length;
+  }
+
+  deleteOrigin(id: string): boolean {
+    const deleted = this.#requireReplicator().deleteOrigin(id) !== undefined;
+    this.#flush();
+    return deleted;
+  }
+
+  join(addresses: Address[]): Promise<number> {
+    const swim = this.#swim;
+    if (!swim) return Promise.resolve(0);
+    return new Promise((resolve) => swim.join(addresses, (joined) => resolve(joined)));
+  }
+
+  async leave(): Promise<void> {
+    await this.stop({ leave: true });
+  }
+
+  subscribe<K extends keyof NodeEvents>(kind: K, listener: (event: NodeEvents[K]) => void): Unsubscribe {
+    this.#events.on(kind, listener);
+    return () => this.#events.off(kind, listener);
+  }
+
+  /** Stops every component; with `leave`, first tells the cluster (others see `left`). Safe twice. */
+  stop(options: { leave?: boolean } = {}): Promise<void> {
+    this.#stopping ??= this.#shutdown(options.leave ?? false);
+    return this.#stopping;
+  }
+
+  async #shutdown(leave: boolean): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#joinTimer);
+    clearTimeout(this.#peersTimer);
+    clearInterval(this.#sampler);
+    this.#checker?.stop();
+    const swim = this.#swim;
+    if (leave && swim) {
+      await new Promise<void>((resolve) => swim.leave(LEAVE_TIMEOUT_MS, resolve));
+    }
+    swim?.stop();
+    await this.#server?.close();
+    await this.#prober?.close();
+    this.#transport?.stop();
+    this.#savePeers();
+    this.#flush();
+    this.#store?.close();
+    this.#store = undefined;
+    this.#resolveDone();
+  }
+
+  #requireReplicator(): Replicator {
+    if (!this.#replicator) throw new Error("agent not started");
+    return this.#replicator;
+  }
+
+  #emit<K extends keyof NodeEvents>(kind: K, event: NodeEvents[K]): void {
+    this.#events.emit(kind, event);
+  }
+
+  /** Members that may own origins: alive, and suspects not yet confirmed dead (SWIM §4.2). */
+  #ownerCandidates(): string[] {
+    return (this.#swim?.members() ?? [])
+      .filter((m) => m.status === "alive" || m.status === "suspect")
+      .map((m) => m.name);
+  }
+
+  #ownerOf(id: string): string | undefined {
+    return ownerOf(id, this.#ownerCandidates());
+  }
+
+  #view(entry: OriginEntry): OriginView {
+    const spec = entry.spec as OriginSpec;
+    const record = this.#replicator?.health.get(entry.id);
+    return { ...spec, id: entry.id, owner: this.#ownerOf(entry.id) ?? null, health: healthView(record) };
+  }
+
+  #onMemberEvent(event: MemberEvent): void {
+    if (this.#stopped) return;
+    this.#emit("member", {
+      name: event.member.name,
+      status: event.member.status,
+      at: new Date().toISOString(),
+    });
+    if (event.member.name === this.name) {
+      this.#store?.setMeta("incarnation", String(event.member.incarnation));
+    }
+    this.#checker?.reconcile();
+    clearTimeout(this.#peersTimer);
+    this.#peersTimer = setTimeout(() => this.#savePeers(), 1000);
+    this.#peersTimer.unref();
+  }
+
+  /** Known peers, so that a restart without --join rejoins through them. */
+  #savePeers(): void {
+    const swim = this.#swim;
+    const store = this.#store;
+    if (!swim || !store) return;
+    const peers = swim
+      .members()
+      .filter((m) => m.name !== this.name && (m.status === "alive" || m.status === "suspect"))
+      .map((m) => m.address);
+    if (peers.length > 0) store.savePeers(peers);
+  }
+
+  #persistOrigin(entry: OriginEntry): void {
+    this.#pendingOrigins.set(entry.id, entry);
+    this.#scheduleFlush();
+  }
+
+  #persistHealth(record: HealthRecord): void {
+    this.#pendingHealth.set(record.id, record);
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Remote changes are written in one transaction per tick (a push-pull can bring thousands);
+   * changes the API accepted are flushed before the API answers.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const store = this.#store;
+    if (!store) return;
+    if (this.#pendingOrigins.size > 0) {
+      store.saveOrigins([...this.#pendingOrigins.values()]);
+      this.#pendingOrigins.clear();
+    }
+    if (this.#pendingHealth.size > 0) {
+      store.saveHealth([...this.#pendingHealth.values()]);
+      this.#pendingHealth.clear();
+    }
+  }
+
+  #joinWithBackoff(seeds: Address[], delayMs: number): void {
+    this.join(seeds).then((joined) => {
+      if (this.#stopped) return;
+      if (joined > 0) {
+        this.#log.info("joined the cluster", { joined, seeds: seeds.map(formatAddress) });
+        return;
+      }
+      this.#log.warn("no seed answered; retrying", { seeds: seeds.map(formatAddress), retryMs: delayMs });
+      this.#joinTimer = setTimeout(
+        () => this.#joinWithBackoff(seeds, Math.min(delayMs * 2, MAX_JOIN_BACKOFF_MS)),
+        delayMs,
+      );
+      this.#joinTimer.unref();
+    });
+  }
+
+  /**
+   * Gauges and the gossip counters follow the components' own counters once a second, so that no
+   * hot path (a packet, a probe) touches prom-client beyond a counter increment.
+   */
+  #wireGauges(): void {
+    const last = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, malformed: 0 };
+    const sample = () => {
+      const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<MemberStatus, number>;
+      for (const m of this.members()) counts[m.status]++;
+      for (const s of STATUSES) this.#metrics.members.set({ status: s }, counts[s]);
+      this.#metrics.ownedOrigins.set(this.ownedCount());
+      this.#metrics.origins.set(this.#replicator?.catalog.live().length ?? 0);
+      const swim = this.#swim?.stats;
+      const transport = this.#transport?.stats;
+      if (!swim || !transport) return;
+      const now = {
+        messagesIn: swim.packetsIn + swim.streamsIn,
+        messagesOut: swim.packetsOut + swim.streamsOut,
+        bytesIn: transport.bytesIn,
+        bytesOut: transport.bytesOut,
+        malformed: swim.malformed + transport.malformed,
+      };
+      this.#metrics.gossipMessages.inc({ direction: "in" }, now.messagesIn - last.messagesIn);
+      this.#metrics.gossipMessages.inc({ direction: "out" }, now.messagesOut - last.messagesOut);
+      this.#metrics.gossipBytes.inc({ direction: "in" }, now.bytesIn - last.bytesIn);
+      this.#metrics.gossipBytes.inc({ direction: "out" }, now.bytesOut - last.bytesOut);
+      this.#metrics.malformedPackets.inc(now.malformed - last.malformed);
+      Object.assign(last, now);
+    };
+    sample();
+    this.#sampler = setInterval(sample, 1000);
+    this.#sampler.unref();
+  }
+}
+
+function healthView(record: HealthRecord | undefined): HealthView {
+  if (!record) {
+    return {
+      status: "unknown",
+      reporter: null,
+      checkedAt: null,
+      changedAt: null,
+      latencyMs: null,
+      error: null,
+    };
+  }
+  return {
+    status: record.status,
+    reporter: record.reporter,
+    checkedAt: iso(record.checkedAt),
+    changedAt: iso(record.changedAt),
+    latencyMs: record.latencyMs,
+    error: record.error,
+  };
+}
