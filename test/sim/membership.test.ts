@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { retransmitLimit } from "../../src/core/membership/broadcast-queue.js";
 import { type MembershipConfig, profile } from "../../src/core/membership/config.js";
@@ -27,7 +27,7 @@ describe("membership on a simulated network", () => {
     cluster.joinAll();
     const names = cluster.names;
     const at = cluster.net.runUntilTrue(() => cluster.allSee(names, names, "alive"), 30_000, 250);
-    assert.ok(at !== undefined, "cluster did not converge within 30 s");
+    if (at === undefined) assert.fail("cluster did not converge within 30 s");
     console.log(`  50-node join converged at ${at} ms virtual`);
     for (const name of names) assert.equal(cluster.node(name).aliveCount(), 50);
     cluster.stopAll();
@@ -46,7 +46,7 @@ describe("membership on a simulated network", () => {
     const live = cluster.live();
     const bound = deathBoundMs(config, n);
     const at = cluster.net.runUntilTrue(() => cluster.allSee(live, [victim], "dead"), bound + 1, 50);
-    assert.ok(at !== undefined, `not dead everywhere within ${bound} ms`);
+    if (at === undefined) assert.fail(`not dead everywhere within ${bound} ms`);
     const detection = at - killedAt;
     const { minMs } = suspicionBounds(config, n);
     console.log(`  ${n} nodes (lan): dead everywhere ${detection} ms after the kill (bound ${bound} ms)`);

@@ -35,6 +35,12 @@ class EventQueue {
     return this.#heap.length;
   }
 
+  count(predicate: (e: SimEvent) => boolean): number {
+    let n = 0;
+    for (const e of this.#heap) if (predicate(e)) n++;
+    return n;
+  }
+
   peek(): SimEvent | undefined {
     return this.#heap[0];
   }
@@ -207,6 +213,14 @@ export class SimNetwork {
 
   cancel(handle: TimerHandle): void {
     (handle as SimEvent).cancelled = true;
+  }
+
+  /** Timers and callbacks still due for `host` (cancelled ones excluded), frozen ones included. */
+  pendingFor(host: SimHost): number {
+    return (
+      this.#queue.count((e) => e.owner === host && !e.cancelled) +
+      host.frozen.filter((e) => !e.cancelled).length
+    );
   }
 
   /** Runs every event due up to and including virtual time `t`, then sets the clock to `t`. */

@@ -58,6 +58,8 @@ import { acceptableVsn, incompatibility, ProtocolFeature, protocolMax } from "./
 const COMPOUND_HEADER_BYTES = 2;
 /** Each compound part costs a big-endian uint16 length. */
 const COMPOUND_PART_BYTES = 2;
+/** `0c` + CRC-32 in front of a packet for a peer with PMax >= 5 (wire.md §4.5). */
+const CRC_HEADER_BYTES = 5;
 /** A user payload travels behind its `08` type byte (wire.md §3.6). */
 const USER_TYPE_BYTES = 1;
 
@@ -880,8 +882,8 @@ export class Swim {
       (s) =>
         s !== this.#self && (!isGone(s.status) || now - s.statusSince <= this.#config.gossipToTheDeadTimeMs),
     );
-    const room = this.#config.udpBufferSize - COMPOUND_HEADER_BYTES;
     for (const target of targets) {
+      const room = this.#config.udpBufferSize - COMPOUND_HEADER_BYTES - this.#crcBytes(target);
       const parts = this.#takeBroadcasts(room, MAX_COMPOUND_PARTS);
       if (parts.length === 0) return;
       const packet = parts.length === 1 ? (parts[0] as Uint8Array) : encodeCompound(parts);
@@ -916,16 +918,20 @@ export class Swim {
 
   /** Sends `message` with as many queued broadcasts as fit beside it (wire.md §4.1 step 1). */
   #sendPiggybacked(to: Address, message: Uint8Array, dest: MemberState | undefined): void {
-    const room = this.#config.udpBufferSize - message.length - COMPOUND_HEADER_BYTES;
+    const room = this.#config.udpBufferSize - message.length - COMPOUND_HEADER_BYTES - this.#crcBytes(dest);
     const extra = room > 0 ? this.#takeBroadcasts(room, MAX_COMPOUND_PARTS - 1) : [];
     const packet = extra.length === 0 ? message : encodeCompound([message, ...extra]);
     this.#sendPacket(to, packet, dest);
   }
 
+  /** Room the CRC header will take in front of a packet to `dest` (wire.md §4.5). */
+  #crcBytes(dest: MemberState | undefined): number {
+    return dest !== undefined && protocolMax(dest.vsn) >= ProtocolFeature.crc ? CRC_HEADER_BYTES : 0;
+  }
+
   /** Adds the CRC header for a known destination that checks it (PMax >= 5, wire.md §4.5). */
   #sendPacket(to: Address, packet: Uint8Array, dest?: MemberState): void {
-    const framed =
-      dest !== undefined && protocolMax(dest.vsn) >= ProtocolFeature.crc ? withCrc(packet) : packet;
+    const framed = this.#crcBytes(dest) > 0 ? withCrc(packet) : packet;
     this.stats.packetsOut++;
     this.stats.bytesOut += framed.length;
     this.#transport.sendPacket(to, framed);
@@ -1024,8 +1030,8 @@ export class Swim {
    */
   #mergeRemote(msg: PushPullMessage): string | undefined {
     const alive = [
-      ...this.#table.all().filter((s) => s.status === "alive"),
       ...msg.nodes.filter((s) => s.state === 0),
+      ...this.#table.all().filter((s) => s.status === "alive"),
     ];
     const refusal = incompatibility(alive);
     if (refusal) return refusal;

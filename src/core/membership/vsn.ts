@@ -56,7 +56,8 @@ export function protocolMax(vsn: Uint8Array): number {
 /**
  * memberlist's push-pull compatibility check over every alive node, ours and the peer's (wire.md
  * §5, §6.1): each node's current protocol and delegate versions must lie within the intersection
- * of everyone's ranges. Returns the refusal text, or undefined when compatible.
+ * of everyone's ranges. Pass the peer's nodes first: the first offender is named, as memberlist
+ * checks remote nodes before local ones. Returns the refusal text, or undefined when compatible.
  */
 export function incompatibility(nodes: ReadonlyArray<{ name: string; vsn: Uint8Array }>): string | undefined {
   const parsed: Array<{ name: string; v: ProtocolVersions }> = [];
@@ -71,6 +72,9 @@ export function incompatibility(nodes: ReadonlyArray<{ name: string; vsn: Uint8A
   let maxDmin = 0;
   let minDmax = 255;
   for (const { v } of parsed) {
+    // A node without a Vsn does not narrow the range; it is then checked with version 0 and
+    // fails, which is how memberlist refuses it.
+    if (v.pmax === 0 && v.dmax === 0) continue;
     maxPmin = Math.max(maxPmin, v.pmin);
     minPmax = Math.min(minPmax, v.pmax);
     maxDmin = Math.max(maxDmin, v.dmin);
