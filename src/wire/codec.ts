@@ -246,10 +246,6 @@ export function encodeStreamMessage(msg: Message, options: { compress: boolean }
 // ---------------------------------------------------------------------------------------------
 // Decoding message bodies
 
-function unknownField(): boolean {
-  return false;
-}
-
 function decodePing(r: MsgpackReader): PingMessage {
   const msg: PingMessage = { type: "ping", seqNo: 0, node: "" };
   r.readStruct(PING_FIELDS, (key) => {
@@ -270,7 +266,7 @@ function decodePing(r: MsgpackReader): PingMessage {
         msg.sourceNode = r.readString();
         return true;
       default:
-        return unknownField();
+        return false;
     }
   });
   return msg;
@@ -312,7 +308,7 @@ function decodeIndirectPing(r: MsgpackReader): IndirectPingMessage {
         msg.sourceNode = r.readString();
         return true;
       default:
-        return unknownField();
+        return false;
     }
   });
   return msg;
@@ -323,7 +319,7 @@ function decodeAck(r: MsgpackReader): AckMessage {
   r.readStruct(ACK_FIELDS, (key) => {
     if (key === "SeqNo") msg.seqNo = r.readUint(U32);
     else if (key === "Payload") msg.payload = r.readBytesOrNull();
-    else return unknownField();
+    else return false;
     return true;
   });
   return msg;
@@ -332,7 +328,7 @@ function decodeAck(r: MsgpackReader): AckMessage {
 function decodeNack(r: MsgpackReader): NackMessage {
   const msg: NackMessage = { type: "nack", seqNo: 0 };
   r.readStruct(NACK_FIELDS, (key) => {
-    if (key !== "SeqNo") return unknownField();
+    if (key !== "SeqNo") return false;
     msg.seqNo = r.readUint(U32);
     return true;
   });
@@ -342,7 +338,7 @@ function decodeNack(r: MsgpackReader): NackMessage {
 function decodeErr(r: MsgpackReader): ErrMessage {
   const msg: ErrMessage = { type: "err", error: "" };
   r.readStruct(ERR_FIELDS, (key) => {
-    if (key !== "Error") return unknownField();
+    if (key !== "Error") return false;
     msg.error = r.readString();
     return true;
   });
@@ -380,7 +376,7 @@ function decodeAlive(r: MsgpackReader): AliveMessage {
         msg.vsn = r.readBytes();
         return true;
       default:
-        return unknownField();
+        return false;
     }
   });
   return msg;
@@ -392,7 +388,7 @@ function decodeSuspectOrDead(r: MsgpackReader, type: "suspect" | "dead"): Suspec
     if (key === "Incarnation") msg.incarnation = r.readUint(U32);
     else if (key === "Node") msg.node = r.readString();
     else if (key === "From") msg.from = r.readString();
-    else return unknownField();
+    else return false;
     return true;
   });
   return msg;
@@ -438,7 +434,7 @@ function decodeNodeState(r: MsgpackReader): PushNodeState {
         s.vsn = r.readBytes();
         return true;
       default:
-        return unknownField();
+        return false;
     }
   });
   return s;
@@ -456,7 +452,7 @@ function decodePushPullHeader(r: MsgpackReader): PushPullHeader {
     if (key === "Join") h.join = r.readBool();
     else if (key === "Nodes") h.nodes = r.readUint(GO_INT);
     else if (key === "UserStateLen") h.userStateLen = r.readUint(GO_INT);
-    else return unknownField();
+    else return false;
     return true;
   });
   return h;
@@ -474,7 +470,7 @@ function decodePushPull(r: MsgpackReader): PushPullMessage {
 function readUserMsgLen(r: MsgpackReader): number {
   let len = 0;
   r.readStruct(USER_MSG_HEADER_FIELDS, (key) => {
-    if (key !== "UserMsgLen") return unknownField();
+    if (key !== "UserMsgLen") return false;
     len = r.readUint(GO_INT);
     return true;
   });
@@ -488,7 +484,7 @@ function decompressBody(r: MsgpackReader): Uint8Array {
   r.readStruct(COMPRESS_FIELDS, (key) => {
     if (key === "Algo") algo = r.readUint(GO_INT);
     else if (key === "Buf") buf = r.readBytes();
-    else return unknownField();
+    else return false;
     return true;
   });
   if (algo !== ALGO_LZW) throw new WireError(`compress: unknown algorithm ${algo}`);
@@ -514,7 +510,8 @@ export interface DecodedPacket {
   errors: string[];
 }
 
-function describe(err: unknown): string {
+/** A part's WireError becomes a report; anything else is a bug and propagates. */
+function partErrorMessage(err: unknown): string {
   if (err instanceof WireError) return err.message;
   throw err;
 }
@@ -570,7 +567,7 @@ function decodeCompound(data: Uint8Array, depth: number, out: DecodedPacket): vo
     try {
       decodePacketMessage(part, depth + 1, out);
     } catch (err) {
-      out.errors.push(`compound: part ${i}: ${describe(err)}`);
+      out.errors.push(`compound: part ${i}: ${partErrorMessage(err)}`);
     }
   }
 }
