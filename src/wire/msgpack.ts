@@ -31,10 +31,6 @@ export class TruncatedError extends WireError {
   }
 }
 
-export function utf8(text: string): Uint8Array {
-  return utf8Encoder.encode(text);
-}
-
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
