@@ -127,7 +127,7 @@ function encodeDelta(tuple: unknown[]): Uint8Array {
   return new Uint8Array(pack(tuple));
 }
 
-/** Size of a msgpack array header for `n` items. */
+/** The msgpack array header for `n` items (fixarray, array16 or array32). */
 function arrayHeader(n: number): Uint8Array {
   if (n < 16) return Uint8Array.of(0x90 | n);
   if (n < 0x10000) return Uint8Array.of(0xdc, n >>> 8, n & 0xff);
