@@ -55,4 +55,219 @@ describe("membership on a simulated network", () => {
     assert.ok(detection <= bound);
     cluster.stopAll();
   });
+
+  it("a suspect that refutes with a higher incarnation stays alive", () => {
+    const cluster = new SimCluster({ size: 20, seed: 13 });
+    cluster.joinAll();
+    cluster.net.runFor(15_000);
+    assert.ok(cluster.allSee(cluster.names, cluster.names, "alive"));
+    const victim = "n7";
+    const before = cluster.node(victim).localMember().incarnation;
+    const pausedAt = cluster.net.now;
+    // Shorter than the suspicion minimum (4 * log10(20) s = 5.2 s): long enough to be suspected,
+    // short enough to answer in time.
+    cluster.net.pause(victim);
+    cluster.net.runFor(3_000);
+    cluster.net.resume(victim);
+    cluster.net.runFor(30_000);
+    const suspectedBy = cluster.events.filter(
+      (e) => e.member === victim && e.status === "suspect" && e.at >= pausedAt,
+    ).length;
+    assert.ok(suspectedBy > 0, "the pause should have raised a suspicion");
+    assert.equal(cluster.events.filter((e) => e.member === victim && e.status === "dead").length, 0);
+    const after = cluster.node(victim).localMember().incarnation;
+    assert.ok(after > before, `incarnation ${before} -> ${after}`);
+    assert.ok(cluster.allSee(cluster.names, [victim], "alive"));
+    for (const name of cluster.names) assert.equal(cluster.node(name).member(victim)?.incarnation, after);
+    console.log(`  suspected by ${suspectedBy} nodes, refuted: incarnation ${before} -> ${after}`);
+    cluster.stopAll();
+  });
+
+  it("a graceful leave shows as left everywhere, never as dead", () => {
+    const cluster = new SimCluster({ size: 20, seed: 14 });
+    cluster.joinAll();
+    cluster.net.runFor(15_000);
+    const leaver = "n4";
+    let left = false;
+    const leftAt = cluster.net.now;
+    cluster.node(leaver).leave(5_000, () => {
+      left = true;
+    });
+    cluster.net.runUntilTrue(() => left, 5_000, 10);
+    assert.ok(left, "leave did not complete");
+    cluster.node(leaver).stop();
+    cluster.kill(leaver);
+    const others = cluster.live();
+    const at = cluster.net.runUntilTrue(() => cluster.allSee(others, [leaver], "left"), 10_000, 50);
+    if (at === undefined) assert.fail("leave did not reach every node");
+    console.log(`  leave done after ${at - leftAt} ms virtual everywhere`);
+    cluster.net.runFor(10_000);
+    assert.ok(cluster.allSee(others, [leaver], "left"));
+    assert.equal(cluster.events.filter((e) => e.member === leaver && e.status === "dead").length, 0);
+    assert.ok(cluster.allSee(others, others, "alive"));
+    cluster.stopAll();
+  });
+
+  it("a partition into two halves declares each other dead and, once healed, converges into one all-alive view", () => {
+    const n = 20;
+    const config = profile("lan");
+    const cluster = new SimCluster({ size: n, seed: 15, config });
+    cluster.joinAll();
+    cluster.net.runFor(15_000);
+    const left = cluster.names.slice(0, n / 2);
+    const right = cluster.names.slice(n / 2);
+    cluster.net.partition([left, right]);
+    const splitAt = cluster.net.now;
+    const split = cluster.net.runUntilTrue(
+      () => cluster.allSee(left, right, "dead") && cluster.allSee(right, left, "dead"),
+      deathBoundMs(config, n),
+      100,
+    );
+    if (split === undefined) assert.fail("the halves did not declare each other dead");
+    assert.ok(cluster.allSee(left, left, "alive") && cluster.allSee(right, right, "alive"));
+    // Stay split past deadNodeReclaimTime, so that both sides forget each other and only Serf's
+    // reconnect to failed members (wire.md §6.7) can bring them back together.
+    cluster.net.runFor(config.deadNodeReclaimTimeMs + 10_000);
+    assert.equal(cluster.statusOf("n0", right[0] as string), "unknown");
+    cluster.net.heal();
+    const healedAt = cluster.net.now;
+    const names = cluster.names;
+    const merged = cluster.net.runUntilTrue(
+      () => cluster.allSee(names, names, "alive"),
+      4 * config.reconnectIntervalMs,
+      250,
+    );
+    if (merged === undefined) assert.fail("the healed halves did not converge");
+    console.log(
+      `  split declared after ${split - splitAt} ms, healed view converged ${merged - healedAt} ms after the heal`,
+    );
+    cluster.stopAll();
+  });
+
+  it("a partition healed before anyone forgets converges too", () => {
+    const n = 20;
+    const config = profile("lan");
+    const cluster = new SimCluster({ size: n, seed: 16, config });
+    cluster.joinAll();
+    cluster.net.runFor(15_000);
+    const left = cluster.names.slice(0, n / 2);
+    const right = cluster.names.slice(n / 2);
+    cluster.net.partition([left, right]);
+    const split = cluster.net.runUntilTrue(
+      () => cluster.allSee(left, right, "dead") && cluster.allSee(right, left, "dead"),
+      deathBoundMs(config, n),
+      100,
+    );
+    assert.ok(split !== undefined);
+    cluster.net.heal();
+    const names = cluster.names;
+    const healedAt = cluster.net.now;
+    const merged = cluster.net.runUntilTrue(
+      () => cluster.allSee(names, names, "alive"),
+      4 * config.reconnectIntervalMs,
+      250,
+    );
+    if (merged === undefined) assert.fail("the healed halves did not converge");
+    console.log(`  converged ${merged - healedAt} ms after an early heal`);
+    cluster.stopAll();
+  });
+
+  for (const tcpFallbackPing of [true, false]) {
+    it(`5% packet loss in a 20-node cluster converges with no false deaths over 60 virtual seconds (TCP fallback ${tcpFallbackPing ? "on" : "off"})`, () => {
+      const config = profile("lan", { tcpFallbackPing });
+      const cluster = new SimCluster({ size: 20, seed: 17, lossRate: 0.05, config });
+      cluster.joinAll();
+      const names = cluster.names;
+      const at = cluster.net.runUntilTrue(() => cluster.allSee(names, names, "alive"), 30_000, 100);
+      if (at === undefined) assert.fail("no convergence under 5% loss");
+      cluster.net.runUntil(60_000);
+      assert.ok(cluster.allSee(names, names, "alive"));
+      assert.deepEqual(
+        cluster.events.filter((e) => e.status === "dead"),
+        [],
+      );
+      const suspicions = cluster.events.filter((e) => e.status === "suspect").length;
+      let refutations = 0;
+      for (const name of names) refutations += cluster.node(name).stats.refutations;
+      console.log(
+        `  TCP fallback ${tcpFallbackPing ? "on" : "off"}: converged at ${at} ms; ${cluster.net.stats.packetsLost} packets lost, ${suspicions} suspect events, ${refutations} refutations, no deaths`,
+      );
+      cluster.stopAll();
+    });
+  }
+
+  it("a killed node restarted under the same name with a fresh incarnation comes back alive", () => {
+    const cluster = new SimCluster({ size: 12, seed: 18 });
+    cluster.joinAll();
+    cluster.net.runFor(15_000);
+    const victim = "n9";
+    cluster.kill(victim);
+    const live = cluster.live();
+    assert.ok(
+      cluster.net.runUntilTrue(() => cluster.allSee(live, [victim], "dead"), 60_000, 100) !== undefined,
+    );
+    const deadIncarnation = cluster.node("n0").member(victim)?.incarnation ?? 0;
+    const restarted = cluster.add(victim);
+    assert.equal(restarted.localMember().incarnation, 1);
+    restarted.join([cluster.address("n0")], (joined) => assert.equal(joined, 1));
+    const names = cluster.names;
+    const at = cluster.net.runUntilTrue(() => cluster.allSee(names, names, "alive"), 30_000, 100);
+    if (at === undefined) assert.fail("the restarted node did not come back");
+    // It learned of its own death from the join reply and out-bid it.
+    assert.ok(restarted.localMember().incarnation > deadIncarnation);
+    cluster.stopAll();
+  });
+
+  it("a node that left and rejoins with a newer incarnation comes back alive", () => {
+    const cluster = new SimCluster({ size: 12, seed: 19 });
+    cluster.joinAll();
+    cluster.net.runFor(15_000);
+    const leaver = "n3";
+    const incarnation = cluster.node(leaver).localMember().incarnation;
+    let left = false;
+    cluster.node(leaver).leave(5_000, () => {
+      left = true;
+    });
+    cluster.net.runUntilTrue(() => left, 5_000, 10);
+    cluster.kill(leaver);
+    const others = cluster.live();
+    assert.ok(
+      cluster.net.runUntilTrue(() => cluster.allSee(others, [leaver], "left"), 10_000, 50) !== undefined,
+    );
+    const back = cluster.add(leaver, { initialIncarnation: incarnation + 1 });
+    back.join([cluster.address("n0")], () => {});
+    const names = cluster.names;
+    assert.ok(
+      cluster.net.runUntilTrue(() => cluster.allSee(names, names, "alive"), 10_000, 50) !== undefined,
+    );
+    assert.equal(back.stats.refutations, 0);
+    cluster.stopAll();
+  });
+
+  it("the same seed replays the same run exactly", () => {
+    const run = () => {
+      const cluster = new SimCluster({ size: 15, seed: 20, lossRate: 0.02 });
+      cluster.joinAll();
+      cluster.net.runFor(10_000);
+      cluster.kill("n5");
+      cluster.net.runFor(30_000);
+      cluster.stopAll();
+      return JSON.stringify(cluster.events);
+    };
+    assert.equal(run(), run());
+  });
+
+  it("a 100-node cluster runs a simulated minute and stays converged", () => {
+    const started = performance.now();
+    const cluster = new SimCluster({ size: 100, seed: 22 });
+    cluster.joinAll();
+    cluster.net.runUntil(60_000);
+    const names = cluster.names;
+    assert.ok(cluster.allSee(names, names, "alive"));
+    const s = cluster.net.stats;
+    console.log(
+      `  100 nodes x 60 s virtual: ${s.packetsDelivered} packets, ${s.streamsOpened} streams, ${Math.round(performance.now() - started)} ms real`,
+    );
+    cluster.stopAll();
+  });
 });

@@ -12,6 +12,8 @@ import type { MemberStatus, MemberView } from "./ports.js";
 export interface MemberState {
   name: string;
   address: Address;
+  /** `address.host` as the raw 4 or 16 bytes memberlist sends and compares (wire.md §6.2). */
+  addr: Uint8Array;
   meta: Uint8Array;
   /** The member's 6-byte Vsn as last announced (wire.md §6.1). */
   vsn: Uint8Array;

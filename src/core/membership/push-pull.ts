@@ -5,7 +5,6 @@ import type {
   PushNodeState,
   SuspectMessage,
 } from "../../wire/messages.js";
-import type { Address } from "../address.js";
 import type { MemberStatus } from "./ports.js";
 
 /**
@@ -38,7 +37,6 @@ export const stateCodeOf: Readonly<Record<MemberStatus, NodeStateCode>> = {
  */
 export function mergeAsMessage(
   state: PushNodeState,
-  address: Address,
   localName: string,
 ): AliveMessage | SuspectMessage | DeadMessage | undefined {
   switch (state.state) {
@@ -48,7 +46,7 @@ export function mergeAsMessage(
         incarnation: state.incarnation,
         node: state.name,
         addr: state.addr,
-        port: address.port,
+        port: state.port,
         meta: state.meta,
         vsn: state.vsn,
       };

@@ -33,6 +33,7 @@ import { Awareness, HealthDelta } from "./awareness.js";
 import { BroadcastQueue, retransmitLimit } from "./broadcast-queue.js";
 import { type MembershipConfig, validateMembershipConfig } from "./config.js";
 import {
+  bytesEqual,
   deadApplies,
   isGone,
   judgeAlive,
@@ -201,6 +202,7 @@ export class Swim {
     this.#self = {
       name: options.name,
       address: this.#advertise,
+      addr: this.#addrBytes,
       meta: options.meta ?? new Uint8Array(0),
       vsn: HECK_VSN,
       incarnation: options.initialIncarnation ?? 1,
@@ -516,8 +518,8 @@ export class Swim {
       this.#log.debug("membership: alive with an unusable Vsn ignored", { node: msg.node });
       return;
     }
-    const address: Address = { host: bytesToIp(msg.addr), port: msg.port || this.#advertise.port };
     const known = this.#table.get(msg.node);
+    const address = this.#addressOf(known, msg.addr, msg.port);
     const verdict = judgeAlive(
       known,
       { incarnation: msg.incarnation, address, meta: msg.meta, vsn: msg.vsn },
@@ -547,6 +549,7 @@ export class Swim {
       const state: MemberState = {
         name: msg.node,
         address,
+        addr: msg.addr,
         meta: msg.meta,
         vsn: msg.vsn,
         incarnation: msg.incarnation,
@@ -559,10 +562,23 @@ export class Swim {
       return;
     }
     known.address = address;
+    known.addr = msg.addr;
     known.meta = msg.meta;
     known.vsn = msg.vsn;
     known.incarnation = msg.incarnation;
     this.#setStatus(known, "alive");
+  }
+
+  /**
+   * The address an alive claims, reusing the known one when the bytes match (the common case,
+   * and cheaper than re-formatting). Port 0 stands for our own port (wire.md §7).
+   */
+  #addressOf(known: MemberState | undefined, addr: Uint8Array, port: number): Address {
+    const p = port || this.#advertise.port;
+    if (known !== undefined && bytesEqual(known.addr, addr)) {
+      return known.address.port === p ? known.address : { host: known.address.host, port: p };
+    }
+    return { host: bytesToIp(addr), port: p };
   }
 
   #onSuspect(msg: SuspectMessage): void {
@@ -637,7 +653,7 @@ export class Swim {
       type: "alive",
       incarnation: state.incarnation,
       node: state.name,
-      addr: ipToBytes(state.address.host),
+      addr: state.addr,
       port: state.address.port,
       meta: state.meta,
       vsn: state.vsn,
@@ -748,7 +764,7 @@ export class Swim {
       const req: IndirectPingMessage = {
         type: "indirectPing",
         seqNo: round.seqNo,
-        target: ipToBytes(target.address.host),
+        target: target.addr,
         port: target.address.port,
         node: target.name,
         nack,
@@ -1009,7 +1025,7 @@ export class Swim {
   #localPushPull(join: boolean): PushPullMessage {
     const nodes: PushNodeState[] = this.#table.all().map((s) => ({
       name: s.name,
-      addr: ipToBytes(s.address.host),
+      addr: s.addr,
       port: s.address.port,
       meta: s.meta,
       incarnation: s.incarnation,
@@ -1036,23 +1052,19 @@ export class Swim {
     const refusal = incompatibility(alive);
     if (refusal) return refusal;
     for (const state of msg.nodes) {
-      let port = state.port;
-      if (port === 0) port = this.#advertise.port;
-      let address: Address;
+      const as = mergeAsMessage(state, this.#name);
+      if (as === undefined) continue;
+      // One bad node state (an address of the wrong length) must not stop the rest of the merge.
       try {
-        address = { host: bytesToIp(state.addr), port };
+        if (as.type === "alive") this.#onAlive(as);
+        else if (as.type === "suspect") this.#onSuspect(as);
+        else this.#onDead(as);
       } catch (err) {
-        this.#log.debug("membership: push-pull state with a bad address", {
+        this.#log.debug("membership: push-pull node state skipped", {
           node: state.name,
           error: errorText(err),
         });
-        continue;
       }
-      const as = mergeAsMessage(state, address, this.#name);
-      if (as === undefined) continue;
-      if (as.type === "alive") this.#onAlive(as);
-      else if (as.type === "suspect") this.#onSuspect(as);
-      else this.#onDead(as);
     }
     if (this.#delegate && msg.userState.length > 0) this.#delegate.mergeRemoteState(msg.userState, msg.join);
     return undefined;

@@ -18,7 +18,16 @@ const HOME = { host: "10.0.0.1", port: 7946 };
 const ELSEWHERE = { host: "10.0.0.2", port: 7946 };
 
 function member(status: MemberStatus, incarnation: number, statusSince = 0, name = "x"): MemberState {
-  return { name, address: HOME, meta: new Uint8Array(0), vsn: VSN, incarnation, status, statusSince };
+  return {
+    name,
+    address: HOME,
+    addr: Uint8Array.of(10, 0, 0, 1),
+    meta: new Uint8Array(0),
+    vsn: VSN,
+    incarnation,
+    status,
+    statusSince,
+  };
 }
 
 function claim(incarnation: number, address = HOME, meta = new Uint8Array(0)): AliveClaim {
