@@ -1,0 +1,77 @@
+import { strict as assert } from "node:assert";
+import { randomBytes } from "node:crypto";
+import { after, describe, test } from "node:test";
+import { type AgentProcess, api, startAgent, stopAgent, tempDir, waitFor } from "../helpers/cluster.js";
+
+/** Gossip encryption and the API token on real agents. */
+
+const memberNames = async (agent: AgentProcess, token?: string): Promise<string[]> => {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const res = await api<{ members: Array<{ name: string; status: string }> }>(
+    agent,
+    "GET",
+    "/v1/members",
+    undefined,
+    headers,
+  );
+  return res.body.members
+    .filter((m) => m.status === "alive")
+    .map((m) => m.name)
+    .sort();
+};
+
+describe("security on real agents", { timeout: 60_000 }, () => {
+  const dir = tempDir("heck-sec-");
+  const agents: AgentProcess[] = [];
+  after(async () => {
+    await Promise.all(agents.map((a) => stopAgent(a, "SIGKILL")));
+    dir.remove();
+  });
+
+  test("nodes sharing a gossip key form a cluster; a node with another key cannot join", async () => {
+    const key = randomBytes(32).toString("base64");
+    const other = randomBytes(16).toString("base64");
+    const a = await startAgent({ name: "enc-a", dataDir: `${dir.path}/a`, extra: ["--encrypt", key] });
+    agents.push(a);
+    const b = await startAgent({
+      name: "enc-b",
+      dataDir: `${dir.path}/b`,
+      join: [a.gossip],
+      extra: ["--encrypt", key],
+    });
+    agents.push(b);
+    const c = await startAgent({
+      name: "enc-c",
+      dataDir: `${dir.path}/c`,
+      join: [a.gossip],
+      env: { HECK_ENCRYPT: other },
+    });
+    agents.push(c);
+    await waitFor("a and b see each other", async () => {
+      const [ma, mb] = [await memberNames(a), await memberNames(b)];
+      return ma.join() === "enc-a,enc-b" && mb.join() === "enc-a,enc-b";
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(await memberNames(a), ["enc-a", "enc-b"], "the node with another key stays out");
+    assert.deepEqual(await memberNames(c), ["enc-c"]);
+  });
+
+  test("with --api-token every route but /healthz needs the bearer token", async () => {
+    const token = "s3cret-token";
+    const t = await startAgent({ name: "tok", dataDir: `${dir.path}/tok`, extra: ["--api-token", token] });
+    agents.push(t);
+    assert.equal((await api(t, "GET", "/healthz")).status, 200);
+    const denied = await api<{ error: { code: string } }>(t, "GET", "/v1/members");
+    assert.equal(denied.status, 401);
+    assert.equal(typeof denied.body.error.code, "string");
+    assert.equal(
+      (await api(t, "GET", "/v1/members", undefined, { authorization: "Bearer nope" })).status,
+      401,
+    );
+    assert.deepEqual(await memberNames(t, token), ["tok"]);
+    const put = await api(t, "PUT", "/v1/origins/x", { url: "http://127.0.0.1:9/" });
+    assert.equal(put.status, 401);
+    const get = await api(t, "GET", "/v1/origins/x", undefined, { authorization: `Bearer ${token}` });
+    assert.equal(get.status, 404, "the refused PUT changed nothing");
+  });
+});
