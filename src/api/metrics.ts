@@ -1,0 +1,106 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { MemberStatus } from "../core/membership/ports.js";
+
+export type ProbeResult = "success" | "failure";
+/** `in` counts what this node received, `out` what it sent. */
+export type GossipDirection = "in" | "out";
+
+/** The metrics a node exports on `GET /metrics`; the agent updates them, the API only reads. */
+export interface HeckMetrics {
+  /** Own registry: several agents may share one process (tests, `heck demo` in process). */
+  readonly registry: Registry;
+  /** Members by status in this node's view, self included. */
+  readonly members: Gauge<"status">;
+  readonly probes: Counter<"result">;
+  readonly probeDuration: Histogram;
+  /** Live origins this node owns and probes. */
+  readonly ownedOrigins: Gauge;
+  /** Live origins in the catalog (cluster-wide, this node's view). */
+  readonly origins: Gauge;
+  readonly gossipMessages: Counter<"direction">;
+  readonly gossipBytes: Counter<"direction">;
+  readonly malformedPackets: Counter;
+}
+
+const MEMBER_STATUSES: readonly MemberStatus[] = ["alive", "suspect", "dead", "left"];
+const PROBE_RESULTS: readonly ProbeResult[] = ["success", "failure"];
+const DIRECTIONS: readonly GossipDirection[] = ["in", "out"];
+
+/**
+ * Probe latencies run from a loopback millisecond to a full `timeoutMs` (60 s at most), so the
+ * buckets span 5 ms to 60 s roughly evenly on a log scale.
+ */
+const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createMetrics(): HeckMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const members = new Gauge({
+    name: "heck_members",
+    help: "Cluster members by status, as this node sees them (self included).",
+    labelNames: ["status"] as const,
+    registers,
+  });
+  const probes = new Counter({
+    name: "heck_probes_total",
+    help: "Probes this node completed, by result.",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  const probeDuration = new Histogram({
+    name: "heck_probe_duration_seconds",
+    help: "Duration of the probes this node completed, successful or not.",
+    buckets: PROBE_DURATION_BUCKETS,
+    registers,
+  });
+  const ownedOrigins = new Gauge({
+    name: "heck_owned_origins",
+    help: "Origins this node owns and probes.",
+    registers,
+  });
+  const origins = new Gauge({
+    name: "heck_origins",
+    help: "Origins in the cluster catalog, as this node sees it.",
+    registers,
+  });
+  const gossipMessages = new Counter({
+    name: "heck_gossip_messages_total",
+    help: "Gossip messages received (in) and sent (out), compound parts counted one by one.",
+    labelNames: ["direction"] as const,
+    registers,
+  });
+  const gossipBytes = new Counter({
+    name: "heck_gossip_bytes_total",
+    help: "Gossip bytes received (in) and sent (out) on the wire, UDP and TCP.",
+    labelNames: ["direction"] as const,
+    registers,
+  });
+  const malformedPackets = new Counter({
+    name: "heck_malformed_packets_total",
+    help: "Gossip packets and streams dropped because they could not be decoded or decrypted.",
+    registers,
+  });
+
+  // Every label value is present from the start: a series that appears only after its first
+  // event breaks rate() and alerts on absent series.
+  for (const status of MEMBER_STATUSES) members.set({ status }, 0);
+  for (const result of PROBE_RESULTS) probes.inc({ result }, 0);
+  for (const direction of DIRECTIONS) {
+    gossipMessages.inc({ direction }, 0);
+    gossipBytes.inc({ direction }, 0);
+  }
+
+  return {
+    registry,
+    members,
+    probes,
+    probeDuration,
+    ownedOrigins,
+    origins,
+    gossipMessages,
+    gossipBytes,
+    malformedPackets,
+  };
+}

@@ -1,0 +1,161 @@
+import type { FastifyInstance } from "fastify";
+import type { HeckNodeApi, OriginView } from "../../agent/node-api.js";
+import { parseOriginSpec, validateOriginId } from "../../core/checks/spec.js";
+import type { HealthStatus, OriginSpec } from "../../core/state/types.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import { ApiError, type ErrorDetail } from "../errors.js";
+import { refuseUnknownFields, requireArray, requireObject } from "../input.js";
+
+/** contract.md: up to 10,000 origins per batch request. */
+export const MAX_BATCH_ORIGINS = 10_000;
+
+/** A batch with many bad items reports this many of them; the message names the first. */
+const MAX_REPORTED_DETAILS = 100;
+
+const HEALTH_STATUSES: readonly HealthStatus[] = ["healthy", "unhealthy", "unknown"];
+
+export interface OriginRouteOptions {
+  /** Body limit of `POST /v1/origins`, which carries up to {@link MAX_BATCH_ORIGINS} specs. */
+  batchBodyLimitBytes: number;
+}
+
+type IdParams = { Params: { id: string } };
+
+/** The origin catalog: one origin by id, the whole list with filters, and the batch upsert. */
+export function registerOriginRoutes(
+  app: FastifyInstance,
+  node: HeckNodeApi,
+  options: OriginRouteOptions,
+): void {
+  app.get("/v1/origins", async (request) => {
+    const query = requireObject(request.query ?? {}, "query");
+    refuseUnknownFields(query, ["status", "owner"], "?");
+    const status = optionalQueryValue(query, "status");
+    const owner = optionalQueryValue(query, "owner");
+    if (status !== undefined && !(HEALTH_STATUSES as readonly string[]).includes(status)) {
+      throw new ValidationError(`status: must be one of ${HEALTH_STATUSES.join(", ")}`, "status");
+    }
+    const origins = node
+      .origins()
+      .filter(
+        (o) =>
+          (status === undefined || o.health.status === status) && (owner === undefined || o.owner === owner),
+      )
+      .sort(byId);
+    return { origins };
+  });
+
+  app.get<IdParams>("/v1/origins/:id", async (request) => {
+    const id = validateOriginId(request.params.id);
+    const view = node.origin(id);
+    if (!view) throw new NotFoundError(`origin ${JSON.stringify(id)} does not exist`);
+    return view;
+  });
+
+  app.put<IdParams>("/v1/origins/:id", async (request, reply) => {
+    const id = validateOriginId(request.params.id);
+    const spec = parseOriginSpec(withoutMatchingId(request.body, id));
+    const { created, view } = node.putOrigin(id, spec);
+    if (created) reply.header("location", `/v1/origins/${encodeURIComponent(id)}`);
+    return reply.code(created ? 201 : 200).send(view);
+  });
+
+  app.delete<IdParams>("/v1/origins/:id", async (request, reply) => {
+    const id = validateOriginId(request.params.id);
+    if (!node.deleteOrigin(id)) throw new NotFoundError(`origin ${JSON.stringify(id)} does not exist`);
+    return reply.code(204).send();
+  });
+
+  app.post("/v1/origins", { bodyLimit: options.batchBodyLimitBytes }, async (request) => {
+    const items = parseBatch(request.body);
+    return { upserted: node.putOrigins(items) };
+  });
+}
+
+function byId(a: OriginView, b: OriginView): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function optionalQueryValue(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") {
+    throw new ValidationError(`${name}: must be given once, with a value`, name);
+  }
+  return value;
+}
+
+/**
+ * A PUT body may repeat the id of its path, so that a view fetched with GET (minus `owner` and
+ * `health`) can be edited and sent back; a different id is refused rather than one of them
+ * silently winning.
+ */
+function withoutMatchingId(body: unknown, id: string): unknown {
+  if (typeof body !== "object" || body === null || Array.isArray(body) || !("id" in body)) return body;
+  const { id: bodyId, ...spec } = body as Record<string, unknown>;
+  if (bodyId !== id) {
+    throw new ValidationError(`id: ${JSON.stringify(bodyId)} in the body differs from the path's`, "id");
+  }
+  return spec;
+}
+
+/**
+ * Validates a whole batch before anything is stored (all or nothing). Every refused item is
+ * reported with its index and field, so a client can fix a large file in one round trip; a
+ * repeated id is refused because which of the two specs should win is ambiguous.
+ */
+function parseBatch(body: unknown): Array<{ id: string; spec: OriginSpec }> {
+  const envelope = requireObject(body, "body");
+  refuseUnknownFields(envelope, ["origins"]);
+  const raw = requireArray(envelope.origins, "origins");
+  if (raw.length > MAX_BATCH_ORIGINS) {
+    throw new ValidationError(
+      `origins: ${raw.length} items; at most ${MAX_BATCH_ORIGINS} per request, send several batches`,
+      "origins",
+    );
+  }
+
+  const items: Array<{ id: string; spec: OriginSpec }> = [];
+  const details: ErrorDetail[] = [];
+  let refused = 0;
+  const firstIndexOf = new Map<string, number>();
+  raw.forEach((entry, index) => {
+    try {
+      const { id: rawId, ...rest } = requireObject(entry, `origins[${index}]`);
+      const id = validateOriginId(rawId);
+      const earlier = firstIndexOf.get(id);
+      if (earlier !== undefined) {
+        throw new ValidationError(`id: ${JSON.stringify(id)} repeats origins[${earlier}]`, "id");
+      }
+      firstIndexOf.set(id, index);
+      items.push({ id, spec: parseOriginSpec(rest) });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      refused++;
+      if (details.length < MAX_REPORTED_DETAILS) details.push(itemDetail(index, err));
+    }
+  });
+
+  const first = details[0];
+  if (first) {
+    const more = refused > 1 ? ` (and ${refused - 1} more refused item${refused > 2 ? "s" : ""})` : "";
+    throw new ApiError(
+      400,
+      first.code as ValidationError["code"],
+      `${first.message}${more}; nothing was stored`,
+      {
+        ...(first.field === undefined ? {} : { field: first.field }),
+        details,
+      },
+    );
+  }
+  return items;
+}
+
+function itemDetail(index: number, err: ValidationError): ErrorDetail {
+  const prefix = `origins[${index}]`;
+  const field =
+    err.field === undefined ? prefix : err.field.startsWith(prefix) ? err.field : `${prefix}.${err.field}`;
+  const message = err.message.startsWith(prefix) ? err.message : `${prefix}: ${err.message}`;
+  return { index, field, code: err.code, message };
+}

@@ -1,0 +1,180 @@
+import { EventEmitter } from "node:events";
+import type { Registry } from "prom-client";
+import type {
+  HealthView,
+  HeckNodeApi,
+  NodeEvents,
+  OriginView,
+  Unsubscribe,
+} from "../../src/agent/node-api.js";
+import { createMetrics, type HeckMetrics } from "../../src/api/metrics.js";
+import type { Address } from "../../src/core/address.js";
+import { parseOriginSpec } from "../../src/core/checks/spec.js";
+import type { MemberStatus, MemberView } from "../../src/core/membership/ports.js";
+import type { HealthStatus, OriginSpec } from "../../src/core/state/types.js";
+
+/**
+ * Test double of {@link HeckNodeApi}: a node without network, store or probes. Origins live in a
+ * Map, members in an array, and the test drives health and membership changes by hand; every
+ * change emits the event the real agent would. Specs go through the real `parseOriginSpec`.
+ */
+export class MemoryNode implements HeckNodeApi {
+  readonly name: string;
+  readonly version = "0.0.0-test";
+  readonly metricSet: HeckMetrics = createMetrics();
+  readonly metrics: Registry = this.metricSet.registry;
+
+  /** Every join request, in order. */
+  readonly joinCalls: Address[][] = [];
+  /** How many of the addresses of a join answer; by default all of them. */
+  joinAnswers: ((addresses: Address[]) => number) | undefined;
+  leaveCalls = 0;
+  putOriginsCalls = 0;
+
+  private readonly gossip: Address;
+  private memberList: MemberView[];
+  private readonly entries = new Map<
+    string,
+    { spec: OriginSpec; owner: string | null; health: HealthView }
+  >();
+  private readonly events = new EventEmitter();
+
+  constructor(name = "node-1", gossipPort = 7946) {
+    this.name = name;
+    this.gossip = { host: "127.0.0.1", port: gossipPort };
+    this.memberList = [member(name, gossipPort, "alive")];
+  }
+
+  gossipAddress(): Address {
+    return { ...this.gossip };
+  }
+
+  httpAddress(): string {
+    return "127.0.0.1:8700";
+  }
+
+  members(): MemberView[] {
+    return this.memberList.map((m) => ({ ...m }));
+  }
+
+  origins(): OriginView[] {
+    return [...this.entries.keys()].map((id) => this.view(id)!);
+  }
+
+  origin(id: string): OriginView | undefined {
+    return this.view(id);
+  }
+
+  ownedCount(): number {
+    return [...this.entries.values()].filter((e) => e.owner === this.name).length;
+  }
+
+  putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView } {
+    const existing = this.entries.get(id);
+    this.entries.set(id, {
+      spec,
+      owner: existing?.owner ?? this.name,
+      health: existing?.health ?? unknownHealth(),
+    });
+    return { created: existing === undefined, view: this.view(id)! };
+  }
+
+  putOrigins(items: Array<{ id: string; spec: OriginSpec }>): number {
+    this.putOriginsCalls++;
+    for (const { id, spec } of items) this.putOrigin(id, spec);
+    return items.length;
+  }
+
+  deleteOrigin(id: string): boolean {
+    return this.entries.delete(id);
+  }
+
+  async join(addresses: Address[]): Promise<number> {
+    this.joinCalls.push(addresses);
+    return this.joinAnswers ? this.joinAnswers(addresses) : addresses.length;
+  }
+
+  async leave(): Promise<void> {
+    this.leaveCalls++;
+  }
+
+  subscribe<K extends keyof NodeEvents>(kind: K, listener: (event: NodeEvents[K]) => void): Unsubscribe {
+    this.events.on(kind, listener);
+    return () => this.events.off(kind, listener);
+  }
+
+  /** Open subscriptions of one kind (each SSE client holds one per kind). */
+  listenerCount(kind: keyof NodeEvents): number {
+    return this.events.listenerCount(kind);
+  }
+
+  // ---- test controls ----
+
+  /** Adds an origin from a partial spec, filled in by the real parser. */
+  addOrigin(id: string, spec: Record<string, unknown>, owner: string | null = this.name): OriginView {
+    this.entries.set(id, { spec: parseOriginSpec(spec), owner, health: unknownHealth() });
+    return this.view(id)!;
+  }
+
+  addMember(name: string, port: number, status: MemberStatus = "alive"): void {
+    this.memberList.push(member(name, port, status));
+  }
+
+  /** Records a probe result as the owner would and emits `health` when the status changes. */
+  setHealth(
+    id: string,
+    status: HealthStatus,
+    details: { reporter?: string; latencyMs?: number | null; error?: string | null; at?: Date } = {},
+  ): void {
+    const entry = this.entries.get(id);
+    if (!entry) throw new Error(`no origin ${id}`);
+    const at = (details.at ?? new Date()).toISOString();
+    const previous = entry.health.status;
+    const reporter = details.reporter ?? this.name;
+    entry.health = {
+      status,
+      reporter,
+      checkedAt: at,
+      changedAt: previous === status ? entry.health.changedAt : at,
+      latencyMs: details.latencyMs ?? null,
+      error: details.error ?? null,
+    };
+    if (previous !== status) this.events.emit("health", { id, status, previous, reporter, at });
+  }
+
+  setMemberStatus(name: string, status: MemberStatus): void {
+    const m = this.memberList.find((x) => x.name === name);
+    if (!m) throw new Error(`no member ${name}`);
+    m.status = status;
+    m.incarnation++;
+    this.events.emit("member", { name, status, at: new Date().toISOString() });
+  }
+
+  private view(id: string): OriginView | undefined {
+    const entry = this.entries.get(id);
+    if (!entry) return undefined;
+    return { ...entry.spec, id, owner: entry.owner, health: { ...entry.health } };
+  }
+}
+
+function member(name: string, port: number, status: MemberStatus): MemberView {
+  return {
+    name,
+    address: { host: "127.0.0.1", port },
+    status,
+    incarnation: 1,
+    meta: new Uint8Array(),
+    statusSince: 0,
+  };
+}
+
+function unknownHealth(): HealthView {
+  return {
+    status: "unknown",
+    reporter: null,
+    checkedAt: null,
+    changedAt: null,
+    latencyMs: null,
+    error: null,
+  };
+}

@@ -1,0 +1,234 @@
+import * as assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { buildServer } from "../../../src/api/server.js";
+import { MemoryNode } from "../../helpers/memory-node.js";
+
+let node: MemoryNode;
+let app: FastifyInstance;
+
+beforeEach(() => {
+  node = new MemoryNode("node-1");
+  app = buildServer({ node });
+});
+
+afterEach(async () => {
+  await app.close();
+});
+
+const spec = { url: "http://127.0.0.1:9/ok" };
+
+describe("PUT /v1/origins/:id", () => {
+  test("creates with 201 and the view, defaults filled in", async () => {
+    const res = await app.inject({ method: "PUT", url: "/v1/origins/www.example", payload: spec });
+    assert.equal(res.statusCode, 201);
+    assert.equal(res.headers.location, "/v1/origins/www.example");
+    const view = res.json();
+    assert.equal(view.id, "www.example");
+    assert.equal(view.url, spec.url);
+    assert.equal(view.method, "GET");
+    assert.equal(view.intervalMs, 5000);
+    assert.equal(view.timeoutMs, 2000);
+    assert.deepEqual(view.expectStatus, ["200-399"]);
+    assert.equal(view.owner, "node-1");
+    assert.equal(view.health.status, "unknown");
+    assert.equal(view.health.checkedAt, null);
+  });
+
+  test("replaces with 200", async () => {
+    await app.inject({ method: "PUT", url: "/v1/origins/a", payload: spec });
+    const res = await app.inject({
+      method: "PUT",
+      url: "/v1/origins/a",
+      payload: { ...spec, intervalMs: 1000 },
+    });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().intervalMs, 1000);
+    assert.equal(res.json().timeoutMs, 1000);
+  });
+
+  test("an unknown field is refused with 400 naming it", async () => {
+    const res = await app.inject({
+      method: "PUT",
+      url: "/v1/origins/a",
+      payload: { ...spec, intervalMS: 1000 },
+    });
+    assert.equal(res.statusCode, 400);
+    const { error } = res.json();
+    assert.equal(error.code, "unknown_field");
+    assert.equal(error.field, "intervalMS");
+    assert.match(error.message, /intervalMS/);
+    assert.equal(node.origin("a"), undefined);
+  });
+
+  test("an out-of-range value is refused with 400 naming the field", async () => {
+    const res = await app.inject({ method: "PUT", url: "/v1/origins/a", payload: { ...spec, timeoutMs: 5 } });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.code, "invalid_input");
+    assert.equal(res.json().error.field, "timeoutMs");
+  });
+
+  test("a missing body is refused as an invalid spec", async () => {
+    const res = await app.inject({ method: "PUT", url: "/v1/origins/a" });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.code, "invalid_input");
+  });
+
+  test("an invalid id is refused with 400, a 128-character id is accepted", async () => {
+    const bad = await app.inject({ method: "PUT", url: "/v1/origins/a%20b", payload: spec });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().error.field, "id");
+    const long = "x".repeat(128);
+    assert.equal(
+      (await app.inject({ method: "PUT", url: `/v1/origins/${long}`, payload: spec })).statusCode,
+      201,
+    );
+    const tooLong = await app.inject({ method: "PUT", url: `/v1/origins/${long}y`, payload: spec });
+    assert.equal(tooLong.statusCode, 400);
+  });
+
+  test("ids with colons route as one path segment", async () => {
+    const res = await app.inject({ method: "PUT", url: "/v1/origins/svc:web-1", payload: spec });
+    assert.equal(res.statusCode, 201);
+    assert.equal(res.json().id, "svc:web-1");
+  });
+
+  test("the body may repeat the path's id, but not another one", async () => {
+    const same = await app.inject({ method: "PUT", url: "/v1/origins/a", payload: { id: "a", ...spec } });
+    assert.equal(same.statusCode, 201);
+    const other = await app.inject({ method: "PUT", url: "/v1/origins/a", payload: { id: "b", ...spec } });
+    assert.equal(other.statusCode, 400);
+    assert.equal(other.json().error.field, "id");
+  });
+});
+
+describe("GET and DELETE /v1/origins/:id", () => {
+  test("GET answers the view, or 404 with the error JSON", async () => {
+    node.addOrigin("a", spec);
+    const found = await app.inject({ method: "GET", url: "/v1/origins/a" });
+    assert.equal(found.statusCode, 200);
+    assert.equal(found.json().id, "a");
+    const missing = await app.inject({ method: "GET", url: "/v1/origins/nope" });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, "not_found");
+    assert.match(missing.json().error.message, /nope/);
+  });
+
+  test("DELETE answers 204 then 404", async () => {
+    node.addOrigin("a", spec);
+    const first = await app.inject({ method: "DELETE", url: "/v1/origins/a" });
+    assert.equal(first.statusCode, 204);
+    assert.equal(first.body, "");
+    assert.equal(node.origin("a"), undefined);
+    const second = await app.inject({ method: "DELETE", url: "/v1/origins/a" });
+    assert.equal(second.statusCode, 404);
+    assert.equal(second.json().error.code, "not_found");
+  });
+});
+
+describe("GET /v1/origins", () => {
+  beforeEach(() => {
+    node.addOrigin("c", spec, "node-2");
+    node.addOrigin("a", spec);
+    node.addOrigin("b", spec);
+    node.setHealth("a", "healthy");
+    node.setHealth("b", "unhealthy");
+  });
+
+  test("lists every origin, sorted by id", async () => {
+    const res = await app.inject({ method: "GET", url: "/v1/origins" });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(
+      res.json().origins.map((o: { id: string }) => o.id),
+      ["a", "b", "c"],
+    );
+  });
+
+  test("filters by status and by owner, and both", async () => {
+    const ids = async (query: string) =>
+      (await app.inject({ method: "GET", url: `/v1/origins?${query}` }))
+        .json()
+        .origins.map((o: { id: string }) => o.id);
+    assert.deepEqual(await ids("status=healthy"), ["a"]);
+    assert.deepEqual(await ids("status=unhealthy"), ["b"]);
+    assert.deepEqual(await ids("status=unknown"), ["c"]);
+    assert.deepEqual(await ids("owner=node-2"), ["c"]);
+    assert.deepEqual(await ids("owner=node-1&status=unhealthy"), ["b"]);
+    assert.deepEqual(await ids("owner=nobody"), []);
+  });
+
+  test("an unknown status, an empty value or an unknown parameter is a 400", async () => {
+    const badStatus = await app.inject({ method: "GET", url: "/v1/origins?status=green" });
+    assert.equal(badStatus.statusCode, 400);
+    assert.equal(badStatus.json().error.field, "status");
+    assert.equal((await app.inject({ method: "GET", url: "/v1/origins?owner=" })).statusCode, 400);
+    const typo = await app.inject({ method: "GET", url: "/v1/origins?stauts=healthy" });
+    assert.equal(typo.statusCode, 400);
+    assert.equal(typo.json().error.code, "unknown_field");
+  });
+});
+
+describe("POST /v1/origins (batch)", () => {
+  test("upserts every item and answers the count", async () => {
+    const origins = Array.from({ length: 3 }, (_, i) => ({ id: `o${i}`, ...spec }));
+    const res = await app.inject({ method: "POST", url: "/v1/origins", payload: { origins } });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), { upserted: 3 });
+    assert.equal(node.origins().length, 3);
+  });
+
+  test("one invalid item stores nothing, and every bad item is named by index and field", async () => {
+    const origins = [
+      { id: "ok-1", ...spec },
+      { id: "bad-1", ...spec, intervalMS: 1000 },
+      { id: "ok-2", ...spec },
+      { id: "bad 2", ...spec },
+      { id: "bad-3", url: "ftp://x" },
+      { id: "ok-1", ...spec },
+    ];
+    const res = await app.inject({ method: "POST", url: "/v1/origins", payload: { origins } });
+    assert.equal(res.statusCode, 400);
+    const { error } = res.json();
+    assert.equal(error.code, "unknown_field");
+    assert.equal(error.field, "origins[1].intervalMS");
+    assert.match(error.message, /origins\[1\]/);
+    assert.match(error.message, /nothing was stored/);
+    assert.deepEqual(
+      error.details.map((d: { index: number; field: string }) => [d.index, d.field]),
+      [
+        [1, "origins[1].intervalMS"],
+        [3, "origins[3].id"],
+        [4, "origins[4].url"],
+        [5, "origins[5].id"],
+      ],
+    );
+    assert.equal(node.origins().length, 0);
+    assert.equal(node.putOriginsCalls, 0);
+  });
+
+  test("accepts 10,000 origins and refuses 10,001", async () => {
+    const origins = Array.from({ length: 10_000 }, (_, i) => ({ id: `o${i}`, ...spec }));
+    const ok = await app.inject({ method: "POST", url: "/v1/origins", payload: { origins } });
+    assert.equal(ok.statusCode, 200);
+    assert.deepEqual(ok.json(), { upserted: 10_000 });
+    origins.push({ id: "one-too-many", ...spec });
+    const refused = await app.inject({ method: "POST", url: "/v1/origins", payload: { origins } });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().error.field, "origins");
+  });
+
+  test("the envelope must be an object with an origins array and nothing else", async () => {
+    const notArray = await app.inject({ method: "POST", url: "/v1/origins", payload: { origins: {} } });
+    assert.equal(notArray.statusCode, 400);
+    assert.equal(notArray.json().error.field, "origins");
+    const extra = await app.inject({
+      method: "POST",
+      url: "/v1/origins",
+      payload: { origins: [], dryRun: true },
+    });
+    assert.equal(extra.statusCode, 400);
+    assert.equal(extra.json().error.code, "unknown_field");
+    const array = await app.inject({ method: "POST", url: "/v1/origins", payload: [] });
+    assert.equal(array.statusCode, 400);
+  });
+});
