@@ -80,7 +80,10 @@ export interface SwimOptions {
   log?: Logger;
   transport: MembershipTransport;
   delegate?: MembershipDelegate;
-  /** Every status change of every member, ourselves included, and the first sight of each. */
+  /**
+   * Every status change of every member, ourselves included, and the first sight of each
+   * (previous "none"). A Meta change of an alive member is reported with previous "alive".
+   */
   onMemberEvent?: (e: MemberEvent) => void;
 }
 
@@ -385,46 +388,56 @@ export class Swim {
     this.stats.streamsIn++;
     this.stats.bytesIn += data.length;
     let msg: Message;
+    let reply: Uint8Array | null;
     try {
       msg = decodeStreamMessage(data);
     } catch (err) {
       this.#malformed(from, errorText(err));
-      return this.#encodeStream({ type: "err", error: errorText(err) });
+      reply = this.#encodeStream({ type: "err", error: errorText(err) });
+      this.stats.bytesOut += reply.length;
+      return reply;
     }
     try {
-      switch (msg.type) {
-        case "ping":
-          // A ping for someone else gets no answer, as memberlist closes the stream (wire.md §4.7).
-          if (msg.node !== "" && msg.node !== this.#name) {
-            this.#log.warn("membership: stream ping for another node", {
-              node: msg.node,
-              from: formatAddress(from),
-            });
-            return null;
-          }
-          return this.#encodeStream({ type: "ack", seqNo: msg.seqNo, payload: null });
-        case "pushPull": {
-          // The listener answers with its state first and merges the peer's after (wire.md §4.7),
-          // so the reply never contains the joiner.
-          this.stats.pushPulls++;
-          const reply = this.#encodeStream(this.#localPushPull(msg.join));
-          const refusal = this.#mergeRemote(msg);
-          if (refusal) this.#log.warn("membership: push-pull merge refused", { reason: refusal });
-          return reply;
-        }
-        case "user":
-          if (msg.payload.length > 0) this.#delegate?.notifyUserMessage(msg.payload, from);
-          return null;
-        default:
-          this.#log.debug("membership: unexpected stream message", {
-            type: msg.type,
-            from: formatAddress(from),
-          });
-          return null;
-      }
+      reply = this.#answerStream(from, msg);
     } catch (err) {
       this.#malformed(from, `${msg.type}: ${errorText(err)}`);
       return null;
+    }
+    if (reply) this.stats.bytesOut += reply.length;
+    return reply;
+  }
+
+  /** The reply to one decoded stream message, or null. May throw on bad peer input. */
+  #answerStream(from: Address, msg: Message): Uint8Array | null {
+    switch (msg.type) {
+      case "ping":
+        // A ping for someone else gets no answer, as memberlist closes the stream (wire.md §4.7).
+        if (msg.node !== "" && msg.node !== this.#name) {
+          this.#log.warn("membership: stream ping for another node", {
+            node: msg.node,
+            from: formatAddress(from),
+          });
+          return null;
+        }
+        return this.#encodeStream({ type: "ack", seqNo: msg.seqNo, payload: null });
+      case "pushPull": {
+        // The listener answers with its state first and merges the peer's after (wire.md §4.7),
+        // so the reply never contains the joiner.
+        this.stats.pushPulls++;
+        const reply = this.#encodeStream(this.#localPushPull(msg.join));
+        const refusal = this.#mergeRemote(msg);
+        if (refusal) this.#log.warn("membership: push-pull merge refused", { reason: refusal });
+        return reply;
+      }
+      case "user":
+        if (msg.payload.length > 0) this.#delegate?.notifyUserMessage(msg.payload, from);
+        return null;
+      default:
+        this.#log.debug("membership: unexpected stream message", {
+          type: msg.type,
+          from: formatAddress(from),
+        });
+        return null;
     }
   }
 
@@ -561,12 +574,14 @@ export class Swim {
       this.#emit(state, "none");
       return;
     }
+    const metaChanged = !bytesEqual(known.meta, msg.meta);
     known.address = address;
     known.addr = msg.addr;
     known.meta = msg.meta;
     known.vsn = msg.vsn;
     known.incarnation = msg.incarnation;
-    this.#setStatus(known, "alive");
+    if (known.status !== "alive") this.#setStatus(known, "alive");
+    else if (metaChanged) this.#emit(known, "alive");
   }
 
   /**
@@ -671,8 +686,17 @@ export class Swim {
     this.#emit(state, previous);
   }
 
+  /** A listener's failure is its own: it must not break the protocol step that emitted. */
   #emit(state: MemberState, previous: MemberStatus | "none"): void {
-    this.#onMemberEvent?.({ member: viewOf(state), previous });
+    if (!this.#onMemberEvent) return;
+    try {
+      this.#onMemberEvent({ member: viewOf(state), previous });
+    } catch (err) {
+      this.#log.error("membership: member event listener threw", {
+        member: state.name,
+        error: errorText(err),
+      });
+    }
   }
 
   #cancelSuspicion(name: string): void {
@@ -1086,7 +1110,12 @@ export class Swim {
     const run = () => {
       if (this.#stopped) return;
       this.#after(intervalMs(), run);
-      fn();
+      // A throwing delegate must not escape into the host's timer machinery; the loop goes on.
+      try {
+        fn();
+      } catch (err) {
+        this.#log.error("membership: periodic task failed", { error: errorText(err) });
+      }
     };
     this.#after(firstDelayMs, run);
   }

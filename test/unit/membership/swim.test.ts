@@ -45,14 +45,14 @@ class ScriptedPeer {
     return this.packets.flatMap((p) => p.messages.filter((m) => m.type === type));
   }
 
-  alive(incarnation = 1, vsn = HECK_VSN): Uint8Array {
+  alive(incarnation = 1, vsn = HECK_VSN, meta = new Uint8Array(0)): Uint8Array {
     return encodeMessage({
       type: "alive",
       incarnation,
       node: this.host.name,
       addr: ipToBytes(this.host.address.host),
       port: this.host.address.port,
-      meta: new Uint8Array(0),
+      meta,
       vsn,
     });
   }
@@ -178,6 +178,21 @@ describe("Swim, driven by hand", () => {
       ],
     );
     assert.equal(swim.aliveCount(), 2);
+  });
+
+  it("reports a Meta change of an alive member with previous alive, and nothing for a plain re-announce", () => {
+    const { swim, peer, events } = setup();
+    swim.handlePacket(peer.host.address, peer.alive(1));
+    swim.handlePacket(peer.host.address, peer.alive(2));
+    swim.handlePacket(peer.host.address, peer.alive(3, HECK_VSN, Uint8Array.of(0xff, 0x80)));
+    assert.deepEqual(
+      events.filter((e) => e.member.name === "p").map((e) => [e.previous, e.member.incarnation]),
+      [
+        ["none", 1],
+        ["alive", 3],
+      ],
+    );
+    assert.deepEqual(swim.member("p")?.meta, Uint8Array.of(0xff, 0x80));
   });
 
   it("relays an indirect ping: the target's ack goes back under the requester's SeqNo", () => {
