@@ -1,0 +1,213 @@
+import { readFile } from "node:fs/promises";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import type { OriginView } from "../../agent/node-api.js";
+import { UsageError } from "../client.js";
+import type { CliContext, ClientFlags } from "../context.js";
+import { withClientOptions } from "../context.js";
+import { ago, keyValues, milliseconds, table } from "../format.js";
+
+interface ListFlags extends ClientFlags {
+  status?: string;
+  owner?: string;
+}
+
+interface AddFlags extends ClientFlags {
+  file?: string;
+  url?: string;
+  method?: string;
+  intervalMs?: number;
+  timeoutMs?: number;
+  expectStatus?: Array<number | string>;
+  healthyThreshold?: number;
+  unhealthyThreshold?: number;
+  header?: Record<string, string>;
+  bodyContains?: string;
+}
+
+export function originPath(id: string): string {
+  return `/v1/origins/${encodeURIComponent(id)}`;
+}
+
+/** `heck origins ls|get|add|rm`: the origin catalog. */
+export function registerOriginsCommand(program: Command, ctx: CliContext): void {
+  const origins = program.command("origins").description("list, show, add and remove origins");
+
+  withClientOptions(
+    origins
+      .command("ls")
+      .alias("list")
+      .description("list origins with their health")
+      .addOption(
+        new Option("--status <status>", "only origins with this status").choices([
+          "healthy",
+          "unhealthy",
+          "unknown",
+        ]),
+      )
+      .option("--owner <name>", "only origins this member owns"),
+  ).action(async (flags: ListFlags) => {
+    const query = new URLSearchParams();
+    if (flags.status) query.set("status", flags.status);
+    if (flags.owner) query.set("owner", flags.owner);
+    const path = query.size > 0 ? `/v1/origins?${query}` : "/v1/origins";
+    const { body } = await ctx.client(flags).get<{ origins: OriginView[] }>(path);
+    if (flags.json) return ctx.printJson(body);
+    ctx.print(originsTable(body.origins));
+  });
+
+  withClientOptions(
+    origins.command("get").description("show one origin").argument("<id>", "origin id"),
+  ).action(async (id: string, flags: ClientFlags) => {
+    const { body } = await ctx.client(flags).get<OriginView>(originPath(id));
+    if (flags.json) return ctx.printJson(body);
+    ctx.print(describeOrigin(body));
+  });
+
+  withClientOptions(
+    origins
+      .command("add")
+      .description("add an origin, or replace the origin with this id")
+      .argument("<id>", "origin id: 1-128 characters of A-Z a-z 0-9 . _ : -")
+      .option("--file <path>", "read the spec from a JSON file ('-' for stdin); flags override its fields")
+      .option("--url <url>", "http: or https: URL to probe")
+      .option("--method <method>", "probe method, GET or HEAD (default GET)", method)
+      .option("--interval-ms <ms>", "probe interval (default 5000)", integer)
+      .option(
+        "--timeout-ms <ms>",
+        "probe timeout, at most the interval (default min(2000, interval))",
+        integer,
+      )
+      .option(
+        "--expect-status <codes>",
+        'accepted statuses, codes and ranges, comma separated or repeated (default "200-399")',
+        statusList,
+      )
+      .option("--healthy-threshold <n>", "successes in a row that make it healthy (default 2)", integer)
+      .option("--unhealthy-threshold <n>", "failures in a row that make it unhealthy (default 3)", integer)
+      .option("--header <name:value>", "request header, repeatable", header)
+      .option("--body-contains <text>", "text the response body must contain"),
+  ).action(async (id: string, flags: AddFlags) => {
+    const spec = await buildSpec(flags, ctx);
+    const { status, body } = await ctx.client(flags).put<OriginView>(originPath(id), spec);
+    if (flags.json) return ctx.printJson(body);
+    ctx.print(`${status === 201 ? "created" : "replaced"} ${body.id} (owner ${body.owner ?? "none"})`);
+  });
+
+  withClientOptions(
+    origins.command("rm").alias("remove").description("remove an origin").argument("<id>", "origin id"),
+  ).action(async (id: string, flags: ClientFlags) => {
+    await ctx.client(flags).delete(originPath(id));
+    if (flags.json) return ctx.printJson({ removed: id });
+    ctx.print(`removed ${id}`);
+  });
+}
+
+export function originsTable(origins: readonly OriginView[], now: number = Date.now()): string {
+  return table(
+    ["id", "status", "owner", "reporter", "latency", "checked", "url"],
+    origins.map((o) => [
+      o.id,
+      o.health.status,
+      o.owner ?? "-",
+      o.health.reporter ?? "-",
+      milliseconds(o.health.latencyMs),
+      ago(o.health.checkedAt, now),
+      o.url,
+    ]),
+  );
+}
+
+function describeOrigin(o: OriginView, now: number = Date.now()): string {
+  const pairs: Array<[string, string]> = [
+    ["id", o.id],
+    ["url", `${o.method} ${o.url}`],
+    ["interval", `${o.intervalMs}ms (timeout ${o.timeoutMs}ms)`],
+    ["expect status", o.expectStatus.join(", ")],
+    ["thresholds", `healthy after ${o.healthyThreshold}, unhealthy after ${o.unhealthyThreshold}`],
+  ];
+  for (const [name, value] of Object.entries(o.headers)) pairs.push(["header", `${name}: ${value}`]);
+  if (o.bodyContains !== undefined) pairs.push(["body contains", JSON.stringify(o.bodyContains)]);
+  pairs.push(
+    ["owner", o.owner ?? "-"],
+    ["status", o.health.status],
+    ["reporter", o.health.reporter ?? "-"],
+    ["latency", milliseconds(o.health.latencyMs)],
+    [
+      "checked",
+      o.health.checkedAt === null ? "never" : `${o.health.checkedAt} (${ago(o.health.checkedAt, now)})`,
+    ],
+    [
+      "changed",
+      o.health.changedAt === null ? "never" : `${o.health.changedAt} (${ago(o.health.changedAt, now)})`,
+    ],
+    ["error", o.health.error ?? "-"],
+  );
+  return keyValues(pairs);
+}
+
+/**
+ * The spec to send: the file's object (if any) with the flags on top. Values are passed on as
+ * given; the agent validates them and names the field it refuses.
+ */
+async function buildSpec(flags: AddFlags, ctx: CliContext): Promise<Record<string, unknown>> {
+  if (flags.file === undefined && flags.url === undefined)
+    throw new UsageError("--url or --file is required");
+  let spec: Record<string, unknown> = {};
+  if (flags.file !== undefined) {
+    const source = flags.file === "-" ? "stdin" : flags.file;
+    let parsed: unknown;
+    try {
+      const text = flags.file === "-" ? await ctx.io.readStdin() : await readFile(flags.file, "utf8");
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`--file: cannot read a JSON spec from ${source}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new UsageError(`--file: ${source} must hold a JSON object`);
+    }
+    spec = { ...(parsed as Record<string, unknown>) };
+  }
+  const fromFlags: Record<string, unknown> = {
+    url: flags.url,
+    method: flags.method,
+    intervalMs: flags.intervalMs,
+    timeoutMs: flags.timeoutMs,
+    expectStatus: flags.expectStatus,
+    healthyThreshold: flags.healthyThreshold,
+    unhealthyThreshold: flags.unhealthyThreshold,
+    bodyContains: flags.bodyContains,
+  };
+  for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) spec[key] = value;
+  if (flags.header) {
+    const fileHeaders = typeof spec.headers === "object" && spec.headers !== null ? spec.headers : {};
+    spec.headers = { ...fileHeaders, ...flags.header };
+  }
+  return spec;
+}
+
+function method(value: string): string {
+  const upper = value.toUpperCase();
+  if (upper !== "GET" && upper !== "HEAD") throw new InvalidArgumentError("expected GET or HEAD");
+  return upper;
+}
+
+function integer(value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError("not an integer");
+  return Number(value);
+}
+
+function statusList(value: string, previous: Array<number | string> | undefined): Array<number | string> {
+  const items = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  if (items.length === 0) throw new InvalidArgumentError("expected codes or ranges such as 200,300-399");
+  return [...(previous ?? []), ...items.map((item) => (/^\d+$/.test(item) ? Number(item) : item))];
+}
+
+function header(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const colon = value.indexOf(":");
+  const name = colon < 0 ? "" : value.slice(0, colon).trim();
+  if (name === "") throw new InvalidArgumentError("expected NAME:VALUE");
+  return { ...previous, [name]: value.slice(colon + 1).trim() };
+}
