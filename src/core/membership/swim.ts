@@ -944,15 +944,22 @@ export class Swim {
     const left = room - used;
     if (left <= COMPOUND_PART_BYTES + USER_TYPE_BYTES) return parts;
     const user = this.#delegate.getBroadcasts(COMPOUND_PART_BYTES + USER_TYPE_BYTES, left);
-    // An empty part would crash Serf (wire.md §4.2), and an empty user message means nothing.
-    const payloads = user.filter((p) => p.length > 0);
-    const fit = payloads.slice(0, maxParts - parts.length);
-    if (fit.length < payloads.length) {
-      this.#log.debug("membership: user broadcasts beyond the compound part limit dropped", {
-        dropped: payloads.length - fit.length,
-      });
+    // An empty part would crash Serf (wire.md §4.2) and an empty user message means nothing; a
+    // payload beyond the room or the part limit would break the packet, so it is dropped.
+    let roomLeft = left;
+    let dropped = 0;
+    for (const payload of user) {
+      const cost = payload.length + COMPOUND_PART_BYTES + USER_TYPE_BYTES;
+      if (payload.length === 0) continue;
+      if (cost > roomLeft || parts.length >= maxParts) {
+        dropped++;
+        continue;
+      }
+      roomLeft -= cost;
+      parts.push(encodeMessage({ type: "user", payload }));
     }
-    for (const payload of fit) parts.push(encodeMessage({ type: "user", payload }));
+    if (dropped > 0)
+      this.#log.debug("membership: user broadcasts that did not fit were dropped", { dropped });
     return parts;
   }
 
