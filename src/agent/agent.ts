@@ -87,7 +87,8 @@ export class HeckAgent implements HeckNodeApi {
     const store = new SqliteStore(config.dataDir);
     this.#store = store;
 
-    const membership = profile(config.profile);
+    // An encrypted datagram carries 29 bytes more (version, nonce, tag): leave room for them.
+    const membership = profile(config.profile, config.encrypt ? { udpBufferSize: 1400 - 29 } : {});
     const replicator = new Replicator({
       node: config.name,
       clock: systemClock,
