@@ -103,7 +103,7 @@ export interface HttpResult<T = unknown> {
 }
 
 /** A JSON request to an agent's HTTP API. */
-export async function api<T = any>(
+export async function api<T = unknown>(
   agent: AgentProcess | string,
   method: string,
   path: string,
