@@ -19,15 +19,19 @@ import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.
 import { VERSION } from "../version.js";
 import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
-import type { HealthView, HeckNodeApi, NodeEvents, OriginView, Unsubscribe } from "./node-api.js";
+import {
+  type HeckNodeApi,
+  type NodeEvents,
+  type OriginView,
+  toHealthView,
+  type Unsubscribe,
+} from "./node-api.js";
 
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
 /** Join retries back off from 1 s to this. */
 const MAX_JOIN_BACKOFF_MS = 30_000;
 /** Leave: how long to wait for the dead(From == self) broadcast to go out. */
 const LEAVE_TIMEOUT_MS = 3000;
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * One heck node: membership over UDP/TCP, replicated origins and health, the prober for the
@@ -297,7 +301,7 @@ export class HeckAgent implements HeckNodeApi {
   #view(entry: OriginEntry): OriginView {
     const spec = entry.spec as OriginSpec;
     const record = this.#replicator?.health.get(entry.id);
-    return { ...spec, id: entry.id, owner: this.#ownerOf(entry.id) ?? null, health: healthView(record) };
+    return { ...spec, id: entry.id, owner: this.#ownerOf(entry.id) ?? null, health: toHealthView(record) };
   }
 
   #onMemberEvent(event: MemberEvent): void {
@@ -411,25 +415,4 @@ export class HeckAgent implements HeckNodeApi {
     this.#sampler = setInterval(sample, 1000);
     this.#sampler.unref();
   }
-}
-
-function healthView(record: HealthRecord | undefined): HealthView {
-  if (!record) {
-    return {
-      status: "unknown",
-      reporter: null,
-      checkedAt: null,
-      changedAt: null,
-      latencyMs: null,
-      error: null,
-    };
-  }
-  return {
-    status: record.status,
-    reporter: record.reporter,
-    checkedAt: iso(record.checkedAt),
-    changedAt: iso(record.changedAt),
-    latencyMs: record.latencyMs,
-    error: record.error,
-  };
 }

@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import type { Address } from "../core/address.js";
 import type { MemberStatus, MemberView } from "../core/membership/ports.js";
-import type { HealthStatus, OriginSpec } from "../core/state/types.js";
+import type { HealthRecord, HealthStatus, OriginSpec } from "../core/state/types.js";
 
 /** `health` of an origin view (contract.md "Origin view"); times are ISO 8601 or null. */
 export interface HealthView {
@@ -11,6 +11,30 @@ export interface HealthView {
   changedAt: string | null;
   latencyMs: number | null;
   error: string | null;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** The API's view of a health register; an origin never probed yet is `unknown` with nulls. */
+export function toHealthView(record: HealthRecord | undefined): HealthView {
+  if (!record) {
+    return {
+      status: "unknown",
+      reporter: null,
+      checkedAt: null,
+      changedAt: null,
+      latencyMs: null,
+      error: null,
+    };
+  }
+  return {
+    status: record.status,
+    reporter: record.reporter,
+    checkedAt: iso(record.checkedAt),
+    changedAt: iso(record.changedAt),
+    latencyMs: record.latencyMs,
+    error: record.error,
+  };
 }
 
 /** The spec with defaults filled in, plus id, owner (by this node's view) and health. */

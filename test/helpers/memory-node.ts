@@ -1,11 +1,12 @@
 import { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
-import type {
-  HealthView,
-  HeckNodeApi,
-  NodeEvents,
-  OriginView,
-  Unsubscribe,
+import {
+  type HealthView,
+  type HeckNodeApi,
+  type NodeEvents,
+  type OriginView,
+  toHealthView,
+  type Unsubscribe,
 } from "../../src/agent/node-api.js";
 import { createMetrics, type HeckMetrics } from "../../src/api/metrics.js";
 import type { Address } from "../../src/core/address.js";
@@ -74,7 +75,7 @@ export class MemoryNode implements HeckNodeApi {
     this.entries.set(id, {
       spec,
       owner: existing?.owner ?? this.name,
-      health: existing?.health ?? unknownHealth(),
+      health: existing?.health ?? toHealthView(undefined),
     });
     return { created: existing === undefined, view: this.view(id)! };
   }
@@ -112,7 +113,7 @@ export class MemoryNode implements HeckNodeApi {
 
   /** Adds an origin from a partial spec, filled in by the real parser. */
   addOrigin(id: string, spec: Record<string, unknown>, owner: string | null = this.name): OriginView {
-    this.entries.set(id, { spec: parseOriginSpec(spec), owner, health: unknownHealth() });
+    this.entries.set(id, { spec: parseOriginSpec(spec), owner, health: toHealthView(undefined) });
     return this.view(id)!;
   }
 
@@ -165,16 +166,5 @@ function member(name: string, port: number, status: MemberStatus): MemberView {
     incarnation: 1,
     meta: new Uint8Array(),
     statusSince: 0,
-  };
-}
-
-function unknownHealth(): HealthView {
-  return {
-    status: "unknown",
-    reporter: null,
-    checkedAt: null,
-    changedAt: null,
-    latencyMs: null,
-    error: null,
   };
 }
