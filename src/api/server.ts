@@ -65,6 +65,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((err, request, reply) => {
     const { status, body, internal } = toErrorResponse(err);
     if (internal) request.log.error({ err }, "request failed");
+    // fastify answers a refused body with `Connection: close`, which shuts the socket while the
+    // client is still uploading: the resulting reset can destroy the 413 before the client reads
+    // it. Keeping the connection lets Node read and discard the rest of the body (bounded by
+    // requestTimeout), so the client always gets its answer.
+    if (status === 413) reply.removeHeader("connection");
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -197,4 +197,27 @@ export class OriginFarm {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/**
+ * Sends a body with node:http and resolves with the response status. A server that refuses an
+ * oversized body answers before reading it all and closes the connection: the status still counts,
+ * the client's broken upload does not.
+ */
+export function sendRaw(
+  agent: AgentProcess,
+  method: string,
+  path: string,
+  body: Buffer | string,
+  headers: Record<string, string> = { "content-type": "application/json" },
+): Promise<number> {
+  const [host, port] = [agent.http.slice(0, agent.http.lastIndexOf(":")), agent.http.split(":").pop()];
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host, port: Number(port), method, path, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", (err) => setTimeout(() => reject(err), 1000).unref());
+    req.end(body);
+  });
 }

@@ -1,12 +1,14 @@
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import {
   type AgentProcess,
   api,
   isRunning,
   OriginFarm,
+  sendRaw,
   startAgent,
   stopAgent,
   tempDir,
@@ -143,7 +145,7 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
     });
   });
 
-  test("bad input gets a clear error and changes nothing; random datagrams crash nothing", async () => {
+  test("bad input gets a clear error and changes nothing; random datagrams and streams crash nothing", async () => {
     const target = agents[1]!;
     const before = (await originsOn(target)).length;
 
@@ -158,8 +160,13 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
     assert.match(JSON.stringify(invalid.body), /intervalMS/);
     const badId = await api(target, "PUT", "/v1/origins/bad%20id", { url: farm.url("/x") });
     assert.equal(badId.status, 400);
-    const huge = await api(target, "POST", "/v1/origins", { origins: [], pad: "x".repeat(20 * 1024 * 1024) });
-    assert.equal(huge.status, 413);
+    const huge = await sendRaw(
+      target,
+      "POST",
+      "/v1/origins",
+      JSON.stringify({ origins: [], pad: "x".repeat(20 << 20) }),
+    );
+    assert.equal(huge, 413);
     const notJson = await api(target, "PUT", "/v1/origins/x", "url=x", { "content-type": "text/plain" });
     assert.equal(notJson.status, 415);
 
@@ -173,6 +180,21 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
       }
     }
     socket.close();
+    for (const agent of agents) {
+      const port = Number(agent.gossip.split(":").pop());
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve) => {
+          const conn = connect(port, "127.0.0.1", () => {
+            const junk = randomBytes(1 + i * 50);
+            junk[0] = i % 14;
+            conn.end(junk);
+          });
+          conn.on("error", () => resolve());
+          conn.on("close", () => resolve());
+          conn.resume();
+        });
+      }
+    }
     await new Promise((r) => setTimeout(r, 500));
     for (const agent of agents) {
       assert.ok(isRunning(agent), `${agent.name} still running`);
@@ -256,8 +278,10 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
 
   test("SIGTERM makes a node leave: the others see it left, and it exits 0", async () => {
     const leaver = agents[2]!;
+    const signalledAt = Date.now();
     const code = await stopAgent(leaver, "SIGTERM");
     assert.equal(code, 0);
+    assert.ok(Date.now() - signalledAt < 5000, `exited within 5 s (${Date.now() - signalledAt} ms)`);
     await waitFor("the others see it left", async () => {
       for (const a of running()) {
         const res = await api<{ members: Array<{ name: string; status: string }> }>(a, "GET", "/v1/members");
