@@ -61,6 +61,7 @@ export class HeckAgent implements HeckNodeApi {
   readonly #pendingOrigins = new Map<string, OriginEntry>();
   readonly #pendingHealth = new Map<string, HealthRecord>();
   #flushScheduled = false;
+  #candidates: string[] | undefined;
   #stopped = false;
   #stopping: Promise<void> | undefined;
   /** Set by leave(): the promise the agent's owner awaits to exit. */
@@ -287,11 +288,17 @@ export class HeckAgent implements HeckNodeApi {
     this.#events.emit(kind, event);
   }
 
-  /** Members that may own origins: alive, and suspects not yet confirmed dead (SWIM §4.2). */
+  /**
+   * Members that may own origins: alive, and suspects not yet confirmed dead (SWIM §4.2). Cached
+   * until the next member event, since every ownership question in between has the same answer.
+   */
   #ownerCandidates(): string[] {
-    return (this.#swim?.members() ?? [])
+    if (!this.#swim) return [];
+    this.#candidates ??= this.#swim
+      .members()
       .filter((m) => m.status === "alive" || m.status === "suspect")
       .map((m) => m.name);
+    return this.#candidates;
   }
 
   #ownerOf(id: string): string | undefined {
@@ -305,6 +312,7 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   #onMemberEvent(event: MemberEvent): void {
+    this.#candidates = undefined;
     if (this.#stopped) return;
     this.#emit("member", {
       name: event.member.name,

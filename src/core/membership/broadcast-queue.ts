@@ -22,15 +22,22 @@ export interface Broadcast {
 interface Entry {
   broadcast: Broadcast;
   transmits: number;
-  /** Insertion order, to keep FIFO among equal transmit counts. */
-  seq: number;
+  /** Replaced, sent its limit, or reset: its slots in the buckets are stale. */
+  done: boolean;
 }
 
+/**
+ * Entries live in buckets by transmit count, newest last, so a take visits the least-transmitted
+ * entries first without sorting the queue; it costs what it takes, not what is queued, which
+ * matters when a bulk change queues thousands of deltas. Moving an entry to the next bucket, or
+ * finishing it, leaves a stale slot behind that later passes skip and compaction drops.
+ */
 export class BroadcastQueue {
   readonly #limit: () => number;
-  #entries: Entry[] = [];
+  #buckets: Entry[][] = [];
   readonly #byKey = new Map<string, Entry>();
-  #seq = 0;
+  #live = 0;
+  #slots = 0;
 
   /** @param limit current retransmit limit; read on every take, as the cluster size changes. */
   constructor(limit: () => number) {
@@ -40,58 +47,79 @@ export class BroadcastQueue {
   queue(broadcast: Broadcast): void {
     if (broadcast.key !== undefined) {
       const old = this.#byKey.get(broadcast.key);
-      if (old) {
-        this.#entries.splice(this.#entries.indexOf(old), 1);
-        old.broadcast.onDone?.();
-      }
+      if (old) this.#finish(old);
     }
-    const entry: Entry = { broadcast, transmits: 0, seq: this.#seq++ };
-    this.#entries.push(entry);
+    const entry: Entry = { broadcast, transmits: 0, done: false };
+    this.#bucket(0).push(entry);
+    this.#slots++;
+    this.#live++;
     if (broadcast.key !== undefined) this.#byKey.set(broadcast.key, entry);
   }
 
   /**
    * Removes and returns up to `limit` bytes of payloads, each charged `overhead` extra bytes,
-   * least-transmitted first, at most `maxCount` of them (a compound packet holds at most 127
-   * parts, wire.md §4.2). A payload that does not fit is skipped, not split.
+   * least-transmitted first and newest first among equals, at most `maxCount` of them (a compound
+   * packet holds at most 127 parts, wire.md §4.2). A payload that does not fit is skipped, not split.
    */
   take(overhead: number, limit: number, maxCount = Number.POSITIVE_INFINITY): Uint8Array[] {
-    if (this.#entries.length === 0 || maxCount <= 0) return [];
+    if (this.#live === 0 || maxCount <= 0) return [];
     const max = this.#limit();
-    this.#entries.sort((a, b) => a.transmits - b.transmits || b.seq - a.seq);
     const out: Uint8Array[] = [];
+    const promoted: Entry[] = [];
     let used = 0;
-    const finished: Entry[] = [];
-    for (const entry of this.#entries) {
-      const cost = overhead + entry.broadcast.payload.length;
-      if (used + cost > limit) continue;
-      used += cost;
-      out.push(entry.broadcast.payload);
-      entry.transmits++;
-      if (entry.transmits >= max) finished.push(entry);
-      if (limit - used <= overhead || out.length >= maxCount) break;
+    scan: for (let t = 0; t < this.#buckets.length; t++) {
+      const bucket = this.#buckets[t] as Entry[];
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        const entry = bucket[i] as Entry;
+        if (entry.done || entry.transmits !== t) continue;
+        const cost = overhead + entry.broadcast.payload.length;
+        if (used + cost > limit) continue;
+        used += cost;
+        out.push(entry.broadcast.payload);
+        entry.transmits++;
+        if (entry.transmits >= max) this.#finish(entry);
+        else promoted.push(entry);
+        if (limit - used <= overhead || out.length >= maxCount) break scan;
+      }
     }
-    for (const entry of finished) this.#remove(entry);
+    // Promoted after the scan, so that one take never sends the same payload twice.
+    for (const entry of promoted) {
+      this.#bucket(entry.transmits).push(entry);
+      this.#slots++;
+    }
+    if (this.#slots > 2 * this.#live + 64) this.#compact();
     return out;
   }
 
   size(): number {
-    return this.#entries.length;
+    return this.#live;
   }
 
   /** Drops everything queued (e.g. on shutdown), completing each broadcast. */
   reset(): void {
-    const entries = this.#entries;
-    this.#entries = [];
-    this.#byKey.clear();
-    for (const e of entries) e.broadcast.onDone?.();
+    const live = this.#buckets.flatMap((bucket, t) => bucket.filter((e) => !e.done && e.transmits === t));
+    this.#buckets = [];
+    this.#slots = 0;
+    for (const entry of live) this.#finish(entry);
   }
 
-  #remove(entry: Entry): void {
-    const i = this.#entries.indexOf(entry);
-    if (i >= 0) this.#entries.splice(i, 1);
+  #bucket(transmits: number): Entry[] {
+    while (this.#buckets.length <= transmits) this.#buckets.push([]);
+    return this.#buckets[transmits] as Entry[];
+  }
+
+  #finish(entry: Entry): void {
+    if (entry.done) return;
+    entry.done = true;
+    this.#live--;
     const key = entry.broadcast.key;
     if (key !== undefined && this.#byKey.get(key) === entry) this.#byKey.delete(key);
     entry.broadcast.onDone?.();
+  }
+
+  /** Drops stale slots; amortised over the takes that made them. */
+  #compact(): void {
+    this.#buckets = this.#buckets.map((bucket, t) => bucket.filter((e) => !e.done && e.transmits === t));
+    this.#slots = this.#live;
   }
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { BroadcastQueue, retransmitLimit } from "../../../src/core/membership/broadcast-queue.js";
 
 describe("retransmitLimit: retransmitMult * ceil(log10(n + 1))", () => {
@@ -104,5 +105,55 @@ describe("BroadcastQueue", () => {
     q.reset();
     assert.equal(done, 2);
     assert.equal(q.size(), 0);
+  });
+
+  it("under any mix of queues, replacements and takes, each surviving broadcast is sent exactly its limit", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant("queue" as const), key: fc.integer({ min: 0, max: 30 }) }),
+            fc.record({ op: fc.constant("take" as const), room: fc.integer({ min: 0, max: 60 }) }),
+          ),
+          { maxLength: 300 },
+        ),
+        fc.integer({ min: 1, max: 5 }),
+        (ops, max) => {
+          const q = new BroadcastQueue(() => max);
+          const sent = new Map<string, number>();
+          const done = new Map<string, number>();
+          const replaced = new Set<string>();
+          const current = new Map<number, string>();
+          let n = 0;
+          const takeAll = (room: number) => {
+            const out = q.take(2, room).map((p) => new TextDecoder().decode(p));
+            assert.equal(new Set(out).size, out.length, "no payload twice in one take");
+            assert.ok(out.reduce((sum, p) => sum + p.length + 2, 0) <= room, "within the room");
+            for (const p of out) sent.set(p, (sent.get(p) ?? 0) + 1);
+          };
+          for (const step of ops) {
+            if (step.op === "queue") {
+              const id = `k${step.key}-${n++}`;
+              const previous = current.get(step.key);
+              if (previous) replaced.add(previous);
+              current.set(step.key, id);
+              q.queue({
+                key: String(step.key),
+                payload: bytes(id),
+                onDone: () => done.set(id, (done.get(id) ?? 0) + 1),
+              });
+            } else {
+              takeAll(step.room);
+            }
+          }
+          while (q.size() > 0) takeAll(1000);
+          for (const id of current.values()) assert.equal(sent.get(id), max, `${id} sent its limit`);
+          for (const id of replaced) assert.ok((sent.get(id) ?? 0) <= max, `${id} sent at most its limit`);
+          for (const [id, count] of done) assert.equal(count, 1, `${id} completed once`);
+          assert.equal(done.size, n, "every broadcast completed");
+        },
+      ),
+      { seed: 42, numRuns: 200 },
+    );
   });
 });
