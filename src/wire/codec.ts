@@ -25,7 +25,7 @@ import type {
   UserMessage,
 } from "./messages.js";
 import { MessageType } from "./messages.js";
-import { MsgpackReader, MsgpackWriter, type StructField, TruncatedError } from "./msgpack.js";
+import { MsgpackReader, MsgpackWriter, TruncatedError } from "./msgpack.js";
 
 /** memberlist 0.2.2 computes the compound header size in 8 bits, so 128+ parts misparse (§4.2). */
 export const MAX_COMPOUND_PARTS = 127;
@@ -35,48 +35,219 @@ export const MAX_STREAM_BYTES = 20 * 1024 * 1024;
 const MAX_PACKET_NESTING = 8;
 const U16 = 0xffff;
 const U32 = 0xffffffff;
-/** Go `int` fields (Nodes, UserStateLen, UserMsgLen, State) as far as a JS number is exact. */
+/** Go `int` fields (Nodes, UserStateLen, UserMsgLen, State, Algo) as far as a JS number is exact. */
 const GO_INT = Number.MAX_SAFE_INTEGER;
-
-// Go field declaration order of each struct: go-msgpack also accepts a struct as an array in
-// this order (§2.2). Written maps use sorted keys instead (MsgpackWriter.struct).
-const PING_FIELDS = ["SeqNo", "Node", "SourceAddr", "SourcePort", "SourceNode"] as const;
-const INDIRECT_PING_FIELDS = [
-  "SeqNo",
-  "Target",
-  "Port",
-  "Node",
-  "Nack",
-  "SourceAddr",
-  "SourcePort",
-  "SourceNode",
-] as const;
-const ACK_FIELDS = ["SeqNo", "Payload"] as const;
-const NACK_FIELDS = ["SeqNo"] as const;
-const ERR_FIELDS = ["Error"] as const;
-const ALIVE_FIELDS = ["Incarnation", "Node", "Addr", "Port", "Meta", "Vsn"] as const;
-const SUSPECT_DEAD_FIELDS = ["Incarnation", "Node", "From"] as const;
-const PUSH_PULL_HEADER_FIELDS = ["Nodes", "UserStateLen", "Join"] as const;
-const PUSH_NODE_STATE_FIELDS = ["Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn"] as const;
-const USER_MSG_HEADER_FIELDS = ["UserMsgLen"] as const;
-const COMPRESS_FIELDS = ["Algo", "Buf"] as const;
 
 /** The only compression algorithm memberlist knows (§3.7). */
 const ALGO_LZW = 0;
 
 // ---------------------------------------------------------------------------------------------
-// Encoding
+// Structs as data: each Go struct is declared once as a list of fields, and one writer and one
+// reader walk those lists.
 
-/** ping and indirectPing leave out empty Source* fields (Go `omitempty`, §3.1). */
-function sourceFields(msg: PingMessage | IndirectPingMessage): StructField[] {
-  const fields: StructField[] = [];
-  const { sourceAddr, sourceNode, sourcePort } = msg;
-  if (sourceAddr !== undefined && sourceAddr.length > 0)
-    fields.push(["SourceAddr", (w) => w.bytes(sourceAddr)]);
-  if (sourceNode !== undefined && sourceNode !== "") fields.push(["SourceNode", (w) => w.str(sourceNode)]);
-  if (sourcePort !== undefined && sourcePort !== 0) fields.push(["SourcePort", (w) => w.int(sourcePort)]);
-  return fields;
+/**
+ * How a Go field type is read (leniently, §2.2), written (as Serf writes it, §2.1) and zeroed.
+ * `write` is a method so that each kind can name its own value type; a field declaration pairs a
+ * property with its kind.
+ */
+interface Kind {
+  read(r: MsgpackReader): unknown;
+  write(w: MsgpackWriter, value: unknown): void;
+  /** Go's zero value: what a field holds when its key is missing (§2.2). */
+  zero(): unknown;
 }
+
+/** Unsigned Go integers: any msgpack integer within range on input, the smallest form on output. */
+function uint(max: number): Kind {
+  return { read: (r) => r.readUint(max), write: (w, v: number) => w.int(v), zero: () => 0 };
+}
+
+function readNodeStateCode(r: MsgpackReader): NodeStateCode {
+  const v = r.readUint(GO_INT);
+  if (v > 3) throw new WireError(`pushPull: unknown node State ${v}`);
+  return v as NodeStateCode;
+}
+
+const KINDS = {
+  u16: uint(U16),
+  u32: uint(U32),
+  int: uint(GO_INT),
+  nodeState: { read: readNodeStateCode, write: (w, v: number) => w.int(v), zero: () => 0 },
+  bool: { read: (r) => r.readBool(), write: (w, v: boolean) => w.bool(v), zero: () => false },
+  string: { read: (r) => r.readString(), write: (w, v: string) => w.str(v), zero: () => "" },
+  // Decoded byte fields are copies, so each zero is a fresh array too.
+  bytes: {
+    read: (r) => r.readBytes(),
+    write: (w, v: Uint8Array) => w.bytes(v),
+    zero: () => new Uint8Array(0),
+  },
+  /** `[]byte` where nil and empty differ (ack Payload, §3.3). */
+  bytesOrNull: {
+    read: (r) => r.readBytesOrNull(),
+    write: (w, v: Uint8Array | null) => (v === null ? w.nil() : w.bytes(v)),
+    zero: () => null,
+  },
+} satisfies Record<string, Kind>;
+
+/**
+ * One field: Go name (the map key), property in heck's model, kind, and Go `omitempty`. omitempty
+ * fields are optional in the model: absent when the key is, left out when empty (§2.1).
+ */
+type FieldDecl<T> = readonly [
+  key: string,
+  prop: keyof T & string,
+  kind: keyof typeof KINDS,
+  omitEmpty?: "omitempty",
+];
+
+interface Field {
+  readonly key: string;
+  readonly prop: string;
+  readonly kind: Kind;
+  readonly omitEmpty: boolean;
+  /** The key as a msgpack str, encoded once. */
+  readonly wireKey: Uint8Array;
+}
+
+interface Schema<T> {
+  /** Fields in Go declaration order, which zeroing follows so decoded objects keep one shape. */
+  readonly fields: readonly Field[];
+  /** Their keys in that order: go-msgpack also accepts a struct as an array in it (§2.2). */
+  readonly declared: readonly string[];
+  /** Fields by byte-wise key order, the order go-msgpack writes a struct's map in (§2.1). */
+  readonly sorted: readonly Field[];
+  /** Reads the value of `key` into `target`; false for a key the struct lacks (skipped, §2.2). */
+  readonly readField: (key: string, target: Record<string, unknown>, r: MsgpackReader) => boolean;
+  /** Type-level only: the object the fields belong to, so readFields and writeFields are typed. */
+  readonly of?: T;
+}
+
+/** Declares a struct, fields in Go declaration order. */
+function struct<T>(...decls: FieldDecl<T>[]): Schema<T> {
+  const fields = decls.map(([key, prop, kindName, omitEmpty]) => ({
+    key,
+    prop,
+    kind: KINDS[kindName],
+    omitEmpty: omitEmpty !== undefined,
+    wireKey: new MsgpackWriter().str(key).finish(),
+  }));
+  const byKey = new Map(fields.map((f) => [f.key, f]));
+  return {
+    fields,
+    declared: fields.map((f) => f.key),
+    // Go field names are ASCII, where JS string order is byte order.
+    sorted: [...fields].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    readField: (key, target, r) => {
+      const f = byKey.get(key);
+      if (f === undefined) return false;
+      target[f.prop] = f.kind.read(r);
+      return true;
+    },
+  };
+}
+
+/** Go `omitempty` for the kinds it is used with: absent, 0, "" or no bytes. */
+function omitted(f: Field, value: Record<string, unknown>): boolean {
+  if (!f.omitEmpty) return false;
+  const v = value[f.prop];
+  return v === undefined || v === 0 || v === "" || (v instanceof Uint8Array && v.length === 0);
+}
+
+/** Writes `value` as a map with sorted keys, omitempty fields left out and counted out (§2.1). */
+function writeFields<T>(w: MsgpackWriter, schema: Schema<T>, value: T): void {
+  const v = value as Record<string, unknown>;
+  let count = 0;
+  for (const f of schema.sorted) if (!omitted(f, v)) count++;
+  w.mapHeader(count);
+  for (const f of schema.sorted) {
+    if (omitted(f, v)) continue;
+    w.raw(f.wireKey);
+    f.kind.write(w, v[f.prop]);
+  }
+}
+
+/** Reads a struct into `into`: zero values first, so missing keys leave them (§2.2). */
+function readFields<T>(r: MsgpackReader, schema: Schema<T>, into: Partial<T>): T {
+  const target = into as Record<string, unknown>;
+  for (const f of schema.fields) if (!f.omitEmpty) target[f.prop] = f.kind.zero();
+  r.readStruct(schema.declared, schema.readField, target);
+  return into as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The structs (§3), fields in Go declaration order
+
+const SEQ_NO = ["SeqNo", "seqNo", "u32"] as const;
+const NODE = ["Node", "node", "string"] as const;
+const INCARNATION = ["Incarnation", "incarnation", "u32"] as const;
+const ADDR = ["Addr", "addr", "bytes"] as const;
+const PORT = ["Port", "port", "u16"] as const;
+const META = ["Meta", "meta", "bytes"] as const;
+const VSN = ["Vsn", "vsn", "bytes"] as const;
+/** Where ping and indirectPing want their reply; the only omitempty fields (§3.1). */
+const SOURCE = [
+  ["SourceAddr", "sourceAddr", "bytes", "omitempty"],
+  ["SourcePort", "sourcePort", "u16", "omitempty"],
+  ["SourceNode", "sourceNode", "string", "omitempty"],
+] as const;
+
+const PING = struct<PingMessage>(SEQ_NO, NODE, ...SOURCE);
+const INDIRECT_PING = struct<IndirectPingMessage>(
+  SEQ_NO,
+  ["Target", "target", "bytes"],
+  PORT,
+  NODE,
+  ["Nack", "nack", "bool"],
+  ...SOURCE,
+);
+const ACK = struct<AckMessage>(SEQ_NO, ["Payload", "payload", "bytesOrNull"]);
+const NACK = struct<NackMessage>(SEQ_NO);
+const ERR = struct<ErrMessage>(["Error", "error", "string"]);
+const ALIVE = struct<AliveMessage>(INCARNATION, NODE, ADDR, PORT, META, VSN);
+const SUSPECT_DEAD = struct<SuspectMessage | DeadMessage>(INCARNATION, NODE, ["From", "from", "string"]);
+
+interface PushPullHeader {
+  join: boolean;
+  nodes: number;
+  userStateLen: number;
+}
+const PUSH_PULL_HEADER = struct<PushPullHeader>(
+  ["Nodes", "nodes", "int"],
+  ["UserStateLen", "userStateLen", "int"],
+  ["Join", "join", "bool"],
+);
+const PUSH_NODE_STATE = struct<PushNodeState>(
+  ["Name", "name", "string"],
+  ADDR,
+  PORT,
+  META,
+  INCARNATION,
+  ["State", "state", "nodeState"],
+  VSN,
+);
+const USER_MSG_HEADER = struct<{ userMsgLen: number }>(["UserMsgLen", "userMsgLen", "int"]);
+const COMPRESS = struct<{ algo: number; buf: Uint8Array }>(["Algo", "algo", "int"], ["Buf", "buf", "bytes"]);
+
+/** The messages whose body is one struct, by their `type`: type byte and fields. */
+const BODIES = {
+  ping: { code: MessageType.ping, schema: PING },
+  indirectPing: { code: MessageType.indirectPing, schema: INDIRECT_PING },
+  ack: { code: MessageType.ackResp, schema: ACK },
+  nack: { code: MessageType.nackResp, schema: NACK },
+  err: { code: MessageType.errResp, schema: ERR },
+  alive: { code: MessageType.alive, schema: ALIVE },
+  suspect: { code: MessageType.suspect, schema: SUSPECT_DEAD },
+  dead: { code: MessageType.dead, schema: SUSPECT_DEAD },
+};
+type StructMessageType = keyof typeof BODIES;
+type StructMessage = Extract<Message, { type: StructMessageType }>;
+
+function decodeStruct(r: MsgpackReader, type: StructMessageType): StructMessage {
+  return readFields<StructMessage>(r, BODIES[type].schema, { type });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
 
 /**
  * Serf 0.9.4 panics on an alive whose Vsn has 1 to 5 bytes, and refuses a push-pull state without
@@ -86,80 +257,21 @@ function checkVsn(vsn: Uint8Array, node: string): void {
   if (vsn.length !== 6) throw new RangeError(`Vsn of ${node} must be 6 bytes, got ${vsn.length}`);
 }
 
-function writeNodeState(w: MsgpackWriter, s: PushNodeState): void {
-  checkVsn(s.vsn, s.name);
-  w.struct([
-    ["Addr", (v) => v.bytes(s.addr)],
-    ["Incarnation", (v) => v.int(s.incarnation)],
-    ["Meta", (v) => v.bytes(s.meta)],
-    ["Name", (v) => v.str(s.name)],
-    ["Port", (v) => v.int(s.port)],
-    ["State", (v) => v.int(s.state)],
-    ["Vsn", (v) => v.bytes(s.vsn)],
-  ]);
-}
-
 /** Writes the type byte and body of every message whose form is the same on packets and streams. */
 function writeBody(w: MsgpackWriter, msg: Exclude<Message, UserMessage>): void {
-  switch (msg.type) {
-    case "ping":
-      w.raw(Uint8Array.of(MessageType.ping)).struct([
-        ["Node", (v) => v.str(msg.node)],
-        ["SeqNo", (v) => v.int(msg.seqNo)],
-        ...sourceFields(msg),
-      ]);
-      return;
-    case "indirectPing":
-      w.raw(Uint8Array.of(MessageType.indirectPing)).struct([
-        ["Nack", (v) => v.bool(msg.nack)],
-        ["Node", (v) => v.str(msg.node)],
-        ["Port", (v) => v.int(msg.port)],
-        ["SeqNo", (v) => v.int(msg.seqNo)],
-        ["Target", (v) => v.bytes(msg.target)],
-        ...sourceFields(msg),
-      ]);
-      return;
-    case "ack":
-      w.raw(Uint8Array.of(MessageType.ackResp)).struct([
-        ["Payload", (v) => (msg.payload === null ? v.nil() : v.bytes(msg.payload))],
-        ["SeqNo", (v) => v.int(msg.seqNo)],
-      ]);
-      return;
-    case "nack":
-      w.raw(Uint8Array.of(MessageType.nackResp)).struct([["SeqNo", (v) => v.int(msg.seqNo)]]);
-      return;
-    case "err":
-      w.raw(Uint8Array.of(MessageType.errResp)).struct([["Error", (v) => v.str(msg.error)]]);
-      return;
-    case "alive":
-      checkVsn(msg.vsn, msg.node);
-      w.raw(Uint8Array.of(MessageType.alive)).struct([
-        ["Addr", (v) => v.bytes(msg.addr)],
-        ["Incarnation", (v) => v.int(msg.incarnation)],
-        ["Meta", (v) => v.bytes(msg.meta)],
-        ["Node", (v) => v.str(msg.node)],
-        ["Port", (v) => v.int(msg.port)],
-        ["Vsn", (v) => v.bytes(msg.vsn)],
-      ]);
-      return;
-    case "suspect":
-    case "dead":
-      w.raw(Uint8Array.of(msg.type === "suspect" ? MessageType.suspect : MessageType.dead)).struct([
-        ["From", (v) => v.str(msg.from)],
-        ["Incarnation", (v) => v.int(msg.incarnation)],
-        ["Node", (v) => v.str(msg.node)],
-      ]);
-      return;
-    case "pushPull":
-      w.raw(Uint8Array.of(MessageType.pushPull)).struct([
-        ["Join", (v) => v.bool(msg.join)],
-        ["Nodes", (v) => v.int(msg.nodes.length)],
-        ["UserStateLen", (v) => v.int(msg.userState.length)],
-      ]);
-      for (const state of msg.nodes) writeNodeState(w, state);
-      w.raw(msg.userState);
-      return;
+  if (msg.type === "pushPull") {
+    const header = { join: msg.join, nodes: msg.nodes.length, userStateLen: msg.userState.length };
+    writeFields(w.u8(MessageType.pushPull), PUSH_PULL_HEADER, header);
+    for (const state of msg.nodes) {
+      checkVsn(state.vsn, state.name);
+      writeFields(w, PUSH_NODE_STATE, state);
+    }
+    w.raw(msg.userState);
+    return;
   }
+  if (msg.type === "alive") checkVsn(msg.vsn, msg.node);
+  const { code, schema } = BODIES[msg.type];
+  writeFields<StructMessage>(w.u8(code), schema, msg);
 }
 
 /**
@@ -169,18 +281,16 @@ function writeBody(w: MsgpackWriter, msg: Exclude<Message, UserMessage>): void {
  */
 export function encodeMessage(msg: Message): Uint8Array {
   const w = new MsgpackWriter();
-  if (msg.type === "user") w.raw(Uint8Array.of(MessageType.user)).raw(msg.payload);
+  if (msg.type === "user") w.u8(MessageType.user).raw(msg.payload);
   else writeBody(w, msg);
   return w.finish();
 }
 
 /** A user message in stream form: `08`, `{UserMsgLen}`, then the bytes (§3.6). */
 export function encodeUserStream(payload: Uint8Array): Uint8Array {
-  return new MsgpackWriter()
-    .raw(Uint8Array.of(MessageType.user))
-    .struct([["UserMsgLen", (v) => v.int(payload.length)]])
-    .raw(payload)
-    .finish();
+  const w = new MsgpackWriter().u8(MessageType.user);
+  writeFields(w, USER_MSG_HEADER, { userMsgLen: payload.length });
+  return w.raw(payload).finish();
 }
 
 /**
@@ -224,14 +334,9 @@ export function withCrc(packet: Uint8Array): Uint8Array {
  * caller keeps the result only if it is smaller (§4.1).
  */
 export function compress(message: Uint8Array): Uint8Array {
-  const buf = lzwCompress(message);
-  return new MsgpackWriter()
-    .raw(Uint8Array.of(MessageType.compress))
-    .struct([
-      ["Algo", (v) => v.int(ALGO_LZW)],
-      ["Buf", (v) => v.bytes(buf)],
-    ])
-    .finish();
+  const w = new MsgpackWriter().u8(MessageType.compress);
+  writeFields(w, COMPRESS, { algo: ALGO_LZW, buf: lzwCompress(message) });
+  return w.finish();
 }
 
 /**
@@ -246,261 +351,26 @@ export function encodeStreamMessage(msg: Message, options: { compress: boolean }
 // ---------------------------------------------------------------------------------------------
 // Decoding message bodies
 
-function decodePing(r: MsgpackReader): PingMessage {
-  const msg: PingMessage = { type: "ping", seqNo: 0, node: "" };
-  r.readStruct(PING_FIELDS, (key) => {
-    switch (key) {
-      case "SeqNo":
-        msg.seqNo = r.readUint(U32);
-        return true;
-      case "Node":
-        msg.node = r.readString();
-        return true;
-      case "SourceAddr":
-        msg.sourceAddr = r.readBytes();
-        return true;
-      case "SourcePort":
-        msg.sourcePort = r.readUint(U16);
-        return true;
-      case "SourceNode":
-        msg.sourceNode = r.readString();
-        return true;
-      default:
-        return false;
-    }
-  });
-  return msg;
-}
-
-function decodeIndirectPing(r: MsgpackReader): IndirectPingMessage {
-  const msg: IndirectPingMessage = {
-    type: "indirectPing",
-    seqNo: 0,
-    target: new Uint8Array(0),
-    port: 0,
-    node: "",
-    nack: false,
-  };
-  r.readStruct(INDIRECT_PING_FIELDS, (key) => {
-    switch (key) {
-      case "SeqNo":
-        msg.seqNo = r.readUint(U32);
-        return true;
-      case "Target":
-        msg.target = r.readBytes();
-        return true;
-      case "Port":
-        msg.port = r.readUint(U16);
-        return true;
-      case "Node":
-        msg.node = r.readString();
-        return true;
-      case "Nack":
-        msg.nack = r.readBool();
-        return true;
-      case "SourceAddr":
-        msg.sourceAddr = r.readBytes();
-        return true;
-      case "SourcePort":
-        msg.sourcePort = r.readUint(U16);
-        return true;
-      case "SourceNode":
-        msg.sourceNode = r.readString();
-        return true;
-      default:
-        return false;
-    }
-  });
-  return msg;
-}
-
-function decodeAck(r: MsgpackReader): AckMessage {
-  const msg: AckMessage = { type: "ack", seqNo: 0, payload: null };
-  r.readStruct(ACK_FIELDS, (key) => {
-    if (key === "SeqNo") msg.seqNo = r.readUint(U32);
-    else if (key === "Payload") msg.payload = r.readBytesOrNull();
-    else return false;
-    return true;
-  });
-  return msg;
-}
-
-function decodeNack(r: MsgpackReader): NackMessage {
-  const msg: NackMessage = { type: "nack", seqNo: 0 };
-  r.readStruct(NACK_FIELDS, (key) => {
-    if (key !== "SeqNo") return false;
-    msg.seqNo = r.readUint(U32);
-    return true;
-  });
-  return msg;
-}
-
-function decodeErr(r: MsgpackReader): ErrMessage {
-  const msg: ErrMessage = { type: "err", error: "" };
-  r.readStruct(ERR_FIELDS, (key) => {
-    if (key !== "Error") return false;
-    msg.error = r.readString();
-    return true;
-  });
-  return msg;
-}
-
-function decodeAlive(r: MsgpackReader): AliveMessage {
-  const msg: AliveMessage = {
-    type: "alive",
-    incarnation: 0,
-    node: "",
-    addr: new Uint8Array(0),
-    port: 0,
-    meta: new Uint8Array(0),
-    vsn: new Uint8Array(0),
-  };
-  r.readStruct(ALIVE_FIELDS, (key) => {
-    switch (key) {
-      case "Incarnation":
-        msg.incarnation = r.readUint(U32);
-        return true;
-      case "Node":
-        msg.node = r.readString();
-        return true;
-      case "Addr":
-        msg.addr = r.readBytes();
-        return true;
-      case "Port":
-        msg.port = r.readUint(U16);
-        return true;
-      case "Meta":
-        msg.meta = r.readBytes();
-        return true;
-      case "Vsn":
-        msg.vsn = r.readBytes();
-        return true;
-      default:
-        return false;
-    }
-  });
-  return msg;
-}
-
-function decodeSuspectOrDead(r: MsgpackReader, type: "suspect" | "dead"): SuspectMessage | DeadMessage {
-  const msg = { type, incarnation: 0, node: "", from: "" };
-  r.readStruct(SUSPECT_DEAD_FIELDS, (key) => {
-    if (key === "Incarnation") msg.incarnation = r.readUint(U32);
-    else if (key === "Node") msg.node = r.readString();
-    else if (key === "From") msg.from = r.readString();
-    else return false;
-    return true;
-  });
-  return msg;
-}
-
-function readNodeStateCode(r: MsgpackReader): NodeStateCode {
-  const v = r.readUint(GO_INT);
-  if (v > 3) throw new WireError(`pushPull: unknown node State ${v}`);
-  return v as NodeStateCode;
-}
-
-function decodeNodeState(r: MsgpackReader): PushNodeState {
-  const s: PushNodeState = {
-    name: "",
-    addr: new Uint8Array(0),
-    port: 0,
-    meta: new Uint8Array(0),
-    incarnation: 0,
-    state: 0,
-    vsn: new Uint8Array(0),
-  };
-  r.readStruct(PUSH_NODE_STATE_FIELDS, (key) => {
-    switch (key) {
-      case "Name":
-        s.name = r.readString();
-        return true;
-      case "Addr":
-        s.addr = r.readBytes();
-        return true;
-      case "Port":
-        s.port = r.readUint(U16);
-        return true;
-      case "Meta":
-        s.meta = r.readBytes();
-        return true;
-      case "Incarnation":
-        s.incarnation = r.readUint(U32);
-        return true;
-      case "State":
-        s.state = readNodeStateCode(r);
-        return true;
-      case "Vsn":
-        s.vsn = r.readBytes();
-        return true;
-      default:
-        return false;
-    }
-  });
-  return s;
-}
-
-interface PushPullHeader {
-  join: boolean;
-  nodes: number;
-  userStateLen: number;
-}
-
-function decodePushPullHeader(r: MsgpackReader): PushPullHeader {
-  const h: PushPullHeader = { join: false, nodes: 0, userStateLen: 0 };
-  r.readStruct(PUSH_PULL_HEADER_FIELDS, (key) => {
-    if (key === "Join") h.join = r.readBool();
-    else if (key === "Nodes") h.nodes = r.readUint(GO_INT);
-    else if (key === "UserStateLen") h.userStateLen = r.readUint(GO_INT);
-    else return false;
-    return true;
-  });
-  return h;
-}
-
 function decodePushPull(r: MsgpackReader): PushPullMessage {
-  const h = decodePushPullHeader(r);
+  const h = readFields(r, PUSH_PULL_HEADER, {});
   // Each node state is at least one byte: a larger count cannot be real (and must not allocate).
   if (h.nodes > r.remaining) throw new WireError(`pushPull: ${h.nodes} node states in ${r.remaining} bytes`);
   const nodes: PushNodeState[] = [];
-  for (let i = 0; i < h.nodes; i++) nodes.push(decodeNodeState(r));
+  for (let i = 0; i < h.nodes; i++) nodes.push(readFields(r, PUSH_NODE_STATE, {}));
   return { type: "pushPull", join: h.join, nodes, userState: r.take(h.userStateLen).slice() };
-}
-
-function readUserMsgLen(r: MsgpackReader): number {
-  let len = 0;
-  r.readStruct(USER_MSG_HEADER_FIELDS, (key) => {
-    if (key !== "UserMsgLen") return false;
-    len = r.readUint(GO_INT);
-    return true;
-  });
-  return len;
 }
 
 /** Reads `{Algo, Buf}` after a compress type byte and returns the decompressed message (§3.7). */
 function decompressBody(r: MsgpackReader): Uint8Array {
-  let algo = 0;
-  let buf: Uint8Array = new Uint8Array(0);
-  r.readStruct(COMPRESS_FIELDS, (key) => {
-    if (key === "Algo") algo = r.readUint(GO_INT);
-    else if (key === "Buf") buf = r.readBytes();
-    else return false;
-    return true;
-  });
+  const { algo, buf } = readFields(r, COMPRESS, {});
   if (algo !== ALGO_LZW) throw new WireError(`compress: unknown algorithm ${algo}`);
   return lzwDecompress(buf);
 }
 
-/** Decoders for the message types a packet may carry directly (besides compound/compress). */
-const PACKET_DECODERS = new Map<number, (r: MsgpackReader) => Message>([
-  [MessageType.ping, decodePing],
-  [MessageType.indirectPing, decodeIndirectPing],
-  [MessageType.ackResp, decodeAck],
-  [MessageType.nackResp, decodeNack],
-  [MessageType.alive, decodeAlive],
-  [MessageType.suspect, (r) => decodeSuspectOrDead(r, "suspect")],
-  [MessageType.dead, (r) => decodeSuspectOrDead(r, "dead")],
-]);
+/** Type byte to struct message, for those a packet may carry directly; errResp is stream-only (§1). */
+const PACKET_TYPES = new Map<number, StructMessageType>();
+for (const type of ["ping", "indirectPing", "ack", "nack", "alive", "suspect", "dead"] as const)
+  PACKET_TYPES.set(BODIES[type].code, type);
 
 // ---------------------------------------------------------------------------------------------
 // Packets
@@ -535,10 +405,10 @@ function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket
     decodePacketMessage(decompressBody(r), depth + 1, out);
     return;
   }
-  const decode = PACKET_DECODERS.get(type);
-  if (!decode) throw new WireError(`packet: msg type (${type}) not supported`);
+  const structType = PACKET_TYPES.get(type);
+  if (structType === undefined) throw new WireError(`packet: msg type (${type}) not supported`);
   // Trailing bytes after the top-level value are ignored, as go-msgpack does (§2.2).
-  out.messages.push(decode(r));
+  out.messages.push(decodeStruct(r, structType));
 }
 
 /**
@@ -628,10 +498,10 @@ export function streamMessageLength(buf: Uint8Array): number | undefined {
         r.skip();
         break;
       case MessageType.user:
-        r.take(checkedStreamLength(readUserMsgLen(r), r.pos));
+        r.take(checkedStreamLength(readFields(r, USER_MSG_HEADER, {}).userMsgLen, r.pos));
         break;
       case MessageType.pushPull: {
-        const h = decodePushPullHeader(r);
+        const h = readFields(r, PUSH_PULL_HEADER, {});
         if (h.nodes > MAX_STREAM_BYTES) throw new WireError(`stream: ${h.nodes} node states is too many`);
         for (let i = 0; i < h.nodes; i++) r.skip();
         r.take(checkedStreamLength(h.userStateLen, r.pos));
@@ -667,16 +537,16 @@ export function decodeStreamMessage(buf: Uint8Array): Message {
   const r = new MsgpackReader(data, 1);
   switch (type) {
     case MessageType.ping:
-      return decodePing(r);
+      return decodeStruct(r, "ping");
     case MessageType.ackResp:
-      return decodeAck(r);
+      return decodeStruct(r, "ack");
     case MessageType.errResp:
-      return decodeErr(r);
+      return decodeStruct(r, "err");
     case MessageType.pushPull:
       return decodePushPull(r);
     case MessageType.user: {
-      const len = readUserMsgLen(r);
-      return { type: "user", payload: r.take(len).slice() };
+      const { userMsgLen } = readFields(r, USER_MSG_HEADER, {});
+      return { type: "user", payload: r.take(userMsgLen).slice() };
     }
     case MessageType.encrypt:
       throw new WireError("stream: encrypted frame, decrypt it first");

@@ -56,7 +56,8 @@ export class MsgpackWriter {
     this.buf = next;
   }
 
-  private u8(b: number): this {
+  /** Appends one byte as it is (a message type byte before a msgpack body). */
+  u8(b: number): this {
     this.reserve(1);
     this.buf[this.len++] = b;
     return this;
@@ -454,16 +455,21 @@ export class MsgpackReader {
    * Reads a Go struct and calls `onField` for each field present. go-msgpack accepts a struct as
    * a map keyed by field name (case-sensitive; order free) or as an array in declaration order
    * (§2.2), so `declared` lists the field names in Go declaration order. `onField` must consume
-   * the value of every field it knows and return false for the rest, which are skipped.
+   * the value of every field it knows and return false for the rest, which are skipped. It is
+   * handed `target` and this reader, so a callback made once can serve every read.
    */
-  readStruct(declared: readonly string[], onField: (key: string) => boolean): void {
+  readStruct<T>(
+    declared: readonly string[],
+    onField: (key: string, target: T, reader: MsgpackReader) => boolean,
+    target?: T,
+  ): void {
     const tag = this.peek();
     const arr = (tag & 0xf0) === 0x90 || tag === 0xdc || tag === 0xdd;
     if (arr) {
       const n = this.readArrayHeader();
       for (let i = 0; i < n; i++) {
         const key = declared[i];
-        if (key === undefined || !onField(key)) this.skip();
+        if (key === undefined || !onField(key, target as T, this)) this.skip();
       }
       return;
     }
@@ -472,10 +478,27 @@ export class MsgpackReader {
       const keyTag = this.byte();
       const len = this.strLength(keyTag);
       if (len === undefined) throw new WireError(`msgpack: struct key must be str, got 0x${hex(keyTag)}`);
-      const key = utf8Decoder.decode(this.take(len));
-      if (!onField(key)) this.skip();
+      const bytes = this.take(len);
+      const key = declaredName(bytes, declared) ?? utf8Decoder.decode(bytes);
+      if (!onField(key, target as T, this)) this.skip();
     }
   }
+}
+
+/**
+ * The ASCII name in `declared` that `bytes` spell, found without decoding them: struct keys are
+ * read for every field of every message, and nearly all of them are declared Go field names.
+ */
+function declaredName(bytes: Uint8Array, declared: readonly string[]): string | undefined {
+  next: for (const name of declared) {
+    if (name.length !== bytes.length) continue;
+    for (let i = 0; i < bytes.length; i++) {
+      const c = name.charCodeAt(i);
+      if (c > 0x7f || c !== bytes[i]) continue next;
+    }
+    return name;
+  }
+  return undefined;
 }
 
 /** Payload sizes of fixed-width types (nil/bool/ints/floats/fixext) after the type byte. */
