@@ -98,7 +98,6 @@ export class HeckAgent implements HeckNodeApi {
       node: config.name,
       clock: systemClock,
       clusterSize: () => this.#swim?.aliveCount() ?? 1,
-      retransmitMult: membership.retransmitMult,
       log: this.#log,
     });
     this.#replicator = replicator;

@@ -25,8 +25,8 @@ const spec: OriginSpec = {
   headers: {},
 };
 
-function build(seed: number) {
-  const config = profile("lan");
+function build(seed: number, overrides: Parameters<typeof profile>[1] = {}) {
+  const config = profile("lan", overrides);
   const cluster = new SimCluster({ seed, size: 0, config, latencyMs: 2, jitterMs: 2 });
   const replicators = new Map<string, Replicator>();
   for (let i = 0; i < NODES; i++) {
@@ -35,7 +35,6 @@ function build(seed: number) {
       node: name,
       clock: cluster.net.clock,
       clusterSize: () => cluster.nodes.get(name)?.aliveCount() ?? 1,
-      retransmitMult: config.retransmitMult,
     });
     replicators.set(name, replicator);
     cluster.add(name, { delegate: replicator });
@@ -139,6 +138,34 @@ describe("ownership on a simulated cluster", () => {
     assert.notEqual(healed, undefined, "one all-alive view after the heal");
     const after = assertOneOwnerEverywhere(ownerTables(cluster, replicators, cluster.names), all);
     assert.deepEqual([...after.entries()].sort(), [...before.entries()].sort(), "the same owners as before");
+    cluster.stopAll();
+  });
+
+  it("status changes reach all 50 nodes by gossip alone, within seconds", () => {
+    const { cluster, replicators } = build(13, { pushPullIntervalMs: 0 });
+    cluster.net.runFor(5000);
+    assert.ok(cluster.allSee(cluster.names, cluster.names, "alive"), "all joined");
+    const owner = replicators.get("n3")!;
+    const changedAt = cluster.net.now;
+    for (let i = 0; i < 20; i++) {
+      owner.recordHealth(`o${i}`, {
+        status: "unhealthy",
+        reporter: "n3",
+        checkedAt: changedAt,
+        changedAt,
+        latencyMs: 5,
+        error: "status 503",
+      });
+    }
+    const everywhere = cluster.net.runUntilTrue(
+      () => [...replicators.values()].every((r) => r.health.size === 20),
+      30_000,
+      10,
+    );
+    assert.notEqual(everywhere, undefined, "every node heard every change without anti-entropy");
+    const spreadMs = everywhere! - changedAt;
+    console.log(`20 status changes reached 50 nodes by gossip in ${spreadMs} virtual ms`);
+    assert.ok(spreadMs < 3000, `spread in ${spreadMs} ms`);
     cluster.stopAll();
   });
 });
