@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { clusterBench } from "./cluster.js";
+import { serfAvailable, serfDetectionBench } from "./serf.js";
 
 /**
  * `npm run bench`: prints the cluster figures as a table and writes them to docs/benchmarks.md.
@@ -20,8 +21,14 @@ function stats(values: number[]): { min: number; median: number; max: number } {
 const fmt = (n: number, digits: number) => n.toFixed(digits);
 
 const result = await clusterBench(options);
+const serf = serfAvailable() ? await serfDetectionBench(options.nodes, runs) : [];
 const rows: Array<[string, number[], number]> = [
   ["kill -9 seen dead by every survivor (ms)", result.deadSeenByAllMs, 0],
+  ...(serf.length > 0
+    ? ([
+        ["reference: Serf, same size and profile, kill -9 seen failed by every survivor (ms)", serf, 0],
+      ] as Array<[string, number[], number]>)
+    : []),
   ["dead node's origins probed again (ms after kill)", result.reprobedMs, 0],
   ["status change reaches every node (ms after the owner's change)", result.statusSpreadMs, 0],
   ["status change on every node (ms after the origin failed)", result.statusEndToEndMs, 0],
@@ -50,6 +57,10 @@ Thresholds 1/1 so that one failed probe flips the status. Steady-state probes ar
 origin servers over ${options.windowMs / 1000} s per run. RSS is read from /proc for every agent after the window.
 
 ${table}
+
+The Serf row runs Debian's \`serf\` agents (memberlist underneath) with \`-profile=local\` in the same
+cluster size, polled with \`serf members\` (about 10 ms per call, one survivor after another), so
+it carries a little more polling delay than heck's row. It is left out when \`serf\` is not installed.
 
 What bounds the figures: with the \`local\` profile a silent node is suspected after one probe
 round (1 s interval, 200 ms timeout, one indirect check) and declared dead after the Lifeguard
