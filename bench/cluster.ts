@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import {
   type AgentProcess,
   api,
+  firstSeenByAll,
   isRunning,
   OriginFarm,
   startAgent,
@@ -38,11 +39,6 @@ function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb / 1024;
-}
-
-async function memberStatus(agent: AgentProcess, name: string): Promise<string | undefined> {
-  const res = await api<{ members: Array<{ name: string; status: string }> }>(agent, "GET", "/v1/members");
-  return res.body.members.find((m) => m.name === name)?.status;
 }
 
 async function oneRun(options: ClusterBenchOptions, result: ClusterBenchResult): Promise<void> {
@@ -139,15 +135,7 @@ async function oneRun(options: ClusterBenchOptions, result: ClusterBenchResult):
     await stopAgent(victim, "SIGKILL");
     const killedAt = Date.now();
     const survivors = agents.filter(isRunning);
-    const deadAt = await waitFor(
-      "the victim dead on every survivor",
-      async () => {
-        for (const a of survivors) if ((await memberStatus(a, victimName)) !== "dead") return false;
-        return Date.now();
-      },
-      60_000,
-      20,
-    );
+    const deadAt = await firstSeenByAll(survivors, victimName, "dead");
     result.deadSeenByAllMs.push(deadAt - killedAt);
     await waitFor(
       "moved origins probed again",

@@ -221,3 +221,35 @@ export function sendRaw(
     req.end(body);
   });
 }
+
+/**
+ * Waits until every observer has reported `member` with `status` at least once, and returns the
+ * time the last of them first did. With `forgottenCounts`, a member that an observer no longer
+ * lists counts as seen: memberlist drops dead members after a while, and a slow observer may
+ * still be confirming its suspicion when a fast one has already forgotten (the caller knows every
+ * observer listed the member before).
+ */
+export async function firstSeenByAll(
+  observers: AgentProcess[],
+  member: string,
+  status: "dead" | "left",
+  options: { timeoutMs?: number; everyMs?: number; forgottenCounts?: boolean } = {},
+): Promise<number> {
+  const { timeoutMs = 60_000, everyMs = 20, forgottenCounts = status === "dead" } = options;
+  const seen = new Map<string, number>();
+  await waitFor(
+    `${member} ${status} on every observer`,
+    async () => {
+      for (const o of observers) {
+        if (seen.has(o.name)) continue;
+        const res = await api<{ members: Array<{ name: string; status: string }> }>(o, "GET", "/v1/members");
+        const current = res.body.members.find((m) => m.name === member)?.status;
+        if (current === status || (forgottenCounts && current === undefined)) seen.set(o.name, Date.now());
+      }
+      return seen.size === observers.length;
+    },
+    timeoutMs,
+    everyMs,
+  );
+  return Math.max(...seen.values());
+}

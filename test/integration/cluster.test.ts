@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import {
   type AgentProcess,
   api,
+  firstSeenByAll,
   isRunning,
   OriginFarm,
   sendRaw,
@@ -214,21 +215,7 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
     const killedAt = Date.now();
     const survivors = running();
 
-    await waitFor(
-      `${victim.name} declared dead by the survivors`,
-      async () => {
-        for (const a of survivors) {
-          const res = await api<{ members: Array<{ name: string; status: string }> }>(
-            a,
-            "GET",
-            "/v1/members",
-          );
-          if (res.body.members.find((m) => m.name === victim.name)?.status !== "dead") return false;
-        }
-        return true;
-      },
-      60_000,
-    );
+    await firstSeenByAll(survivors, victim.name, "dead");
 
     const newOwners = await waitFor("survivors agree on new owners", async () => {
       const o = await agreedOwners(survivors);
@@ -282,12 +269,6 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
     const code = await stopAgent(leaver, "SIGTERM");
     assert.equal(code, 0);
     assert.ok(Date.now() - signalledAt < 5000, `exited within 5 s (${Date.now() - signalledAt} ms)`);
-    await waitFor("the others see it left", async () => {
-      for (const a of running()) {
-        const res = await api<{ members: Array<{ name: string; status: string }> }>(a, "GET", "/v1/members");
-        if (res.body.members.find((m) => m.name === leaver.name)?.status !== "left") return false;
-      }
-      return true;
-    });
+    await firstSeenByAll(running(), leaver.name, "left", { timeoutMs: 20_000 });
   });
 });
