@@ -19,6 +19,7 @@ import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.
 import { VERSION } from "../version.js";
 import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
+import { DepartedMembers } from "./departed.js";
 import {
   type HeckNodeApi,
   type NodeEvents,
@@ -62,6 +63,7 @@ export class HeckAgent implements HeckNodeApi {
   readonly #pendingHealth = new Map<string, HealthRecord>();
   #flushScheduled = false;
   #candidates: string[] | undefined;
+  readonly #departed = new DepartedMembers();
   #stopped = false;
   #stopping: Promise<void> | undefined;
   /** Set by leave(): the promise the agent's owner awaits to exit. */
@@ -200,7 +202,7 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   members(): MemberView[] {
-    return this.#swim?.members() ?? [];
+    return this.#departed.withDeparted(this.#swim?.members() ?? [], Date.now());
   }
 
   origins(): OriginView[] {
@@ -312,6 +314,7 @@ export class HeckAgent implements HeckNodeApi {
 
   #onMemberEvent(event: MemberEvent): void {
     this.#candidates = undefined;
+    this.#departed.note(event.member);
     if (this.#stopped) return;
     this.#emit("member", {
       name: event.member.name,
