@@ -7,21 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { describeError, UndiciProber } from "../../src/adapters/undici-prober.js";
+import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import type { OriginSpec } from "../../src/core/state/types.js";
 import { proberContract } from "./prober.contract.js";
 
 proberContract("undici", (options) => new UndiciProber(options));
 
-const spec = (url: string): OriginSpec => ({
-  url,
-  method: "GET",
-  intervalMs: 5000,
-  timeoutMs: 2000,
-  expectStatus: ["200-399"],
-  healthyThreshold: 2,
-  unhealthyThreshold: 3,
-  headers: {},
-});
+const spec = (url: string): OriginSpec => parseOriginSpec({ url });
 
 /** A throwaway self-signed certificate, or undefined where no openssl binary is installed. */
 function selfSignedCert(): { key: string; cert: string } | undefined {

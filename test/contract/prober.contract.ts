@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Prober } from "../../src/core/checks/prober.js";
+import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import type { OriginSpec } from "../../src/core/state/types.js";
 
 export interface ProberUnderTest extends Prober {
@@ -70,17 +71,8 @@ async function startOrigin(): Promise<{ server: Server; base: string; seen: Seen
 }
 
 function specFor(url: string, overrides: Partial<OriginSpec> = {}): OriginSpec {
-  return {
-    url,
-    method: "GET",
-    intervalMs: 5000,
-    timeoutMs: 2000,
-    expectStatus: ["200-399"],
-    healthyThreshold: 2,
-    unhealthyThreshold: 3,
-    headers: {},
-    ...overrides,
-  };
+  // Overrides go on after validation: some cases need specs the API would refuse.
+  return { ...parseOriginSpec({ url }), ...overrides };
 }
 
 /** The behaviour every Prober must have, run against real HTTP servers on 127.0.0.1. */

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
+import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import { profile } from "../../src/core/membership/config.js";
 import { ownersOf } from "../../src/core/ownership/rendezvous.js";
 import { Replicator } from "../../src/core/state/replication.js";
-import type { OriginSpec } from "../../src/core/state/types.js";
 import { SimCluster } from "./sim-network.js";
 
 /**
@@ -14,16 +14,7 @@ import { SimCluster } from "./sim-network.js";
 
 const NODES = 50;
 const ORIGINS = 500;
-const spec: OriginSpec = {
-  url: "http://origin.test/health",
-  method: "GET",
-  intervalMs: 5000,
-  timeoutMs: 2000,
-  expectStatus: ["200-399"],
-  healthyThreshold: 2,
-  unhealthyThreshold: 3,
-  headers: {},
-};
+const spec = parseOriginSpec({ url: "http://origin.test/health" });
 
 function build(seed: number, overrides: Parameters<typeof profile>[1] = {}) {
   const config = profile("lan", overrides);

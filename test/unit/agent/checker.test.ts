@@ -2,23 +2,15 @@ import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
 import { Checker, type CheckerState } from "../../../src/agent/checker.js";
 import type { ProbeResult, Prober } from "../../../src/core/checks/prober.js";
+import { parseOriginSpec } from "../../../src/core/checks/spec.js";
 import { seededRng } from "../../../src/core/env.js";
 import type { HealthRecord, OriginEntry, OriginSpec } from "../../../src/core/state/types.js";
 import { SimNetwork } from "../../sim/sim-network.js";
 
 /** The checker on virtual time, with a scripted prober standing in for undici (tested on its own). */
 
-const spec = (intervalMs: number, over: Partial<OriginSpec> = {}): OriginSpec => ({
-  url: "http://127.0.0.1:1/",
-  method: "GET",
-  intervalMs,
-  timeoutMs: Math.min(2000, intervalMs),
-  expectStatus: ["200-399"],
-  healthyThreshold: 2,
-  unhealthyThreshold: 3,
-  headers: {},
-  ...over,
-});
+const spec = (intervalMs: number, over: Partial<OriginSpec> = {}): OriginSpec =>
+  parseOriginSpec({ url: "http://127.0.0.1:1/", intervalMs, ...over });
 
 class ScriptedProber implements Prober {
   readonly calls: string[] = [];
