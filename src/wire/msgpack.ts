@@ -149,24 +149,21 @@ export class MsgpackWriter {
   }
 
   arrayHeader(n: number): this {
-    if (n < 16) this.u8(0x90 | n);
-    else if (n <= 0xffff) {
-      this.u8(0xdc);
-      this.be(n, 2);
-    } else {
-      this.u8(0xdd);
-      this.be(n, 4);
-    }
-    return this;
+    return this.#containerHeader(n, 0x90, 0xdc);
   }
 
   mapHeader(n: number): this {
-    if (n < 16) this.u8(0x80 | n);
+    return this.#containerHeader(n, 0x80, 0xde);
+  }
+
+  /** fix form below 16 entries, then the 16-bit form (`code16`) and the 32-bit one (`code16 + 1`). */
+  #containerHeader(n: number, fix: number, code16: number): this {
+    if (n < 16) this.u8(fix | n);
     else if (n <= 0xffff) {
-      this.u8(0xde);
+      this.u8(code16);
       this.be(n, 2);
     } else {
-      this.u8(0xdf);
+      this.u8(code16 + 1);
       this.be(n, 4);
     }
     return this;
