@@ -286,6 +286,27 @@ export class Swim {
   }
 
   /**
+   * Sends one user message (type 8) over a stream to `to`, as memberlist's SendReliable: no reply
+   * is read; `done` gets the connect or write error, or null once the message is written. Used by
+   * the delegate for exchanges too large for a packet (heck's state sync).
+   */
+  sendUserStream(to: Address, payload: Uint8Array, done: (err: Error | null) => void): void {
+    if (this.#stopped) {
+      done(new Error("membership stopped"));
+      return;
+    }
+    const data = this.#encodeStream({ type: "user", payload });
+    this.stats.streamsOut++;
+    this.stats.bytesOut += data.length;
+    this.#transport.sendStream(
+      to,
+      data,
+      { timeoutMs: this.#config.tcpTimeoutMs, expectReply: false },
+      (err) => done(err),
+    );
+  }
+
+  /**
    * Graceful leave: gossips a dead about ourselves with From == us (wire.md §3.4, §6.8), which
    * peers record as "left". `done` runs once the broadcast has been sent its retransmit limit, or
    * after `timeoutMs`, or at once when nobody is left to tell. The caller stops afterwards.
