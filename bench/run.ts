@@ -1,6 +1,5 @@
-import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { clusterBench } from "./cluster.js";
+import { machineLine, summarize, writeSection } from "./report.js";
 import { serfAvailable, serfDetectionBench } from "./serf.js";
 
 /**
@@ -10,13 +9,6 @@ import { serfAvailable, serfDetectionBench } from "./serf.js";
 
 const runs = Number(process.env.HECK_BENCH_RUNS ?? 3);
 const options = { nodes: 5, origins: 50, intervalMs: 500, windowMs: 10_000, runs };
-
-function stats(values: number[]): { min: number; median: number; max: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { min: sorted[0]!, median, max: sorted[sorted.length - 1]! };
-}
 
 const fmt = (n: number, digits: number) => n.toFixed(digits);
 
@@ -38,21 +30,19 @@ const rows: Array<[string, number[], number]> = [
 
 const header = "| figure | median | min | max | samples |\n|---|---:|---:|---:|---:|";
 const lines = rows.map(([name, values, digits]) => {
-  const s = stats(values);
+  const s = summarize(values);
   return `| ${name} | ${fmt(s.median, digits)} | ${fmt(s.min, digits)} | ${fmt(s.max, digits)} | ${values.length} |`;
 });
 const table = [header, ...lines].join("\n");
 console.log(table);
 
-const doc = `# Benchmarks
-
-Measured by \`npm run bench\` (\`bench/run.ts\`), which starts real \`heck agent\` processes on loopback
+const doc = `Measured by \`npm run bench\` (\`bench/run.ts\`), which starts real \`heck agent\` processes on loopback
 and real local origin servers, then writes this file. Figures are whole-cluster timings seen from
 outside through the HTTP API (polled every 10-20 ms), so they include up to one poll of delay.
 
-## Cluster: ${options.nodes} nodes, \`--profile local\`, ${options.origins} origins at \`intervalMs\` ${options.intervalMs}
+### Cluster: ${options.nodes} nodes, \`--profile local\`, ${options.origins} origins at \`intervalMs\` ${options.intervalMs}
 
-Runs: ${runs}. Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}.
+Runs: ${runs}. ${machineLine()}
 Thresholds 1/1 so that one failed probe flips the status. Steady-state probes are counted at the
 origin servers over ${options.windowMs / 1000} s per run. RSS is read from /proc for every agent after the window.
 
@@ -69,5 +59,5 @@ suspicion timeout of 3 x max(1, log10(n)) x 1 s = 3 s once another member confir
 tick after the survivors drop it from the owner set. Status changes ride on the next gossip round
 (100 ms) and spread epidemically.
 `;
-writeFileSync(new URL("../docs/benchmarks.md", import.meta.url), doc);
+writeSection("bench", `## Cluster figures (\`npm run bench\`)\n\n${doc}`);
 console.log("\nwritten to docs/benchmarks.md");
