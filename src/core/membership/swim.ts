@@ -55,13 +55,13 @@ import { FailedRoster, reconnectProbability } from "./reconnect.js";
 import { expectedConfirmations, Suspicion, suspicionBounds } from "./suspicion.js";
 import { acceptableVsn, incompatibility, ProtocolFeature, protocolMax } from "./vsn.js";
 
-/** `07` + part count in front of a compound (wire.md §4.2). */
+/** `07` + part count in front of a compound (docs/wire.md §4.2). */
 const COMPOUND_HEADER_BYTES = 2;
 /** Each compound part costs a big-endian uint16 length. */
 const COMPOUND_PART_BYTES = 2;
-/** `0c` + CRC-32 in front of a packet for a peer with PMax >= 5 (wire.md §4.5). */
+/** `0c` + CRC-32 in front of a packet for a peer with PMax >= 5 (docs/wire.md §4.5). */
 const CRC_HEADER_BYTES = 5;
-/** A user payload travels behind its `08` type byte (wire.md §3.6). */
+/** A user payload travels behind its `08` type byte (docs/wire.md §3.6). */
 const USER_TYPE_BYTES = 1;
 
 export interface SwimOptions {
@@ -69,7 +69,7 @@ export interface SwimOptions {
   name: string;
   /** Where peers reach us (IPv4 or IPv6 text); sent as Addr/Port and Source* fields. */
   advertise: Address;
-  /** Opaque node metadata (Serf tags: 0xFF + msgpack map, wire.md §6.3). @default empty */
+  /** Opaque node metadata (Serf tags: 0xFF + msgpack map, docs/wire.md §6.3). @default empty */
   meta?: Uint8Array;
   /** Starting incarnation; a restarted node may pass its last one + 1 to win at once. @default 1 */
   initialIncarnation?: number;
@@ -130,7 +130,7 @@ interface ProbeRound {
 }
 
 /**
- * SWIM with Lifeguard, as hashicorp/memberlist runs it, speaking its wire format (wire.md). Pure:
+ * SWIM with Lifeguard, as hashicorp/memberlist runs it, speaking its wire format (docs/wire.md). Pure:
  * time, randomness, timers and the network come in through the constructor; the caller feeds
  * inbound packets and streams to {@link handlePacket} and {@link handleStream}.
  *
@@ -265,7 +265,7 @@ export class Swim {
   }
 
   /**
-   * Push-pull join (Join = true) with every seed (wire.md §6.7). `done` gets the number of seeds
+   * Push-pull join (Join = true) with every seed (docs/wire.md §6.7). `done` gets the number of seeds
    * that completed an exchange and the errors of the others; one success is enough to be in.
    */
   join(seeds: Address[], done: (joined: number, errors: Error[]) => void): void {
@@ -307,7 +307,7 @@ export class Swim {
   }
 
   /**
-   * Graceful leave: gossips a dead about ourselves with From == us (wire.md §3.4, §6.8), which
+   * Graceful leave: gossips a dead about ourselves with From == us (docs/wire.md §3.4, §6.8), which
    * peers record as "left". `done` runs once the broadcast has been sent its retransmit limit, or
    * after `timeoutMs`, or at once when nobody is left to tell. The caller stops afterwards.
    */
@@ -432,7 +432,7 @@ export class Swim {
   #answerStream(from: Address, msg: Message): Uint8Array | null {
     switch (msg.type) {
       case "ping":
-        // A ping for someone else gets no answer, as memberlist closes the stream (wire.md §4.7).
+        // A ping for someone else gets no answer, as memberlist closes the stream (docs/wire.md §4.7).
         if (msg.node !== "" && msg.node !== this.#name) {
           this.#log.warn("membership: stream ping for another node", {
             node: msg.node,
@@ -442,7 +442,7 @@ export class Swim {
         }
         return this.#encodeStream({ type: "ack", seqNo: msg.seqNo, payload: null });
       case "pushPull": {
-        // The listener answers with its state first and merges the peer's after (wire.md §4.7),
+        // The listener answers with its state first and merges the peer's after (docs/wire.md §4.7),
         // so the reply never contains the joiner.
         this.stats.pushPulls++;
         const reply = this.#encodeStream(this.#localPushPull(msg.join));
@@ -486,7 +486,7 @@ export class Swim {
         this.#onDead(msg);
         return;
       case "user":
-        // Serf ignores an empty user message silently (wire.md §6.4).
+        // Serf ignores an empty user message silently (docs/wire.md §6.4).
         if (msg.payload.length > 0) this.#delegate?.notifyUserMessage(msg.payload, from);
         return;
       default:
@@ -508,7 +508,7 @@ export class Swim {
   }
 
   /**
-   * We are the intermediary of someone's indirect probe (wire.md §3.2): ping the target with our
+   * We are the intermediary of someone's indirect probe (docs/wire.md §3.2): ping the target with our
    * own sequence number, relay its ack, and send a nack if asked and the target stays silent.
    */
   #onIndirectPing(from: Address, msg: IndirectPingMessage): void {
@@ -542,7 +542,7 @@ export class Swim {
   }
 
   // -------------------------------------------------------------------------------------------
-  // State transitions (wire.md §6.2)
+  // State transitions (docs/wire.md §6.2)
 
   #onAlive(msg: AliveMessage): void {
     const isSelf = msg.node === this.#name;
@@ -607,7 +607,7 @@ export class Swim {
 
   /**
    * The address an alive claims, reusing the known one when the bytes match (the common case,
-   * and cheaper than re-formatting). Port 0 stands for our own port (wire.md §7).
+   * and cheaper than re-formatting). Port 0 stands for our own port (docs/wire.md §7).
    */
   #addressOf(known: MemberState | undefined, addr: Uint8Array, port: number): Address {
     const p = port || this.#advertise.port;
@@ -727,7 +727,7 @@ export class Swim {
     this.#suspicions.delete(name);
   }
 
-  /** Newer news about a node replaces older queued news about it (wire.md §6.9). */
+  /** Newer news about a node replaces older queued news about it (docs/wire.md §6.9). */
   #queue(node: string, payload: Uint8Array): void {
     this.#broadcasts.queue({ key: node, payload });
   }
@@ -772,7 +772,7 @@ export class Swim {
     );
     const ping = encodeMessage(this.#ping(round.seqNo, target.name));
     if (target.status === "suspect") {
-      // Tell a suspect directly that it is suspected so that it can refute at once (wire.md §6.9).
+      // Tell a suspect directly that it is suspected so that it can refute at once (docs/wire.md §6.9).
       const suspect: SuspectMessage = {
         type: "suspect",
         incarnation: target.incarnation,
@@ -794,7 +794,7 @@ export class Swim {
 
   /**
    * No direct ack within the probe timeout: ask k random alive peers to probe for us, with nacks
-   * from those that support them, and try the target over TCP in parallel (wire.md §6.9).
+   * from those that support them, and try the target over TCP in parallel (docs/wire.md §6.9).
    */
   #probeIndirectly(round: ProbeRound, interval: number): void {
     if (round.done) return;
@@ -912,7 +912,7 @@ export class Swim {
     };
   }
 
-  /** One counter shared by probes and relayed probes, wrapping within uint32 (wire.md §3.1). */
+  /** One counter shared by probes and relayed probes, wrapping within uint32 (docs/wire.md §3.1). */
   #nextSeqNo(): number {
     this.#seqNo = (this.#seqNo + 1) >>> 0;
     return this.#seqNo;
@@ -934,7 +934,7 @@ export class Swim {
   /**
    * Sends queued broadcasts to gossipNodes random members. Dead and left members stay targets
    * for gossipToTheDeadTime so that one that was wrongly declared dead hears it and refutes
-   * (wire.md §6.2). Each target gets its own packet, drawn afresh from the queue.
+   * (docs/wire.md §6.2). Each target gets its own packet, drawn afresh from the queue.
    */
   #gossipTick(): void {
     const now = this.#clock.now();
@@ -965,7 +965,7 @@ export class Swim {
     const left = room - used;
     if (left <= COMPOUND_PART_BYTES + USER_TYPE_BYTES) return parts;
     const user = this.#delegate.getBroadcasts(COMPOUND_PART_BYTES + USER_TYPE_BYTES, left);
-    // An empty part would crash Serf (wire.md §4.2) and an empty user message means nothing; a
+    // An empty part would crash Serf (docs/wire.md §4.2) and an empty user message means nothing; a
     // payload beyond the room or the part limit would break the packet, so it is dropped.
     let roomLeft = left;
     let dropped = 0;
@@ -984,7 +984,7 @@ export class Swim {
     return parts;
   }
 
-  /** Sends `message` with as many queued broadcasts as fit beside it (wire.md §4.1 step 1). */
+  /** Sends `message` with as many queued broadcasts as fit beside it (docs/wire.md §4.1 step 1). */
   #sendPiggybacked(to: Address, message: Uint8Array, dest: MemberState | undefined): void {
     const room = this.#config.udpBufferSize - message.length - COMPOUND_HEADER_BYTES - this.#crcBytes(dest);
     const extra = room > 0 ? this.#takeBroadcasts(room, MAX_COMPOUND_PARTS - 1) : [];
@@ -992,12 +992,12 @@ export class Swim {
     this.#sendPacket(to, packet, dest);
   }
 
-  /** Room the CRC header will take in front of a packet to `dest` (wire.md §4.5). */
+  /** Room the CRC header will take in front of a packet to `dest` (docs/wire.md §4.5). */
   #crcBytes(dest: MemberState | undefined): number {
     return dest !== undefined && protocolMax(dest.vsn) >= ProtocolFeature.crc ? CRC_HEADER_BYTES : 0;
   }
 
-  /** Adds the CRC header for a known destination that checks it (PMax >= 5, wire.md §4.5). */
+  /** Adds the CRC header for a known destination that checks it (PMax >= 5, docs/wire.md §4.5). */
   #sendPacket(to: Address, packet: Uint8Array, dest?: MemberState): void {
     const framed = this.#crcBytes(dest) > 0 ? withCrc(packet) : packet;
     this.stats.packetsOut++;
@@ -1006,7 +1006,7 @@ export class Swim {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Push-pull and reconnect (wire.md §3.5, §5, §6.7)
+  // Push-pull and reconnect (docs/wire.md §3.5, §5, §6.7)
 
   #pushPullTick(): void {
     const [peer] = this.#table.randomMembers(1, (s) => s !== this.#self && s.status === "alive");
@@ -1093,7 +1093,7 @@ export class Swim {
   }
 
   /**
-   * Merges a peer's push-pull state (wire.md §5) after memberlist's protocol check over every
+   * Merges a peer's push-pull state (docs/wire.md §5) after memberlist's protocol check over every
    * alive node, ours and theirs. Returns the refusal reason, or undefined when merged.
    */
   #mergeRemote(msg: PushPullMessage): string | undefined {
@@ -1168,7 +1168,10 @@ export class Swim {
   }
 }
 
-/** Where to answer a ping: its Source fields when both are set, else the datagram's origin (wire.md §3.1). */
+/**
+ * Where to answer a ping: its Source fields when both are set, else the datagram's origin
+ * (docs/wire.md §3.1).
+ */
 function replyAddress(
   from: Address,
   sourceAddr: Uint8Array | undefined,
