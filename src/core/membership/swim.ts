@@ -295,7 +295,9 @@ export class Swim {
       done(new Error("membership stopped"));
       return;
     }
-    const data = this.#encodeStream({ type: "user", payload });
+    // Not compressed: the payloads are msgpack already, and LZW in JavaScript costs more CPU on
+    // both sides than the loopback or LAN bytes it would save.
+    const data = encodeStreamMessage({ type: "user", payload }, { compress: false });
     this.stats.streamsOut++;
     this.stats.bytesOut += data.length;
     this.#transport.sendStream(

@@ -82,6 +82,8 @@ const SESSION_EXPIRY_MS = 60_000;
 const SYNC_FANOUT = 3;
 /** Writes within this window share one round of sync requests. */
 const SYNC_DEBOUNCE_MS = 50;
+/** See {@link ReplicatorOptions.syncIntervalMs}. */
+export const DEFAULT_SYNC_INTERVAL_MS = 1000;
 
 export type StateChange =
   | { kind: "origin"; id: string; entry: OriginEntry | undefined; previous: OriginEntry | undefined }
@@ -136,6 +138,13 @@ export interface ReplicatorOptions {
   tombstoneTtlMs?: number;
   /** Keys per anti-entropy chunk. @default 1000 */
   chunkKeys?: number;
+  /**
+   * Every this often the replicator sends its digest to one random member (with timers only):
+   * a peer that lacks something pulls it, one that has more answers with its own digest. It costs
+   * a digest (bytes in proportion to the writers, not the origins) per interval, and bounds how
+   * long a node missed by gossip and sync announcements waits. 0 turns it off. @default 1000
+   */
+  syncIntervalMs?: number;
   log?: Logger;
 }
 
@@ -170,6 +179,7 @@ interface OutboundSession {
 }
 
 interface InboundSession {
+  peer: string;
   total: number;
   received: number;
   full: boolean;
@@ -187,7 +197,11 @@ interface Digest {
   node: string;
   context: CausalContext;
   floor: VersionVector;
-  receiving: boolean;
+  /** A request: send me what my context lacks. */
+  pull: boolean;
+  /** With pull: send every key (my vector is below your floor). */
+  full: boolean;
+  /** An answer to our digest. */
   reply: boolean;
 }
 
@@ -197,8 +211,12 @@ interface ProbeNote {
   error: string | null;
 }
 
-const FLAG_RECEIVING = 1;
-const FLAG_REPLY = 2;
+const FLAG_PULL = 1;
+const FLAG_FULL = 2;
+/** An answer to a standalone digest: never answered in turn. */
+const FLAG_REPLY = 4;
+/** A pull whose session has not finished by then no longer stops another. */
+const PULL_TIMEOUT_MS = 30_000;
 
 export class Replicator implements MembershipDelegate {
   readonly node: string;
@@ -234,12 +252,17 @@ export class Replicator implements MembershipDelegate {
   readonly #maxFutureWriteMs: number;
   readonly #tombstoneTtlMs: number;
   readonly #chunkKeys: number;
+  readonly #syncIntervalMs: number;
+  #tickTimer: TimerHandle | undefined;
   #peers: StatePeers | undefined;
   #live = 0;
   #nextSession = 1;
   readonly #outbound = new Map<string, OutboundSession>();
   readonly #inbound = new Map<string, InboundSession>();
   readonly #peerVectors = new Map<string, VersionVector>();
+  /** Each peer's last digest, to pull again when a session leaves news behind. */
+  readonly #peerDigests = new Map<string, Digest>();
+  #pulling: { peer: string; at: number } | undefined;
   readonly #probes = new Map<string, ProbeNote>();
   readonly #watermarks = new Map<string, Map<number, number>>();
   readonly #dirtyCatalog = new Set<string>();
@@ -266,11 +289,25 @@ export class Replicator implements MembershipDelegate {
     this.#maxFutureWriteMs = options.maxFutureWriteMs ?? 24 * 3600_000;
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3600_000;
     this.#chunkKeys = options.chunkKeys ?? DEFAULT_CHUNK_KEYS;
+    this.#syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
   }
 
   /** Connects the replicator to the membership layer, which exists only after it. */
   attach(peers: StatePeers): void {
     this.#peers = peers;
+    this.#armTick();
+  }
+
+  #armTick(): void {
+    const timers = this.#timers;
+    if (!timers || this.#syncIntervalMs <= 0 || this.#stopped) return;
+    // Jittered, so that nodes started together do not sync in step.
+    const delay = this.#syncIntervalMs * (0.5 + (this.#rng?.next() ?? 0.5));
+    this.#tickTimer = timers.setTimeout(() => {
+      this.#tickTimer = undefined;
+      this.#syncWith(1);
+      this.#armTick();
+    }, delay);
   }
 
   /** Cancels the pending sync request; inbound data is still merged. Safe twice. */
@@ -278,6 +315,8 @@ export class Replicator implements MembershipDelegate {
     this.#stopped = true;
     if (this.#syncTimer !== undefined) this.#timers?.clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
+    if (this.#tickTimer !== undefined) this.#timers?.clearTimeout(this.#tickTimer);
+    this.#tickTimer = undefined;
     this.#outbound.clear();
   }
 
@@ -559,7 +598,7 @@ export class Replicator implements MembershipDelegate {
 
   /** The digest: bytes in proportion to the writers, not to the origins. */
   localState(_join: boolean): Uint8Array {
-    return this.#digest(false);
+    return this.#digest(0);
   }
 
   mergeRemoteState(state: Uint8Array, _join: boolean): void {
@@ -575,8 +614,7 @@ export class Replicator implements MembershipDelegate {
   // -------------------------------------------------------------------------------------------
   // Digests and sessions
 
-  #digest(reply: boolean): Uint8Array {
-    const flags = (this.#inbound.size > 0 ? FLAG_RECEIVING : 0) | (reply ? FLAG_REPLY : 0);
+  #digest(flags: number): Uint8Array {
     return frame([
       KIND_DIGEST,
       this.node,
@@ -587,6 +625,11 @@ export class Replicator implements MembershipDelegate {
     ]);
   }
 
+  /**
+   * A peer's digest, from push-pull, a sync announcement or a pull request. Sessions are pulled:
+   * a node that lacks writes asks one peer at a time for them, so a node that joins through
+   * three seeds, or hears three announcements, receives each write once.
+   */
   #onDigest(m: unknown[], standalone: boolean): void {
     const digest = parseDigest(m);
     if (!digest) {
@@ -596,21 +639,52 @@ export class Replicator implements MembershipDelegate {
     this.stats.digestsIn++;
     if (digest.node === this.node) return;
     this.#peerVectors.set(digest.node, digest.context.vv);
-    const full = belowFloor(digest.context.vv, this.floor);
-    const peerLacks = full || !digest.context.covers(this.context);
-    if (peerLacks && (full || !digest.receiving)) this.#startSession(digest.node, digest.context, full);
-    if (standalone && !digest.reply && !this.context.covers(digest.context)) {
-      this.#sendDigest(digest.node, true);
+    this.#peerDigests.set(digest.node, digest);
+    if (digest.pull) {
+      // A peer below our floor may hold versions whose tombstones we collected: it gets every key.
+      const full = digest.full || belowFloor(digest.context.vv, this.floor);
+      this.#startSession(digest.node, digest.context, full);
+      return;
     }
+    this.#maybePull(digest);
+    // A sync round's digest from a peer that lacks what we have: tell it, so that it pulls.
+    // (In a push-pull both sides read each other's digest already.)
+    const peerLacks = belowFloor(digest.context.vv, this.floor) || !digest.context.covers(this.context);
+    if (standalone && !digest.reply && peerLacks) this.#sendDigest(digest.node, FLAG_REPLY);
   }
 
-  #sendDigest(peer: string, reply: boolean): void {
+  /** Asks `digest.node` for what we lack of what it has, unless a pull is under way. */
+  #maybePull(digest: Digest): void {
+    const full = belowFloor(this.context.vv, digest.floor);
+    if (!full && this.context.covers(digest.context)) return;
+    const now = this.#wallClock.now();
+    if (this.#pulling && now - this.#pulling.at < PULL_TIMEOUT_MS) return;
+    this.#pulling = { peer: digest.node, at: now };
+    this.#sendDigest(digest.node, FLAG_PULL | (full ? FLAG_FULL : 0), () => {
+      if (this.#pulling?.peer === digest.node) this.#pulling = undefined;
+    });
+  }
+
+  /** After a pulled session ends: pull again if that peer's last digest still shows news. */
+  #pullDone(peer: string): void {
+    if (this.#pulling?.peer !== peer) return;
+    this.#pulling = undefined;
+    const last = this.#peerDigests.get(peer);
+    if (last) this.#maybePull(last);
+  }
+
+  #sendDigest(peer: string, flags: number, failed?: () => void): void {
     const to = this.#peers?.addressOf(peer);
-    if (!to || !this.#peers) return;
-    const payload = this.#digest(reply);
+    if (!to || !this.#peers) {
+      failed?.();
+      return;
+    }
+    const payload = this.#digest(flags);
     this.stats.syncBytesOut += payload.length;
     this.#peers.sendStream(to, payload, (err) => {
-      if (err) this.#log.debug("state: sync request failed", { peer, error: err.message });
+      if (!err) return;
+      this.#log.debug("state: sync request failed", { peer, error: err.message });
+      failed?.();
     });
   }
 
@@ -707,6 +781,7 @@ export class Replicator implements MembershipDelegate {
     let session = this.#inbound.get(key);
     if (!session) {
       session = {
+        peer: node,
         total: total as number,
         received: 0,
         full: full === 1,
@@ -757,6 +832,11 @@ export class Replicator implements MembershipDelegate {
   }
 
   #finishSession(session: InboundSession): void {
+    this.#finishJoin(session);
+    this.#pullDone(session.peer);
+  }
+
+  #finishJoin(session: InboundSession): void {
     if (session.skipped.has("*")) return;
     if (session.full && session.keys) {
       // The sender listed every key it holds: ours that it has seen and not listed are gone there.
@@ -1014,12 +1094,17 @@ export class Replicator implements MembershipDelegate {
   }
 
   #syncRound(): void {
+    this.#syncWith(SYNC_FANOUT);
+  }
+
+  /** Sends our digest to `fanout` random members. */
+  #syncWith(fanout: number): void {
     const peers = (this.#peers?.members() ?? []).filter((m) => m !== this.node);
     const rng = this.#rng;
-    for (let i = 0; i < SYNC_FANOUT && peers.length > 0; i++) {
+    for (let i = 0; i < fanout && peers.length > 0; i++) {
       const j = rng ? randomInt(rng, peers.length) : i % peers.length;
       const [peer] = peers.splice(j, 1);
-      if (peer) this.#sendDigest(peer, false);
+      if (peer) this.#sendDigest(peer, 0);
     }
   }
 }
@@ -1050,7 +1135,8 @@ function parseDigest(m: unknown[]): Digest | undefined {
     node,
     context,
     floor: floorVector,
-    receiving: ((flags as number) & FLAG_RECEIVING) !== 0,
+    pull: ((flags as number) & FLAG_PULL) !== 0,
+    full: ((flags as number) & FLAG_FULL) !== 0,
     reply: ((flags as number) & FLAG_REPLY) !== 0,
   };
 }
