@@ -239,10 +239,8 @@ export class HeckAgent implements HeckNodeApi {
     return this.#departed.withDeparted(this.#swim?.members() ?? [], Date.now());
   }
 
-  origins(): OriginView[] {
-    const replicator = this.#replicator;
-    if (!replicator) return [];
-    return [...replicator.liveOrigins()].map((entry) => this.#view(entry));
+  originCount(): number {
+    return this.#replicator?.originCount ?? 0;
   }
 
   originsPage(query: OriginsQuery): OriginsPage {
@@ -466,6 +464,7 @@ export class HeckAgent implements HeckNodeApi {
       sessionsOut: 0,
       refused: 0,
       collected: 0,
+      dropped: 0,
     };
     let tombstonesAt = 0;
     const sample = () => {
@@ -488,6 +487,8 @@ export class HeckAgent implements HeckNodeApi {
         this.#metrics.stateSessions.inc({ direction: "out" }, st.sessionsOut - last.sessionsOut);
         this.#metrics.stateRefusedStamps.inc(st.refusedStamps - last.refused);
         this.#metrics.stateCollected.inc(st.collected - last.collected);
+        this.#metrics.stateDroppedDeltas.inc(st.droppedDeltas - last.dropped);
+        this.#metrics.stateGossipQueue.set(replicator.pendingBroadcasts);
         Object.assign(last, {
           syncIn: st.syncBytesIn,
           syncOut: st.syncBytesOut,
@@ -495,6 +496,7 @@ export class HeckAgent implements HeckNodeApi {
           sessionsOut: st.sessionsOut,
           refused: st.refusedStamps,
           collected: st.collected,
+          dropped: st.droppedDeltas,
         });
       }
       const swim = this.#swim?.stats;

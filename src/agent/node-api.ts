@@ -73,7 +73,8 @@ export interface HeckNodeApi {
   /** `host:port` of the HTTP listener once bound. */
   httpAddress(): string;
   members(): MemberView[];
-  origins(): OriginView[];
+  /** Live origins in this node's view of the catalog. */
+  originCount(): number;
   /** One page of origins in id order (`GET /v1/origins`). */
   originsPage(query: OriginsQuery): OriginsPage;
   origin(id: string): OriginView | undefined;

@@ -25,6 +25,8 @@ export interface HeckMetrics {
   readonly stateRefusedStamps: Counter;
   readonly stateTombstones: Gauge;
   readonly stateCollected: Counter;
+  readonly stateGossipQueue: Gauge;
+  readonly stateDroppedDeltas: Counter;
 }
 
 const MEMBER_STATUSES: readonly MemberStatus[] = ["alive", "suspect", "dead", "left"];
@@ -116,6 +118,17 @@ export function createMetrics(): HeckMetrics {
     registers,
   });
 
+  const stateGossipQueue = new Gauge({
+    name: "heck_state_gossip_queue",
+    help: "State deltas waiting to be piggybacked on gossip.",
+    registers,
+  });
+  const stateDroppedDeltas = new Counter({
+    name: "heck_state_dropped_deltas_total",
+    help: "State deltas dropped from a full gossip queue; anti-entropy delivers them instead.",
+    registers,
+  });
+
   // Every label value is present from the start: a series that appears only after its first
   // event breaks rate() and alerts on absent series.
   for (const status of MEMBER_STATUSES) members.set({ status }, 0);
@@ -142,5 +155,7 @@ export function createMetrics(): HeckMetrics {
     stateRefusedStamps,
     stateTombstones,
     stateCollected,
+    stateGossipQueue,
+    stateDroppedDeltas,
   };
 }

@@ -32,12 +32,15 @@ export interface AgentOptions {
   profile?: "lan" | "wan" | "local";
   extra?: string[];
   env?: Record<string, string>;
+  /** Flags for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 const START_LINE = /^heck agent (\S+) gossip=(\S+) http=(\S+)$/;
 
 export function startAgent(options: AgentOptions): Promise<AgentProcess> {
   const args = [
+    ...(options.nodeArgs ?? []),
     HECK_BIN,
     "agent",
     "--name",

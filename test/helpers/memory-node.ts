@@ -59,6 +59,10 @@ export class MemoryNode implements HeckNodeApi {
     return this.memberList.map((m) => ({ ...m }));
   }
 
+  originCount(): number {
+    return this.entries.size;
+  }
+
   origins(): OriginView[] {
     return [...this.entries.keys()].map((id) => this.view(id)!);
   }

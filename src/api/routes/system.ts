@@ -21,7 +21,7 @@ export function registerSystemRoutes(app: FastifyInstance, node: HeckNodeApi): v
       gossipAddress: formatAddress(node.gossipAddress()),
       httpAddress: node.httpAddress(),
       members,
-      origins: node.origins().length,
+      origins: node.originCount(),
       owned: node.ownedCount(),
     };
   });

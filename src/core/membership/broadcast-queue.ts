@@ -95,6 +95,28 @@ export class BroadcastQueue {
     return this.#live;
   }
 
+  /**
+   * Drops broadcasts until at most `maxRetain` are left, the most transmitted (and among equals
+   * the oldest) first, as memberlist's Prune: they have already reached the most nodes. Returns
+   * how many were dropped.
+   */
+  prune(maxRetain: number): number {
+    let excess = this.#live - maxRetain;
+    if (excess <= 0) return 0;
+    const dropped = excess;
+    for (let t = this.#buckets.length - 1; t >= 0 && excess > 0; t--) {
+      const bucket = this.#buckets[t] as Entry[];
+      for (let i = 0; i < bucket.length && excess > 0; i++) {
+        const entry = bucket[i] as Entry;
+        if (entry.done || entry.transmits !== t) continue;
+        this.#finish(entry);
+        excess--;
+      }
+    }
+    this.#compact();
+    return dropped;
+  }
+
   /** Drops everything queued (e.g. on shutdown), completing each broadcast. */
   reset(): void {
     const live = this.#buckets.flatMap((bucket, t) => bucket.filter((e) => !e.done && e.transmits === t));

@@ -2,7 +2,10 @@
  * Origin specs as the replicated catalog keeps them: one normal form for the wire and for storage,
  * equality without allocation, and the notion of a spec's probe target.
  */
+import { Interner } from "./intern.js";
 import type { OriginSpec } from "./types.js";
+
+const shared = new Interner<unknown>();
 
 function copyValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(copyValue);
@@ -19,10 +22,18 @@ function copyValue(value: unknown): unknown {
 
 /**
  * A deep copy of a spec with keys in sorted order and no undefined values: what goes on the wire
- * (msgpack has no undefined) and what is kept of a peer's spec (nothing of a decoded object survives).
+ * (msgpack has no undefined) and what is kept of a peer's spec (nothing of a decoded object
+ * survives). Its nested lists and maps (expectStatus, headers) are shared, frozen copies: callers
+ * MUST NOT mutate a spec the state holds.
  */
 export function normalSpec(spec: OriginSpec): OriginSpec {
-  return copyValue(spec) as OriginSpec;
+  const out = copyValue(spec) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value === "object" && value !== null) {
+      out[key] = shared.get(`${key}\u0000${JSON.stringify(value)}`, () => Object.freeze(value));
+    }
+  }
+  return out as unknown as OriginSpec;
 }
 
 function equalValues(a: unknown, b: unknown): boolean {

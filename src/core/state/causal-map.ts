@@ -17,7 +17,7 @@
  * The map holds no context of its own: one context covers every map of a replica (replication.ts),
  * since all of a replica's writes draw their dots from one counter.
  */
-import type { Dot } from "./dots.js";
+import type { CausalContext, Dot } from "./dots.js";
 
 export interface Version<V> {
   writer: string;
@@ -56,11 +56,67 @@ export function visibleVersion<V>(versions: readonly Version<V>[] | undefined): 
   return best;
 }
 
+/** One writer's versions in a map: counter -> key, and the counters in order (rebuilt lazily). */
+interface WriterIndex {
+  keys: Map<number, string>;
+  /** Ascending; may hold counters no longer in `keys`. Undefined when it must be rebuilt. */
+  sorted: number[] | undefined;
+}
+
 const hasDot = <V>(versions: readonly Version<V>[], writer: string, counter: number): boolean =>
   versions.some((v) => v.writer === writer && v.counter === counter);
 
 export class CausalMap<V> {
   readonly #entries = new Map<string, Version<V>[]>();
+  /**
+   * Per writer, where its versions are: anti-entropy asks "which keys hold a version the peer has
+   * not seen", and a peer usually lacks the last few writes of a few writers. The index answers in
+   * time proportional to those versions, not to the size of the map.
+   */
+  readonly #byWriter = new Map<string, WriterIndex>();
+
+  #index(key: string, v: Version<V>): void {
+    let w = this.#byWriter.get(v.writer);
+    if (!w) {
+      w = { keys: new Map(), sorted: [] };
+      this.#byWriter.set(v.writer, w);
+    }
+    w.keys.set(v.counter, key);
+    const sorted = w.sorted;
+    if (sorted === undefined) return;
+    if (sorted.length === 0 || (sorted[sorted.length - 1] as number) < v.counter) sorted.push(v.counter);
+    else w.sorted = undefined;
+  }
+
+  #unindex(v: Version<V>): void {
+    const w = this.#byWriter.get(v.writer);
+    if (!w) return;
+    w.keys.delete(v.counter);
+    if (w.keys.size === 0) this.#byWriter.delete(v.writer);
+    else if (w.sorted && w.sorted.length > 2 * w.keys.size + 64) w.sorted = undefined;
+  }
+
+  /** Keys holding a version that `theirs` has not seen. */
+  keysUnseenBy(theirs: CausalContext, into: (key: string) => void): void {
+    for (const [writer, w] of this.#byWriter) {
+      w.sorted ??= [...w.keys.keys()].sort((a, b) => a - b);
+      const sorted = w.sorted;
+      const top = theirs.vv.get(writer) ?? 0;
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((sorted[mid] as number) <= top) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < sorted.length; i++) {
+        const counter = sorted[i] as number;
+        const key = w.keys.get(counter);
+        if (key === undefined || theirs.has({ writer, counter })) continue;
+        into(key);
+      }
+    }
+  }
 
   get(key: string): readonly Version<V>[] | undefined {
     return this.#entries.get(key);
@@ -91,7 +147,9 @@ export class CausalMap<V> {
    */
   write(key: string, version: Version<V>): readonly Version<V>[] {
     const previous = this.#entries.get(key) ?? [];
+    for (const v of previous) this.#unindex(v);
     this.#entries.set(key, [version]);
+    this.#index(key, version);
     return previous;
   }
 
@@ -115,6 +173,8 @@ export class CausalMap<V> {
       added = true;
     }
     if (!added && kept.length === local.length) return false;
+    for (const v of local) if (!kept.includes(v)) this.#unindex(v);
+    for (const v of kept) if (!local.includes(v)) this.#index(key, v);
     if (kept.length === 0) this.#entries.delete(key);
     else this.#entries.set(key, kept);
     return true;
@@ -127,6 +187,7 @@ export class CausalMap<V> {
     const kept = local.filter((v) => !drop(v));
     const gone = local.length - kept.length;
     if (gone === 0) return 0;
+    for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     if (kept.length === 0) this.#entries.delete(key);
     else this.#entries.set(key, kept);
     return gone;
@@ -134,6 +195,8 @@ export class CausalMap<V> {
 
   /** Puts versions back as stored (loading from disk): no join, no checks. */
   restore(key: string, versions: Version<V>[]): void {
-    if (versions.length > 0) this.#entries.set(key, versions);
+    if (versions.length === 0) return;
+    this.#entries.set(key, versions);
+    for (const v of versions) this.#index(key, v);
   }
 }

@@ -44,6 +44,7 @@ import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
 import { CausalMap, type DotSet, type Version, visibleVersion } from "./causal-map.js";
 import { CausalContext, type Dot, sameDot, type VersionVector } from "./dots.js";
 import { HlcClock } from "./hlc.js";
+import { internText } from "./intern.js";
 import {
   decodeContext,
   decodeDots,
@@ -78,6 +79,13 @@ export const BULK_GOSSIP_LIMIT = 64;
 export const DEFAULT_CHUNK_KEYS = 1000;
 /** An inbound session whose chunks stop arriving is forgotten after this. */
 const SESSION_EXPIRY_MS = 60_000;
+/**
+ * Deltas queued for gossip at most. Gossip carries a few dozen per packet, so a burst beyond this
+ * (the first probes of a large catalog, a mass outage) would keep the queue busy for minutes;
+ * the excess is dropped instead, most transmitted first, and the one-second sync rounds bring
+ * those writes to whoever missed them.
+ */
+export const MAX_QUEUED_DELTAS = 2048;
 /** Sync requests go to this many random peers. */
 const SYNC_FANOUT = 3;
 /** Writes within this window share one round of sync requests. */
@@ -171,6 +179,8 @@ export interface ReplicatorStats {
   digestsIn: number;
   /** Tombstones collected. */
   collected: number;
+  /** Gossip deltas dropped from a full queue (anti-entropy carries them instead). */
+  droppedDeltas: number;
 }
 
 interface OutboundSession {
@@ -241,6 +251,7 @@ export class Replicator implements MembershipDelegate {
     recordsOut: 0,
     digestsIn: 0,
     collected: 0,
+    droppedDeltas: 0,
   };
   readonly #wallClock: Clock;
   readonly #rng: Rng | undefined;
@@ -483,13 +494,23 @@ export class Replicator implements MembershipDelegate {
   recordHealth(id: string, fields: HealthFields): HealthRecord | undefined {
     const entry = this.origin(id);
     if (!entry) return undefined;
-    this.#probes.set(id, { checkedAt: fields.checkedAt, latencyMs: fields.latencyMs, error: fields.error });
+    this.#probes.set(id, {
+      checkedAt: fields.checkedAt,
+      latencyMs: fields.latencyMs,
+      error: internText(fields.error),
+    });
     const versions = this.health.get(id);
     const current = this.#healthVersion(id, entry.target);
     if (current?.value && current.value.status === fields.status && versions?.length === 1) {
       return this.healthOf(id);
     }
-    this.#writeLocal(MAP_HEALTH, id, { ...fields, target: entry.target }, true);
+    const value: HealthValue = {
+      ...fields,
+      reporter: internText(fields.reporter),
+      error: internText(fields.error),
+      target: entry.target,
+    };
+    this.#writeLocal(MAP_HEALTH, id, value, true);
     return this.healthOf(id);
   }
 
@@ -552,7 +573,7 @@ export class Replicator implements MembershipDelegate {
     this.#markDirty(map, id);
     if (gossip) {
       const item = [map, id, encodeVersions(map, [version]), encodeDots(replaced)];
-      this.#queue.queue({ key: `${map}:${id}`, payload: encodeItem(item) });
+      this.#enqueue(`${map}:${id}`, encodeItem(item));
     }
     this.#afterChange(map, id, before);
   }
@@ -698,9 +719,16 @@ export class Replicator implements MembershipDelegate {
     const to = peers.addressOf(peer);
     if (!to) return;
     const keys: Array<[MapTag, string]> = [];
-    const lacking = (versions: readonly Version<unknown>[]) => full || versions.some((v) => !theirs.has(v));
-    for (const [id, versions] of this.catalog.entries()) if (lacking(versions)) keys.push([MAP_CATALOG, id]);
-    for (const [id, versions] of this.health.entries()) if (lacking(versions)) keys.push([MAP_HEALTH, id]);
+    for (const map of [MAP_CATALOG, MAP_HEALTH] as const) {
+      const source = this.#mapOf(map);
+      if (full) {
+        for (const id of source.keys()) keys.push([map, id]);
+        continue;
+      }
+      const ids = new Set<string>();
+      source.keysUnseenBy(theirs, (id) => ids.add(id));
+      for (const id of ids) keys.push([map, id]);
+    }
     // With no key to send, the peer may still lack dots of versions gone everywhere (overwritten,
     // or health swept with its origin): one empty chunk carries our context to it.
     const session: OutboundSession = { peer, id: this.#nextSession++ };
@@ -897,7 +925,7 @@ export class Replicator implements MembershipDelegate {
     for (const d of removed) this.context.add(d);
     // Epidemic forwarding: news to this node is passed on, so a delta reaches all n nodes in
     // O(log n) gossip rounds.
-    if (changed) this.#queue.queue({ key: `${map}:${id}`, payload: encodeItem(item) });
+    if (changed) this.#enqueue(`${map}:${id}`, encodeItem(item));
     return true;
   }
 
@@ -931,6 +959,12 @@ export class Replicator implements MembershipDelegate {
     return true;
   }
 
+  #enqueue(key: string, payload: Uint8Array): void {
+    this.#queue.queue({ key, payload });
+    if (this.#queue.size() > MAX_QUEUED_DELTAS)
+      this.stats.droppedDeltas += this.#queue.prune(MAX_QUEUED_DELTAS);
+  }
+
   #queueWatermark(node: string, marks: ReadonlyMap<number, number>): void {
     const flat: number[] = [];
     for (const [interval, at] of marks) flat.push(interval, at);
@@ -955,6 +989,14 @@ export class Replicator implements MembershipDelegate {
   /** Joins a peer's versions of one key and adds their dots to our context. */
   #join(map: MapTag, id: string, versions: Version<unknown>[], theirs: DotSet): boolean {
     const before = this.#visibleState(map, id);
+    if (map === MAP_HEALTH) {
+      // Share the catalog's target object instead of keeping the decoded copy.
+      const target = this.catalog.visible(id)?.value?.target;
+      if (target)
+        for (const v of versions)
+          if (v.value && sameDot((v.value as HealthValue).target, target))
+            (v.value as HealthValue).target = target;
+    }
     const changed = this.#mapOf(map).join(id, versions as Version<never>[], theirs, this.context);
     let newest: Version<unknown> | undefined;
     for (const v of versions) {

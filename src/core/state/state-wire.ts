@@ -27,6 +27,7 @@ import { isOriginSpec } from "../checks/spec.js";
 import { normalSpec } from "./catalog.js";
 import type { Version } from "./causal-map.js";
 import { CausalContext, type Dot, isDotPart } from "./dots.js";
+import { internText } from "./intern.js";
 import type { CatalogValue, HealthStatus, HealthValue } from "./types.js";
 
 export const WIRE_MAGIC = 0x68;
@@ -131,7 +132,8 @@ export function encodeDots(dots: Iterable<Dot>): unknown[] {
 }
 
 function catalogValueTuple(value: CatalogValue | null): unknown {
-  return value === null ? null : [normalSpec(value.spec), value.target.writer, value.target.counter];
+  // Held specs are in normal form already (normalSpec): sent as they are.
+  return value === null ? null : [value.spec, value.target.writer, value.target.counter];
 }
 
 function healthValueTuple(v: HealthValue | null): unknown {
@@ -250,11 +252,11 @@ function decodeHealthValue(raw: unknown): HealthValue | undefined {
   }
   return {
     status: status as HealthStatus,
-    reporter,
+    reporter: internText(reporter),
     checkedAt,
     changedAt,
     latencyMs,
-    error,
+    error: internText(error),
     target: { writer: tw as string, counter: tc as number },
   };
 }

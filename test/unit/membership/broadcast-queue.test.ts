@@ -157,3 +157,18 @@ describe("BroadcastQueue", () => {
     );
   });
 });
+
+describe("BroadcastQueue.prune", () => {
+  it("drops the most transmitted broadcasts first, down to the number kept", () => {
+    const q = new BroadcastQueue(() => 10);
+    const done: string[] = [];
+    for (const key of ["a", "b", "c"])
+      q.queue({ key, payload: Uint8Array.of(1), onDone: () => done.push(key) });
+    q.take(0, 2); // "c" and "b" go out once (newest first)
+    q.queue({ key: "d", payload: Uint8Array.of(1), onDone: () => done.push("d") });
+    assert.equal(q.prune(2), 2);
+    assert.equal(q.size(), 2);
+    assert.deepEqual(done.sort(), ["b", "c"]);
+    assert.equal(q.prune(5), 0, "nothing to drop below the bound");
+  });
+});

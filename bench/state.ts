@@ -1,0 +1,272 @@
+import { readFileSync } from "node:fs";
+import { pack } from "msgpackr";
+import { parseOriginSpec } from "../src/core/checks/spec.js";
+import { encodeVersions, MAP_CATALOG } from "../src/core/state/state-wire.js";
+import { type AgentProcess, api, startAgent, stopAgent, tempDir, waitFor } from "../test/helpers/cluster.js";
+import { machineLine, summarize, table, writeSection } from "./report.js";
+
+/**
+ * `npm run bench:state`: the replicated state at a CDN's size, on real agents over loopback
+ * (`--profile local`): bootstrap of a new node into a cluster holding the catalog, the bytes that
+ * repair a node that missed some writes, memory per origin, and steady gossip at two catalog
+ * sizes. Writes its section of docs/benchmarks.md. Environment: HECK_BENCH_ORIGINS (default
+ * 100000), HECK_BENCH_RUNS (default 3), HECK_BENCH_MILLION=1 adds one bootstrap at 1,000,000.
+ */
+
+const ORIGINS = Number(process.env.HECK_BENCH_ORIGINS ?? 100_000);
+const RUNS = Number(process.env.HECK_BENCH_RUNS ?? 3);
+const MILLION = process.env.HECK_BENCH_MILLION === "1";
+const MISSED = 1000;
+const BATCH = 10_000;
+/** Long enough that first probes are spread out, short enough that every origin is probed within the bench. */
+const INTERVAL_MS = 60_000;
+const STEADY_WINDOW_MS = 10_000;
+
+/** Origins pointed at the discard port: refused at once, so every probe fails the same way. */
+function specFor(i: number) {
+  return { url: `http://127.0.0.1:9/o${i}`, intervalMs: INTERVAL_MS, timeoutMs: 1000 };
+}
+
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function metric(agent: AgentProcess, name: string, labels = ""): Promise<number> {
+  const res = await fetch(`http://${agent.http}/metrics`);
+  const text = await res.text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`${name}${labels} `) || l.startsWith(`${name}${labels}{`));
+  return Number(line?.split(" ").pop() ?? Number.NaN);
+}
+
+const lagMaxMs = async (a: AgentProcess) => 1000 * (await metric(a, "nodejs_eventloop_lag_max_seconds"));
+
+async function originCount(agent: AgentProcess): Promise<number> {
+  const res = await api<{ origins: number }>(agent, "GET", "/v1/self");
+  return res.body.origins;
+}
+
+async function load(agent: AgentProcess, from: number, to: number): Promise<void> {
+  for (let start = from; start < to; start += BATCH) {
+    const origins = [];
+    for (let i = start; i < Math.min(to, start + BATCH); i++) origins.push({ id: `o${i}`, ...specFor(i) });
+    const res = await api(agent, "POST", "/v1/origins", { origins });
+    if (res.status !== 200) throw new Error(`bulk load: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+async function holdAll(agents: AgentProcess[], n: number, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  await waitFor(
+    `${agents.length} agents to hold ${n} origins`,
+    async () => {
+      for (const a of agents) if ((await originCount(a)) !== n) return false;
+      return true;
+    },
+    timeoutMs,
+    100,
+  );
+  return Date.now() - t0;
+}
+
+/** Gossip bytes each agent sends per second over a window (UDP and TCP, membership and state). */
+async function gossipRate(agents: AgentProcess[]): Promise<number[]> {
+  const out = '{direction="out"}';
+  const before = await Promise.all(agents.map((a) => metric(a, "heck_gossip_bytes_total", out)));
+  await new Promise((r) => setTimeout(r, STEADY_WINDOW_MS));
+  // The gauges follow the transport once a second: let them catch up.
+  await new Promise((r) => setTimeout(r, 1100));
+  const after = await Promise.all(agents.map((a) => metric(a, "heck_gossip_bytes_total", out)));
+  return after.map((v, i) => (v - (before[i] as number)) / ((STEADY_WINDOW_MS + 1100) / 1000));
+}
+
+/** msgpack size of the chunk records that carry `n` of these origins: what a repair must send. */
+function encodedSize(from: number, n: number): number {
+  const records = [];
+  for (let i = from; i < from + n; i++) {
+    const spec = parseOriginSpec(specFor(i));
+    const dot = { writer: "0123456789abcdef", counter: i + 1 };
+    records.push([
+      MAP_CATALOG,
+      `o${i}`,
+      encodeVersions(MAP_CATALOG, [{ ...dot, wall: Date.now(), tick: 0, value: { spec, target: dot } }]),
+    ]);
+  }
+  return pack(records).length;
+}
+
+interface Figures {
+  spreadMs: number;
+  bootstrapMs: number[];
+  bootstrapLagMs: number[];
+  repairBytes: number[];
+  repairMs: number[];
+  repairEncoded: number;
+  rssPerOriginBytes: number[];
+  gossipSmall: number[];
+  gossipLarge: number[];
+}
+
+async function bootstrapInto(
+  seed: AgentProcess,
+  others: AgentProcess[],
+  dataDir: string,
+  n: number,
+  timeoutMs: number,
+): Promise<{ agent: AgentProcess; ms: number; lagMs: number }> {
+  await Promise.all(others.map(lagMaxMs)); // resets each agent's maximum
+  const t0 = Date.now();
+  const agent = await startAgent({ name: `boot-${t0}`, dataDir, join: [seed.gossip] });
+  await holdAll([agent], n, timeoutMs);
+  const ms = Date.now() - t0;
+  const lags = await Promise.all([...others, agent].map(lagMaxMs));
+  return { agent, ms, lagMs: Math.max(...lags) };
+}
+
+async function measure(): Promise<Figures> {
+  const dir = tempDir("heck-bench-state-");
+  const agents: AgentProcess[] = [];
+  const figures: Figures = {
+    spreadMs: 0,
+    bootstrapMs: [],
+    bootstrapLagMs: [],
+    repairBytes: [],
+    repairMs: [],
+    repairEncoded: encodedSize(ORIGINS, MISSED),
+    rssPerOriginBytes: [],
+    gossipSmall: [],
+    gossipLarge: [],
+  };
+  try {
+    const a = await startAgent({ name: "a", dataDir: `${dir.path}/a` });
+    agents.push(a);
+    for (const name of ["b", "c"])
+      agents.push(await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip] }));
+    await waitFor(
+      "3 members",
+      async () => (await api<{ members: unknown[] }>(a, "GET", "/v1/members")).body.members.length === 3,
+      20_000,
+    );
+
+    // Steady state with 100 origins, once every origin has had its first probe.
+    await load(a, 0, 100);
+    await holdAll(agents, 100, 30_000);
+    await new Promise((r) => setTimeout(r, INTERVAL_MS + 5000));
+    figures.gossipSmall = await gossipRate(agents);
+    const rssBefore = agents.map((x) => rssMiB(x.child.pid as number));
+
+    // The whole catalog through one node's bulk route.
+    const t0 = Date.now();
+    await load(a, 100, ORIGINS);
+    figures.spreadMs = (await holdAll(agents, ORIGINS, 300_000)) + 0;
+    console.log(`loaded ${ORIGINS} origins; on every node ${Date.now() - t0} ms after the first batch`);
+
+    for (let run = 0; run < RUNS; run++) {
+      const boot = await bootstrapInto(a, agents, `${dir.path}/boot-${run}`, ORIGINS, 120_000);
+      figures.bootstrapMs.push(boot.ms);
+      figures.bootstrapLagMs.push(boot.lagMs);
+      console.log(
+        `bootstrap ${run + 1}: ${boot.ms} ms, longest event-loop stall ${boot.lagMs.toFixed(0)} ms`,
+      );
+      // Repair: the new node goes away, misses writes, and comes back on its data dir.
+      await stopAgent(boot.agent);
+      const total = ORIGINS + (run + 1) * MISSED;
+      await load(a, total - MISSED, total);
+      await holdAll(agents, total, 60_000);
+      const t1 = Date.now();
+      const back = await startAgent({ name: boot.agent.name, dataDir: `${dir.path}/boot-${run}` });
+      await holdAll([back], total, 60_000);
+      figures.repairMs.push(Date.now() - t1);
+      figures.repairBytes.push(await metric(back, "heck_state_sync_bytes_total", '{direction="in"}'));
+      await stopAgent(back);
+    }
+
+    // Steady state with the whole catalog, once every origin has had its first probe.
+    await new Promise((r) => setTimeout(r, INTERVAL_MS + 5000));
+    figures.gossipLarge = await gossipRate(agents);
+    const n = ORIGINS + RUNS * MISSED - 100;
+    figures.rssPerOriginBytes = agents.map(
+      (x, i) => ((rssMiB(x.child.pid as number) - (rssBefore[i] as number)) * 1024 * 1024) / n,
+    );
+  } finally {
+    await Promise.all(agents.map((x) => stopAgent(x)));
+    dir.remove();
+  }
+  return figures;
+}
+
+async function million(): Promise<string> {
+  const n = 1_000_000;
+  const dir = tempDir("heck-bench-million-");
+  const agents: AgentProcess[] = [];
+  try {
+    const a = await startAgent({ name: "a", dataDir: `${dir.path}/a` });
+    agents.push(a);
+    for (const name of ["b", "c"])
+      agents.push(await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip] }));
+    const t0 = Date.now();
+    await load(a, 0, n);
+    const loadMs = Date.now() - t0;
+    const spreadMs = await holdAll(agents, n, 900_000);
+    const boot = await bootstrapInto(a, agents, `${dir.path}/d`, n, 900_000);
+    agents.push(boot.agent);
+    const rss = agents.map((x) => rssMiB(x.child.pid as number));
+    return `1,000,000 origins: bulk load ${(loadMs / 1000).toFixed(1)} s through one node, on the other two ${(spreadMs / 1000).toFixed(1)} s later; a fourth node bootstrapped in ${(boot.ms / 1000).toFixed(1)} s with a longest event-loop stall of ${boot.lagMs.toFixed(0)} ms; RSS ${rss.map((r) => r.toFixed(0)).join(", ")} MiB.`;
+  } catch (err) {
+    return `1,000,000 origins: ${String(err)}`;
+  } finally {
+    await Promise.all(agents.map((x) => stopAgent(x)));
+    dir.remove();
+  }
+}
+
+const f = await measure();
+const fmt = (values: number[], digits = 0) => {
+  const s = summarize(values);
+  return [s.median.toFixed(digits), s.min.toFixed(digits), s.max.toFixed(digits), values.length];
+};
+const ratio = summarize(f.gossipLarge).median / summarize(f.gossipSmall).median;
+const rows = [
+  [`bootstrap of a 4th node, ${ORIGINS} origins (ms; goal <= 5000)`, ...fmt(f.bootstrapMs)],
+  ["longest event-loop stall on any node during the bootstrap (ms; goal <= 50)", ...fmt(f.bootstrapLagMs)],
+  [`bytes received to repair a node that missed ${MISSED} origins`, ...fmt(f.repairBytes)],
+  [
+    `  the same as a multiple of their encoded size (${f.repairEncoded} B; goal <= 2)`,
+    ...fmt(
+      f.repairBytes.map((b) => b / f.repairEncoded),
+      2,
+    ),
+  ],
+  ["time to repair it, from its restart (ms)", ...fmt(f.repairMs)],
+  ["RSS per origin per node (bytes; goal <= 1024)", ...fmt(f.rssPerOriginBytes)],
+  ["steady gossip out per node, 100 origins (bytes/s)", ...fmt(f.gossipSmall)],
+  [`steady gossip out per node, ${ORIGINS} origins (bytes/s)`, ...fmt(f.gossipLarge)],
+];
+const body = `${table(["figure", "median", "min", "max", "samples"], rows)}
+
+Steady gossip at ${ORIGINS} origins is ${ratio.toFixed(2)}x that at 100 (goal <= 1.5).`;
+console.log(body);
+const extra = MILLION ? await million() : undefined;
+if (extra) console.log(extra);
+
+writeSection(
+  "bench:state",
+  `## Replicated state (\`npm run bench:state\`)
+
+Three agents (\`--profile local\`) on loopback; ${ORIGINS} origins loaded through one node's bulk route
+in batches of ${BATCH} reached the other two ${(f.spreadMs / 1000).toFixed(1)} s after the first batch
+was sent. Then ${RUNS} times: a fourth node joins and bootstraps the catalog (timed from its start
+until its API counts every origin; the stall is the largest \`nodejs_eventloop_lag_max_seconds\` of all
+four nodes over the bootstrap), leaves, misses ${MISSED} new origins, and comes back on its data dir
+(the bytes are its \`heck_state_sync_bytes_total{direction="in"}\`: chunks and digests). The origins
+point at a closed local port with a ${INTERVAL_MS / 1000} s interval; steady gossip is measured over
+${STEADY_WINDOW_MS / 1000} s once every origin has had its first probe, so no status changes, from
+\`heck_gossip_bytes_total{direction="out"}\` on each of the three nodes. RSS per origin is the growth of
+each node's RSS from 100 origins to the full catalog, divided by the origins added. ${machineLine()}
+
+${body}
+${extra ? `\n${extra}\n` : ""}`,
+);
+console.log("\nwritten to docs/benchmarks.md");
