@@ -116,6 +116,26 @@ describe("CausalMap join", () => {
   });
 });
 
+describe("CausalMap.keysUnseenBy", () => {
+  it("finds exactly the keys holding a version the context lacks, as a scan would", () => {
+    fc.assert(
+      fc.property(
+        statesArb,
+        fc.array(fc.tuple(fc.constantFrom("w0", "w1", "w2"), fc.integer({ min: 1, max: 12 }))),
+        ([a], dots) => {
+          const theirs = new CausalContext();
+          for (const [writer, counter] of dots) theirs.add({ writer, counter });
+          const found = new Set<string>();
+          a!.map.keysUnseenBy(theirs, (k) => found.add(k));
+          const scanned = new Set<string>();
+          for (const [k, vs] of a!.map.entries()) if (vs.some((v) => !theirs.has(v))) scanned.add(k);
+          assert.deepEqual([...found].sort(), [...scanned].sort());
+        },
+      ),
+    );
+  });
+});
+
 describe("CausalContext", () => {
   it("folds the cloud into the vector as gaps fill", () => {
     const ctx = new CausalContext();
