@@ -96,6 +96,36 @@ export class CausalMap<V> {
     else if (w.sorted && w.sorted.length > 2 * w.keys.size + 64) w.sorted = undefined;
   }
 
+  /** Writers with a version in this map. */
+  writers(): IterableIterator<string> {
+    return this.#byWriter.keys();
+  }
+
+  /**
+   * `writer`'s versions with a counter above `after`, in counter order: [counter, key] pairs, each
+   * pair flat in the returned array.
+   */
+  dotsAfter(writer: string, after: number): Array<number | string> {
+    const w = this.#byWriter.get(writer);
+    if (!w) return [];
+    w.sorted ??= [...w.keys.keys()].sort((a, b) => a - b);
+    const sorted = w.sorted;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((sorted[mid] as number) <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Array<number | string> = [];
+    for (let i = lo; i < sorted.length; i++) {
+      const counter = sorted[i] as number;
+      const key = w.keys.get(counter);
+      if (key !== undefined) out.push(counter, key);
+    }
+    return out;
+  }
+
   /** Keys holding a version that `theirs` has not seen. */
   keysUnseenBy(theirs: CausalContext, into: (key: string) => void): void {
     for (const [writer, w] of this.#byWriter) {

@@ -116,6 +116,26 @@ export class CausalContext {
     this.join(kept);
   }
 
+  /**
+   * Joins the part of `other` that precedes the position (writer, counter) in the order of writer
+   * ids, then counters: every dot of writers before `writer`, and of `writer` up to `counter`.
+   * Writers in `skip` are left out.
+   */
+  joinPrefix(other: CausalContext, writer: string, counter: number, skip: ReadonlySet<string>): void {
+    const part = new CausalContext();
+    for (const [w, c] of other.vv) {
+      if (skip.has(w) || w > writer) continue;
+      const top = w === writer ? Math.min(c, counter) : c;
+      if (top > 0) part.vv.set(w, top);
+    }
+    for (const [w, counters] of other.cloud) {
+      if (skip.has(w) || w > writer) continue;
+      const kept = w === writer ? [...counters].filter((c) => c <= counter) : [...counters];
+      if (kept.length > 0) part.cloud.set(w, new Set(kept));
+    }
+    this.join(part);
+  }
+
   /** Whether this context holds every dot of `other`. */
   covers(other: CausalContext): boolean {
     if (!vectorCovers(this.vv, other.vv)) {

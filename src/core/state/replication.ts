@@ -77,6 +77,8 @@ export const DEFAULT_RETRANSMIT_MULT = 8;
 export const BULK_GOSSIP_LIMIT = 64;
 /** Keys per anti-entropy chunk: a chunk is merged in one go, so this bounds the receiver's stall. */
 export const DEFAULT_CHUNK_KEYS = 1000;
+/** A chunk closes once its records reach about this many bytes, well below the stream cap. */
+const MAX_CHUNK_BYTES = 512 * 1024;
 /** An inbound session whose chunks stop arriving is forgotten after this. */
 const SESSION_EXPIRY_MS = 60_000;
 /**
@@ -183,6 +185,14 @@ export interface ReplicatorStats {
   droppedDeltas: number;
 }
 
+/** A key of an anti-entropy session, with the first dot of it the peer lacks. */
+interface SessionKey {
+  map: MapTag;
+  id: string;
+  writer: string;
+  counter: number;
+}
+
 interface OutboundSession {
   peer: string;
   id: number;
@@ -190,8 +200,13 @@ interface OutboundSession {
 
 interface InboundSession {
   peer: string;
-  total: number;
-  received: number;
+  /** Known once the last chunk arrived. */
+  total: number | undefined;
+  received: Set<number>;
+  /** Chunks 0 .. applied - 1 have all arrived. */
+  applied: number;
+  /** Each chunk's bound: the (writer, counter) up to which the sender's context may be claimed. */
+  bounds: Map<number, [string, number]>;
   full: boolean;
   context: CausalContext;
   floor: VersionVector;
@@ -225,8 +240,8 @@ const FLAG_PULL = 1;
 const FLAG_FULL = 2;
 /** An answer to a standalone digest: never answered in turn. */
 const FLAG_REPLY = 4;
-/** A pull whose session has not finished by then no longer stops another. */
-const PULL_TIMEOUT_MS = 30_000;
+/** A pull that has brought no chunk for this long no longer stops another. */
+const PULL_TIMEOUT_MS = 10_000;
 
 export class Replicator implements MembershipDelegate {
   readonly node: string;
@@ -718,17 +733,7 @@ export class Replicator implements MembershipDelegate {
     if (!peers || this.#stopped || this.#outbound.has(peer)) return;
     const to = peers.addressOf(peer);
     if (!to) return;
-    const keys: Array<[MapTag, string]> = [];
-    for (const map of [MAP_CATALOG, MAP_HEALTH] as const) {
-      const source = this.#mapOf(map);
-      if (full) {
-        for (const id of source.keys()) keys.push([map, id]);
-        continue;
-      }
-      const ids = new Set<string>();
-      source.keysUnseenBy(theirs, (id) => ids.add(id));
-      for (const id of ids) keys.push([map, id]);
-    }
+    const keys = this.#sessionKeys(theirs, full);
     // With no key to send, the peer may still lack dots of versions gone everywhere (overwritten,
     // or health swept with its origin): one empty chunk carries our context to it.
     const session: OutboundSession = { peer, id: this.#nextSession++ };
@@ -739,30 +744,41 @@ export class Replicator implements MembershipDelegate {
     const vv = encodeVector(context.vv);
     const cloud = encodeCloud(context);
     const floor = encodeVector(this.floor);
-    const total = Math.max(1, Math.ceil(keys.length / this.#chunkKeys));
+    let next = 0;
     let seq = 0;
     const sendNext = () => {
       if (this.#outbound.get(peer) !== session || this.#stopped) return;
-      if (seq >= total) {
+      if (next >= keys.length && seq > 0) {
         this.#outbound.delete(peer);
         return;
       }
       const records: unknown[] = [];
-      for (const [map, id] of keys.slice(seq * this.#chunkKeys, (seq + 1) * this.#chunkKeys)) {
-        const versions = this.#mapOf(map).get(id);
+      let bytes = 0;
+      let last: SessionKey | undefined;
+      while (next < keys.length && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
+        const key = keys[next++] as SessionKey;
+        const versions = this.#mapOf(key.map).get(key.id);
         // A key emptied since the session began is sent empty: the receiver drops what we saw.
-        records.push([map, id, versions ? encodeVersions(map, versions) : []]);
+        records.push([key.map, key.id, versions ? encodeVersions(key.map, versions) : []]);
+        bytes += estimateBytes(key.id, versions);
+        last = key;
       }
+      const done = next >= keys.length;
+      // What the receiver may take as seen once it has this chunk and every one before it: the
+      // keys go in the order of their first unseen dot, so every version we hold with a dot before
+      // the last key's has been sent. The last chunk covers the whole context.
+      const bound = done || !last ? [] : [last.writer, last.counter];
       const payload = frame([
         KIND_CHUNK,
         this.node,
         session.id,
         seq,
-        total,
+        done ? 1 : 0,
         full ? 1 : 0,
         vv,
         cloud,
         floor,
+        bound,
         records,
       ]);
       seq++;
@@ -775,28 +791,69 @@ export class Replicator implements MembershipDelegate {
           if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
           return;
         }
+        if (done) {
+          if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
+          return;
+        }
         sendNext();
       });
     };
     sendNext();
   }
 
+  /**
+   * The keys a session sends, in the order of their first unseen dot (writer ids in order, then
+   * counters): every key holding a version `theirs` lacks, or every key when `full`. The order lets
+   * the receiver advance its version vector chunk by chunk instead of keeping every dot in its
+   * cloud until the end.
+   */
+  #sessionKeys(theirs: CausalContext, full: boolean): SessionKey[] {
+    const writers = [...new Set([...this.catalog.writers(), ...this.health.writers()])].sort();
+    const keys: SessionKey[] = [];
+    const listed = new Set<string>();
+    for (const writer of writers) {
+      const after = full ? 0 : (theirs.vv.get(writer) ?? 0);
+      const catalog = this.catalog.dotsAfter(writer, after);
+      const health = this.health.dotsAfter(writer, after);
+      let i = 0;
+      let j = 0;
+      while (i < catalog.length || j < health.length) {
+        const fromCatalog =
+          j >= health.length || (i < catalog.length && (catalog[i] as number) < (health[j] as number));
+        const list = fromCatalog ? catalog : health;
+        const at = fromCatalog ? i : j;
+        const counter = list[at] as number;
+        const id = list[at + 1] as string;
+        if (fromCatalog) i += 2;
+        else j += 2;
+        if (!full && theirs.has({ writer, counter })) continue;
+        const map = fromCatalog ? MAP_CATALOG : MAP_HEALTH;
+        const tag = `${map}:${id}`;
+        if (listed.has(tag)) continue;
+        listed.add(tag);
+        keys.push({ map, id, writer, counter });
+      }
+    }
+    return keys;
+  }
+
   #onChunk(m: unknown[]): void {
-    const [, node, sessionId, seq, total, full, rawVv, rawCloud, rawFloor, records] = m;
+    const [, node, sessionId, seq, last, full, rawVv, rawCloud, rawFloor, rawBound, records] = m;
     const context = decodeContext(rawVv, rawCloud);
     const floor = decodeVector(rawFloor);
+    const bound = parseBound(rawBound);
     if (
-      m.length !== 10 ||
+      m.length !== 11 ||
       !isName(node) ||
       !Number.isSafeInteger(sessionId) ||
       !Number.isSafeInteger(seq) ||
-      !Number.isSafeInteger(total) ||
-      (total as number) < 1 ||
       (seq as number) < 0 ||
-      (seq as number) >= (total as number) ||
+      (last !== 0 && last !== 1) ||
       (full !== 0 && full !== 1) ||
       !context ||
       !floor ||
+      bound === undefined ||
+      (last === 0 && bound === null) ||
       !Array.isArray(records)
     ) {
       this.#malformedPayload("bad chunk", 0);
@@ -810,8 +867,10 @@ export class Replicator implements MembershipDelegate {
     if (!session) {
       session = {
         peer: node,
-        total: total as number,
-        received: 0,
+        total: undefined,
+        received: new Set(),
+        applied: 0,
+        bounds: new Map(),
         full: full === 1,
         context,
         floor,
@@ -824,6 +883,7 @@ export class Replicator implements MembershipDelegate {
       this.stats.sessionsIn++;
     }
     session.lastAt = now;
+    if (this.#pulling?.peer === node) this.#pulling.at = now;
     let bad = 0;
     for (const record of records) {
       if (!Array.isArray(record) || record.length !== 3) {
@@ -852,8 +912,24 @@ export class Replicator implements MembershipDelegate {
       if (this.#join(map, id, versions, context)) session.changed = true;
     }
     if (bad > 0) this.#malformedPayload("bad chunk records", bad);
-    session.received++;
-    if (session.received >= session.total) {
+    session.received.add(seq as number);
+    if (last === 1) session.total = (seq as number) + 1;
+    if (bound) session.bounds.set(seq as number, bound);
+    // Claim the sender's context chunk by chunk, only over an unbroken run of chunks from the first.
+    let advanced = false;
+    while (session.received.has(session.applied)) {
+      session.applied++;
+      advanced = true;
+    }
+    if (advanced && !session.skipped.has("*") && session.applied !== session.total) {
+      const reached = session.bounds.get(session.applied - 1);
+      if (reached) {
+        const covered = this.context.covers(context);
+        this.context.joinPrefix(context, reached[0], reached[1], session.skipped);
+        if (!covered) this.#dirtyContext = true;
+      }
+    }
+    if (session.total !== undefined && session.applied === session.total) {
       this.#inbound.delete(key);
       this.#finishSession(session);
     }
@@ -1165,6 +1241,31 @@ function toEntry(id: string, version: Version<CatalogValue> | undefined): Origin
 function withoutTarget(value: HealthValue): Omit<HealthRecord, "id"> {
   const { target: _target, ...rest } = value;
   return rest;
+}
+
+/** A chunk's bound: [] (none: the last chunk) or [writer, counter]; undefined when malformed. */
+function parseBound(raw: unknown): [string, number] | null | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  if (raw.length === 0) return null;
+  const [w, c] = raw;
+  return raw.length === 2 && isName(w) && Number.isSafeInteger(c) && (c as number) >= 1
+    ? [w, c as number]
+    : undefined;
+}
+
+/** A rough size of a key's versions on the wire, to close a chunk before it grows too large. */
+function estimateBytes(id: string, versions: readonly Version<unknown>[] | undefined): number {
+  let bytes = id.length + 8;
+  for (const v of versions ?? []) {
+    bytes += v.writer.length + 40;
+    const value = v.value as { spec?: OriginSpec; error?: string | null } | null;
+    if (value?.spec) {
+      const spec = value.spec;
+      bytes += spec.url.length + 120 + (spec.bodyContains?.length ?? 0);
+      for (const [name, text] of Object.entries(spec.headers)) bytes += name.length + text.length + 4;
+    } else if (value) bytes += 80 + (value.error?.length ?? 0);
+  }
+  return bytes;
 }
 
 function parseDigest(m: unknown[]): Digest | undefined {

@@ -234,6 +234,24 @@ describe("Replicator: anti-entropy", () => {
     assert.ok(b.context.covers(a.context), "the final chunk brings the sender's context");
   });
 
+  it("a bootstrap cut short keeps its progress: the next pull sends only the rest", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 100 });
+    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const b = mesh.add("b");
+    b.mergeRemoteState(a.localState(false), false);
+    mesh.settle(4); // the pull request, then three chunks of 100
+    assert.equal(b.originCount, 300);
+    assert.ok((b.context.vv.get("w-a") ?? 0) >= 300, "the vector advanced chunk by chunk");
+    assert.equal(b.context.cloudSize(), 0, "no dot waits in the cloud");
+    for (const p of mesh.queue.splice(0)) p.done(new Error("connection reset")); // the connection drops
+    mesh.advance(60_000);
+    const before = a.stats.recordsOut;
+    mesh.pushPull("a", "b");
+    assert.equal(b.originCount, 1000);
+    assert.equal(a.stats.recordsOut - before, 700, "only what b did not have");
+  });
+
   it("a node that was away while a delete was collected does not bring the origin back", () => {
     const mesh = new Mesh();
     const a = mesh.add("a");
