@@ -38,6 +38,14 @@ export interface TransportStats {
   handlerErrors: number;
   /** Datagrams the kernel refused to send (EMSGSIZE, no route, ...). */
   sendErrors: number;
+  /** Inbound connections closed on accept because maxInboundStreams were already open. */
+  refusedInboundStreams: number;
+  /** Outbound streams failed at once because maxOutboundStreams were already in flight. */
+  refusedOutboundStreams: number;
+  /** Inbound streams and outbound replies cut off at maxStreamBytes. */
+  oversizedStreams: number;
+  /** Inbound streams closed at their total deadline (a slow or silent sender). */
+  expiredStreams: number;
 }
 
 export interface UdpTcpTransportOptions {
@@ -46,13 +54,21 @@ export interface UdpTcpTransportOptions {
   /** @default silentLogger */
   logger?: Logger;
   /**
-   * An inbound stream that stays silent this long is closed. memberlist bounds a whole exchange by
-   * TCPTimeout; an idle bound is enough here because the message size is bounded too.
-   * @default 10000 (memberlist's LAN TCPTimeout)
+   * An inbound connection is closed this long after it was accepted, whatever it is doing: one
+   * deadline for the whole exchange, as memberlist's TCPTimeout, so that a sender trickling a
+   * byte at a time holds its slot no longer than a silent one. The agent passes its profile's
+   * tcpTimeoutMs. @default 10000 (memberlist's LAN TCPTimeout)
    */
-  streamIdleTimeoutMs?: number;
+  streamDeadlineMs?: number;
+  /**
+   * Largest stream message read, an inbound request or an outbound stream's reply; a longer one
+   * is cut off and counted. The agent passes its profile's maxStreamBytes. @default 4194304 (4 MiB)
+   */
+  maxStreamBytes?: number;
   /** Inbound streams served at once; more are closed on accept, as memberlist caps concurrent push-pulls. @default 128 */
   maxInboundStreams?: number;
+  /** Outbound streams in flight at once; more fail at once with an error. @default 128 */
+  maxOutboundStreams?: number;
   /** How many ports to try when binding port 0 before giving up on one free for both TCP and UDP. @default 16 */
   bindAttempts?: number;
 }
@@ -60,10 +76,6 @@ export interface UdpTcpTransportOptions {
 /** memberlist's errResp texts (wire.md §4.4), so that a Serf peer logs the reason it knows. */
 const PLAIN_TO_ENCRYPTING = "Encryption is configured but remote state is not encrypted";
 const ENCRYPTED_TO_PLAIN = "Remote state is encrypted and encryption is not configured";
-
-/** Bytes an encrypt frame adds in front of the sealed message: `0a` + uint32 length. */
-const FRAME_HEADER_BYTES = 5;
-const MAX_STREAM_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_STREAM_BYTES;
 
 /**
  * memberlist's network transport: UDP datagrams for probes and gossip, one TCP connection per
@@ -75,8 +87,10 @@ const MAX_STREAM_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_STREAM_BYTES;
 export class UdpTcpTransport implements MembershipTransport {
   private readonly keyring: Keyring | undefined;
   private readonly logger: Logger;
-  private readonly streamIdleTimeoutMs: number;
+  private readonly streamDeadlineMs: number;
+  private readonly maxStreamBytes: number;
   private readonly maxInboundStreams: number;
+  private readonly maxOutboundStreams: number;
   private readonly bindAttempts: number;
   private readonly counters: TransportStats = {
     packetsIn: 0,
@@ -88,6 +102,10 @@ export class UdpTcpTransport implements MembershipTransport {
     malformed: 0,
     handlerErrors: 0,
     sendErrors: 0,
+    refusedInboundStreams: 0,
+    refusedOutboundStreams: 0,
+    oversizedStreams: 0,
+    expiredStreams: 0,
   };
   private handlers: TransportHandlers | undefined;
   private udp: UdpSocket | undefined;
@@ -101,8 +119,10 @@ export class UdpTcpTransport implements MembershipTransport {
   constructor(options: UdpTcpTransportOptions = {}) {
     this.keyring = options.keyring;
     this.logger = options.logger ?? silentLogger;
-    this.streamIdleTimeoutMs = options.streamIdleTimeoutMs ?? 10_000;
+    this.streamDeadlineMs = options.streamDeadlineMs ?? 10_000;
+    this.maxStreamBytes = Math.min(options.maxStreamBytes ?? 4 * 1024 * 1024, MAX_STREAM_BYTES);
     this.maxInboundStreams = options.maxInboundStreams ?? 128;
+    this.maxOutboundStreams = options.maxOutboundStreams ?? 128;
     this.bindAttempts = options.bindAttempts ?? 16;
   }
 
@@ -205,6 +225,14 @@ export class UdpTcpTransport implements MembershipTransport {
       queueMicrotask(() => this.callDone(done, new Error(`stream to ${peer}: transport not running`)));
       return;
     }
+    if (this.outbound.size >= this.maxOutboundStreams) {
+      this.counters.refusedOutboundStreams++;
+      const open = this.outbound.size;
+      queueMicrotask(() =>
+        this.callDone(done, new Error(`stream to ${peer}: ${open} outbound streams already in flight`)),
+      );
+      return;
+    }
     let out: Uint8Array;
     try {
       out = this.keyring ? this.keyring.encryptStreamFrame(data) : data;
@@ -215,7 +243,7 @@ export class UdpTcpTransport implements MembershipTransport {
     }
 
     const socket = connect({ host: to.host, port: to.port });
-    const reply = new ByteAccumulator(MAX_STREAM_FRAME_BYTES);
+    const reply = new ByteAccumulator(this.maxStreamBytes);
     let settled = false;
     const finish = (err: Error | null, message?: Uint8Array) => {
       if (settled) return;
@@ -245,8 +273,12 @@ export class UdpTcpTransport implements MembershipTransport {
     socket.on("data", (chunk: Buffer) => {
       if (settled) return;
       this.counters.bytesIn += chunk.length;
+      if (!reply.push(chunk)) {
+        this.counters.oversizedStreams++;
+        finish(new Error(`stream reply from ${peer} exceeds ${this.maxStreamBytes} bytes`));
+        return;
+      }
       try {
-        if (!reply.push(chunk)) throw new WireError(`stream reply exceeds ${MAX_STREAM_FRAME_BYTES} bytes`);
         const length = streamMessageLength(reply.view());
         if (length === undefined) return;
         // A copy: the reply outlives the accumulator, whose buffer may be twice its size.
@@ -289,21 +321,33 @@ export class UdpTcpTransport implements MembershipTransport {
   private acceptStream(socket: Socket): void {
     // Errors (resets mostly) are expected from peers that go away; every path ends in close.
     socket.on("error", (err) => this.logger.debug("gossip stream error", { error: err.message }));
-    if (this.stopping || this.inbound.size >= this.maxInboundStreams) {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (this.inbound.size >= this.maxInboundStreams) {
+      this.counters.refusedInboundStreams++;
       this.logger.debug("inbound stream refused", { open: this.inbound.size });
       socket.destroy();
       return;
     }
     this.inbound.add(socket);
     this.counters.streamsIn++;
-    socket.on("close", () => this.inbound.delete(socket));
-    socket.setTimeout(this.streamIdleTimeoutMs, () => {
-      this.logger.debug("inbound stream idle, closed", { from: socket.remoteAddress });
+    let complete = false;
+    const deadline = setTimeout(() => {
+      this.counters.expiredStreams++;
+      this.logger.debug("inbound stream closed at its deadline", {
+        from: socket.remoteAddress,
+        complete,
+      });
       socket.destroy();
+    }, this.streamDeadlineMs);
+    socket.on("close", () => {
+      clearTimeout(deadline);
+      this.inbound.delete(socket);
     });
     const from = { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    const request = new ByteAccumulator(MAX_STREAM_FRAME_BYTES);
-    let complete = false;
+    const request = new ByteAccumulator(this.maxStreamBytes);
 
     socket.on("data", (chunk: Buffer) => {
       // One message per connection (wire.md §4.7); whatever follows it is ignored.
@@ -315,7 +359,16 @@ export class UdpTcpTransport implements MembershipTransport {
           complete = true;
           return;
         }
-        if (!request.push(chunk)) throw new WireError(`stream exceeds ${MAX_STREAM_FRAME_BYTES} bytes`);
+        if (!request.push(chunk)) {
+          complete = true;
+          this.counters.oversizedStreams++;
+          this.logger.debug("inbound stream refused: too large", {
+            from: formatAddress(from),
+            limit: this.maxStreamBytes,
+          });
+          socket.destroy();
+          return;
+        }
         const length = streamMessageLength(request.view());
         if (length === undefined) return;
         complete = true;

@@ -5,7 +5,7 @@ import { SqliteStore } from "../adapters/sqlite-store.js";
 import { pinoLogger, systemClock, systemRng, systemTimers } from "../adapters/system-env.js";
 import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
 import { UndiciProber } from "../adapters/undici-prober.js";
-import { createMetrics, type HeckMetrics } from "../api/metrics.js";
+import { createMetrics, type HeckMetrics, REFUSAL_REASONS, type RefusalReason } from "../api/metrics.js";
 import { buildServer } from "../api/server.js";
 import type { AgentConfig } from "../config.js";
 import { type Address, formatAddress } from "../core/address.js";
@@ -124,7 +124,12 @@ export class HeckAgent implements HeckNodeApi {
     });
 
     const keyring = config.encrypt ? new Keyring([parseKey(config.encrypt)]) : undefined;
-    const transport = new UdpTcpTransport({ logger: this.#log, ...(keyring ? { keyring } : {}) });
+    const transport = new UdpTcpTransport({
+      logger: this.#log,
+      streamDeadlineMs: membership.tcpTimeoutMs,
+      maxStreamBytes: membership.maxStreamBytes,
+      ...(keyring ? { keyring } : {}),
+    });
     this.#transport = transport;
     const bound = await transport.start(config.bind, {
       onPacket: (from: Address, data: Uint8Array) => this.#swim?.handlePacket(from, data),
@@ -398,6 +403,10 @@ export class HeckAgent implements HeckNodeApi {
    */
   #wireGauges(): void {
     const last = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, malformed: 0 };
+    const lastRefused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<
+      RefusalReason,
+      number
+    >;
     const sample = () => {
       const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<MemberStatus, number>;
       for (const m of this.members()) counts[m.status]++;
@@ -420,6 +429,17 @@ export class HeckAgent implements HeckNodeApi {
       this.#metrics.gossipBytes.inc({ direction: "out" }, now.bytesOut - last.bytesOut);
       this.#metrics.malformedPackets.inc(now.malformed - last.malformed);
       Object.assign(last, now);
+      const refused: Record<RefusalReason, number> = {
+        inbound_streams: transport.refusedInboundStreams,
+        outbound_streams: transport.refusedOutboundStreams,
+        stream_too_large: transport.oversizedStreams,
+        stream_deadline: transport.expiredStreams,
+        decompressed_too_large: swim.oversized,
+      };
+      for (const reason of REFUSAL_REASONS) {
+        this.#metrics.refused.inc({ reason }, refused[reason] - lastRefused[reason]);
+        lastRefused[reason] = refused[reason];
+      }
     };
     sample();
     this.#sampler = setInterval(sample, 1000);

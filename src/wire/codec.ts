@@ -6,9 +6,9 @@
  * a plaintext stream message carries no overall length (§4.7).
  */
 
-import { WireError } from "../errors.js";
+import { WireError, WireLimitError } from "../errors.js";
 import { crc32 } from "./crc32.js";
-import { lzwCompress, lzwDecompress } from "./lzw.js";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, lzwCompress, lzwDecompress } from "./lzw.js";
 import type {
   AckMessage,
   AliveMessage,
@@ -31,6 +31,12 @@ import { MsgpackReader, MsgpackWriter, TruncatedError } from "./msgpack.js";
 export const MAX_COMPOUND_PARTS = 127;
 /** Largest encrypted stream frame memberlist accepts (§4.4); also our bound for plain streams. */
 export const MAX_STREAM_BYTES = 20 * 1024 * 1024;
+/**
+ * Everything one datagram decompresses to, all compress wrappers together. memberlist reads
+ * datagrams of up to 64 KiB (docs/wire.md §4.1) and sets no bound on decompression (§4.3); a
+ * packet's worth is the most a real peer's packet can hold, so more is a bomb: refused whole.
+ */
+export const MAX_PACKET_DECOMPRESSED_BYTES = 64 * 1024;
 /** compress-in-compound-in-compress... memberlist recurses without bound; we stop here. */
 const MAX_PACKET_NESTING = 8;
 const U16 = 0xffff;
@@ -360,11 +366,14 @@ function decodePushPull(r: MsgpackReader): PushPullMessage {
   return { type: "pushPull", join: h.join, nodes, userState: r.take(h.userStateLen).slice() };
 }
 
-/** Reads `{Algo, Buf}` after a compress type byte and returns the decompressed message (§3.7). */
-function decompressBody(r: MsgpackReader): Uint8Array {
+/**
+ * Reads `{Algo, Buf}` after a compress type byte and returns the decompressed message (§3.7),
+ * at most `maxBytes` long (a WireLimitError beyond).
+ */
+function decompressBody(r: MsgpackReader, maxBytes: number): Uint8Array {
   const { algo, buf } = readFields(r, COMPRESS, {});
   if (algo !== ALGO_LZW) throw new WireError(`compress: unknown algorithm ${algo}`);
-  return lzwDecompress(buf);
+  return lzwDecompress(buf, maxBytes);
 }
 
 /** Type byte to struct message, for those a packet may carry directly; errResp is stream-only (§1). */
@@ -380,14 +389,22 @@ export interface DecodedPacket {
   errors: string[];
 }
 
-/** A part's WireError becomes a report; anything else is a bug and propagates. */
+/** The packet being decoded: what it yielded so far and the decompression budget left. */
+interface PacketDecoding extends DecodedPacket {
+  decompressBudget: number;
+}
+
+/**
+ * A part's WireError becomes a report; anything else is a bug and propagates. A bound exceeded
+ * (WireLimitError) refuses the whole packet, not just the part.
+ */
 function partErrorMessage(err: unknown): string {
-  if (err instanceof WireError) return err.message;
+  if (err instanceof WireError && !(err instanceof WireLimitError)) return err.message;
   throw err;
 }
 
 /** Decodes one message or container at `depth`, appending to `out`. Throws WireError. */
-function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket): void {
+function decodePacketMessage(data: Uint8Array, depth: number, out: PacketDecoding): void {
   if (depth > MAX_PACKET_NESTING) throw new WireError("packet: nesting too deep");
   const type = data[0];
   if (type === undefined) throw new WireError("packet: missing message type byte");
@@ -402,7 +419,9 @@ function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket
   }
   const r = new MsgpackReader(data, 1);
   if (type === MessageType.compress) {
-    decodePacketMessage(decompressBody(r), depth + 1, out);
+    const inner = decompressBody(r, out.decompressBudget);
+    out.decompressBudget -= inner.length;
+    decodePacketMessage(inner, depth + 1, out);
     return;
   }
   const structType = PACKET_TYPES.get(type);
@@ -416,7 +435,7 @@ function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket
  * others still count. A part longer than the bytes left truncates it and every later part. An
  * empty part (which crashes Serf 0.9.4) is reported and skipped.
  */
-function decodeCompound(data: Uint8Array, depth: number, out: DecodedPacket): void {
+function decodeCompound(data: Uint8Array, depth: number, out: PacketDecoding): void {
   if (data.length < 2) throw new WireError("compound: missing part count");
   const count = data[1]!;
   const headerEnd = 2 + 2 * count;
@@ -446,9 +465,13 @@ function decodeCompound(data: Uint8Array, depth: number, out: DecodedPacket): vo
  * Decodes one plaintext datagram (already decrypted): checks the CRC if the first byte is 12,
  * then unwraps compress and compound recursively and collects every message in order. Problems
  * inside a compound are listed in `errors` while the other parts still count. Throws WireError
- * only when the datagram yields no message at all and something was wrong with it.
+ * only when the datagram yields no message at all and something was wrong with it, and
+ * WireLimitError when its compress wrappers together expand beyond `maxDecompressedBytes`.
  */
-export function decodePacket(data: Uint8Array): DecodedPacket {
+export function decodePacket(
+  data: Uint8Array,
+  options: { maxDecompressedBytes?: number } = {},
+): DecodedPacket {
   let body = data;
   if (data[0] === MessageType.hasCrc) {
     // Recognised only as the outermost byte (§4.5); elsewhere 12 is an unknown type.
@@ -460,10 +483,14 @@ export function decodePacket(data: Uint8Array): DecodedPacket {
       throw new WireError(`packet: CRC mismatch (header ${hex32(expected)}, computed ${hex32(actual)})`);
     }
   }
-  const out: DecodedPacket = { messages: [], errors: [] };
+  const out: PacketDecoding = {
+    messages: [],
+    errors: [],
+    decompressBudget: options.maxDecompressedBytes ?? MAX_PACKET_DECOMPRESSED_BYTES,
+  };
   decodePacketMessage(body, 0, out);
   if (out.messages.length === 0 && out.errors.length > 0) throw new WireError(out.errors.join("; "));
-  return out;
+  return { messages: out.messages, errors: out.errors };
 }
 
 function hex32(v: number): string {
@@ -527,11 +554,20 @@ function checkedStreamLength(len: number, at: number): number {
 /**
  * Decodes one plaintext stream message (a compress wrapper is undone once, as memberlist does):
  * ping, ack, err, pushPull, or user in its stream form. Encrypted frames must be opened first
- * (crypto.ts). Truncated input is a WireError; bytes after the message are ignored.
+ * (crypto.ts). Truncated input is a WireError; bytes after the message are ignored. A compressed
+ * message that expands beyond `maxDecompressedBytes` is a WireLimitError.
+ * @param options.maxDecompressedBytes @default DEFAULT_MAX_DECOMPRESSED_BYTES (8 MiB)
  */
-export function decodeStreamMessage(buf: Uint8Array): Message {
+export function decodeStreamMessage(
+  buf: Uint8Array,
+  options: { maxDecompressedBytes?: number } = {},
+): Message {
   let data = buf;
-  if (data[0] === MessageType.compress) data = decompressBody(new MsgpackReader(data, 1));
+  if (data[0] === MessageType.compress)
+    data = decompressBody(
+      new MsgpackReader(data, 1),
+      options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    );
   const type = data[0];
   if (type === undefined) throw new WireError("stream: missing message type byte");
   const r = new MsgpackReader(data, 1);

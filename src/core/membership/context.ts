@@ -1,4 +1,5 @@
-import { encodeStreamMessage } from "../../wire/codec.js";
+import { WireLimitError } from "../../errors.js";
+import { decodeStreamMessage, encodeStreamMessage } from "../../wire/codec.js";
 import type { Message } from "../../wire/messages.js";
 import { type Address, formatAddress } from "../address.js";
 import type { Clock, Logger, Rng, TimerHandle, Timers } from "../env.js";
@@ -15,6 +16,11 @@ export interface SwimStats {
   bytesOut: number;
   /** Undecodable packets, bad compound parts, unreadable streams and replies. */
   malformed: number;
+  /**
+   * Packets and stream messages refused whole for exceeding a bound: decompressing beyond a
+   * packet's worth (wire/codec.ts MAX_PACKET_DECOMPRESSED_BYTES) or beyond maxStreamBytes.
+   */
+  oversized: number;
   streamsIn: number;
   streamsOut: number;
   probes: number;
@@ -34,6 +40,7 @@ export function emptySwimStats(): SwimStats {
     bytesIn: 0,
     bytesOut: 0,
     malformed: 0,
+    oversized: 0,
     streamsIn: 0,
     streamsOut: 0,
     probes: 0,
@@ -134,6 +141,24 @@ export class NodeContext {
   malformed(from: Address, error: string): void {
     this.stats.malformed++;
     this.log.debug("membership: malformed input dropped", { from: formatAddress(from), error });
+  }
+
+  /** Bad peer input caught on its way in: a refusal for a bound exceeded, else malformed. */
+  dropInput(from: Address, err: unknown): void {
+    if (err instanceof WireLimitError) {
+      this.stats.oversized++;
+      this.log.debug("membership: oversized input refused", {
+        from: formatAddress(from),
+        error: err.message,
+      });
+      return;
+    }
+    this.malformed(from, errorText(err));
+  }
+
+  /** Decodes a stream message within maxStreamBytes. Throws WireError. */
+  decodeStream(data: Uint8Array): Message {
+    return decodeStreamMessage(data, { maxDecompressedBytes: this.config.maxStreamBytes });
   }
 }
 

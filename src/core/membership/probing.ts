@@ -1,10 +1,10 @@
-import { decodeStreamMessage, encodeCompound, encodeMessage } from "../../wire/codec.js";
+import { encodeCompound, encodeMessage } from "../../wire/codec.js";
 import { bytesToIp } from "../../wire/ip.js";
 import type { IndirectPingMessage, PingMessage, SuspectMessage } from "../../wire/messages.js";
 import { type Address, formatAddress } from "../address.js";
 import type { TimerHandle } from "../env.js";
 import { HealthDelta } from "./awareness.js";
-import { errorText, type NodeContext } from "./context.js";
+import type { NodeContext } from "./context.js";
 import type { Dissemination } from "./dissemination.js";
 import type { MemberState } from "./members.js";
 import type { Transitions } from "./transitions.js";
@@ -236,10 +236,10 @@ export class Probing {
 
   #isAckFor(reply: Uint8Array, seqNo: number, from: Address): boolean {
     try {
-      const msg = decodeStreamMessage(reply);
+      const msg = this.#ctx.decodeStream(reply);
       return msg.type === "ack" && msg.seqNo === seqNo;
     } catch (err) {
-      this.#ctx.malformed(from, errorText(err));
+      this.#ctx.dropInput(from, err);
       return false;
     }
   }

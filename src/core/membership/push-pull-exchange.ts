@@ -1,4 +1,3 @@
-import { decodeStreamMessage } from "../../wire/codec.js";
 import type { Message, PushNodeState, PushPullMessage } from "../../wire/messages.js";
 import type { Address } from "../address.js";
 import { randomInt } from "../env.js";
@@ -81,9 +80,9 @@ export class PushPullExchange {
         ctx.stats.bytesIn += reply.length;
         let msg: Message;
         try {
-          msg = decodeStreamMessage(reply);
+          msg = ctx.decodeStream(reply);
         } catch (e) {
-          ctx.malformed(to, errorText(e));
+          ctx.dropInput(to, e);
           done(e instanceof Error ? e : new Error(errorText(e)));
           return;
         }

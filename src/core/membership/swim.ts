@@ -1,4 +1,4 @@
-import { decodePacket, decodeStreamMessage, encodeMessage } from "../../wire/codec.js";
+import { decodePacket, encodeMessage } from "../../wire/codec.js";
 import { ipToBytes } from "../../wire/ip.js";
 import type { DeadMessage, Message } from "../../wire/messages.js";
 import { HECK_VSN } from "../../wire/messages.js";
@@ -264,7 +264,7 @@ export class Swim {
       messages = decoded.messages;
       for (const error of decoded.errors) ctx.malformed(from, error);
     } catch (err) {
-      ctx.malformed(from, errorText(err));
+      ctx.dropInput(from, err);
       return;
     }
     for (const msg of messages) {
@@ -289,9 +289,9 @@ export class Swim {
     let msg: Message;
     let reply: Uint8Array | null;
     try {
-      msg = decodeStreamMessage(data);
+      msg = ctx.decodeStream(data);
     } catch (err) {
-      ctx.malformed(from, errorText(err));
+      ctx.dropInput(from, err);
       reply = ctx.encodeStream({ type: "err", error: errorText(err) });
       ctx.stats.bytesOut += reply.length;
       return reply;
