@@ -91,9 +91,9 @@ export class Probing {
     const ctx = this.#ctx;
     const target: Address = { host: bytesToIp(msg.target), port: msg.port || ctx.advertise.port };
     const replyTo = replyAddress(from, msg.sourceAddr, msg.sourcePort);
-    const seqNo = this.#nextSeqNo();
+    const seqNo = this.nextSeqNo();
     let nackTimer: TimerHandle | undefined;
-    this.#expectAck(
+    this.expectAck(
       seqNo,
       ctx.config.probeTimeoutMs,
       () => {
@@ -141,7 +141,7 @@ export class Probing {
     const round: ProbeRound = {
       target,
       incarnation: target.incarnation,
-      seqNo: this.#nextSeqNo(),
+      seqNo: this.nextSeqNo(),
       startedAt: ctx.clock.now(),
       expectedNacks: 0,
       nacks: 0,
@@ -153,7 +153,7 @@ export class Probing {
     };
     this.#probe = round;
     ctx.stats.probes++;
-    this.#expectAck(
+    this.expectAck(
       round.seqNo,
       interval,
       () => this.#finishProbe(round, true),
@@ -289,13 +289,14 @@ export class Probing {
     if (this.#probe === round) this.#probe = undefined;
   }
 
-  #expectAck(seqNo: number, timeoutMs: number, onAck: () => void, onNack: () => void): void {
+  /** Runs `onAck` (or `onNack`) when an ack (or nack) with `seqNo` arrives within `timeoutMs`. */
+  expectAck(seqNo: number, timeoutMs: number, onAck: () => void, onNack: () => void): void {
     const timer = this.#ctx.timers.setTimeout(() => this.#acks.delete(seqNo), timeoutMs);
     this.#acks.set(seqNo, { onAck, onNack, timer });
   }
 
   /** One counter shared by probes and relayed probes, wrapping within uint32 (wire.md §3.1). */
-  #nextSeqNo(): number {
+  nextSeqNo(): number {
     this.#seqNo = (this.#seqNo + 1) >>> 0;
     return this.#seqNo;
   }

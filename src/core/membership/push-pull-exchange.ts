@@ -4,6 +4,7 @@ import { randomInt } from "../env.js";
 import { errorText, type NodeContext } from "./context.js";
 import { mergeAsMessage, stateCodeOf } from "./push-pull.js";
 import { reconnectProbability } from "./reconnect.js";
+import type { SerfClock } from "./serf-intent.js";
 import type { Transitions } from "./transitions.js";
 import { incompatibility } from "./vsn.js";
 
@@ -16,10 +17,12 @@ import { incompatibility } from "./vsn.js";
 export class PushPullExchange {
   readonly #ctx: NodeContext;
   readonly #transitions: Transitions;
+  readonly #serf: SerfClock;
 
-  constructor(ctx: NodeContext, transitions: Transitions) {
+  constructor(ctx: NodeContext, transitions: Transitions, serf: SerfClock) {
     this.#ctx = ctx;
     this.#transitions = transitions;
+    this.#serf = serf;
   }
 
   pushPullTick(): void {
@@ -152,7 +155,11 @@ export class PushPullExchange {
         });
       }
     }
-    if (ctx.delegate && msg.userState.length > 0) ctx.delegate.mergeRemoteState(msg.userState, msg.join);
+    if (msg.userState.length > 0) {
+      // A Serf peer's state carries its member clock (docs/wire.md §6.6).
+      this.#serf.witness(msg.userState);
+      ctx.delegate?.mergeRemoteState(msg.userState, msg.join);
+    }
     return undefined;
   }
 }

@@ -1,17 +1,19 @@
-import { decodePacket, encodeMessage } from "../../wire/codec.js";
+import { decodePacket } from "../../wire/codec.js";
 import { ipToBytes } from "../../wire/ip.js";
-import type { DeadMessage, Message } from "../../wire/messages.js";
+import type { Message } from "../../wire/messages.js";
 import { HECK_VSN } from "../../wire/messages.js";
 import { type Address, formatAddress } from "../address.js";
-import { type Clock, type Logger, type Rng, silentLogger, type TimerHandle, type Timers } from "../env.js";
+import { type Clock, type Logger, type Rng, silentLogger, type Timers } from "../env.js";
 import { type MembershipConfig, validateMembershipConfig } from "./config.js";
 import { errorText, NodeContext, type SwimStats } from "./context.js";
 import { Dissemination } from "./dissemination.js";
+import { Departure } from "./leave.js";
 import { isGone, type MemberState, MemberTable, viewOf } from "./members.js";
 import type { MemberEvent, MembershipDelegate, MembershipTransport, MemberView } from "./ports.js";
 import { Probing } from "./probing.js";
 import { pushPullIntervalMs } from "./push-pull.js";
 import { PushPullExchange } from "./push-pull-exchange.js";
+import { SerfClock } from "./serf-intent.js";
 import { Transitions } from "./transitions.js";
 
 export type { SwimStats } from "./context.js";
@@ -58,6 +60,9 @@ export class Swim {
   readonly #transitions: Transitions;
   readonly #probing: Probing;
   readonly #exchange: PushPullExchange;
+  readonly #departure: Departure;
+  /** Serf's member clock, for a leave intent Serf accepts (serf-intent.ts). */
+  readonly #serf = new SerfClock();
   #started = false;
 
   constructor(options: SwimOptions) {
@@ -94,7 +99,8 @@ export class Swim {
     this.#gossip = new Dissemination(this.#ctx);
     this.#transitions = new Transitions(this.#ctx, this.#gossip, options.onMemberEvent);
     this.#probing = new Probing(this.#ctx, this.#gossip, this.#transitions);
-    this.#exchange = new PushPullExchange(this.#ctx, this.#transitions);
+    this.#exchange = new PushPullExchange(this.#ctx, this.#transitions, this.#serf);
+    this.#departure = new Departure(this.#ctx, this.#gossip, this.#transitions, this.#probing, this.#serf);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -186,39 +192,19 @@ export class Swim {
   }
 
   /**
-   * Graceful leave: gossips a dead about ourselves with From == us (wire.md §3.4, §6.8), which
-   * peers record as "left". `done` runs once the broadcast has been sent its retransmit limit, or
-   * after `timeoutMs`, or at once when nobody is left to tell. The caller stops afterwards.
+   * Graceful leave (departure in leave.ts): Serf's leave intent and a dead about ourselves with
+   * From == us (docs/wire.md §3.4, §6.8), which peers record as "left", sent directly to every
+   * member until each acks, and gossiped. `done` runs once every member has acked, or after
+   * `timeoutMs`, or at once when nobody is left to tell. The caller stops afterwards.
    */
   leave(timeoutMs: number, done: () => void): void {
     const ctx = this.#ctx;
-    let finished = false;
-    let timer: TimerHandle | undefined;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      if (timer !== undefined) ctx.clearLoopTimer(timer);
-      done();
-    };
     if (ctx.leaving || ctx.stopped) {
-      finish();
+      done();
       return;
     }
     ctx.leaving = true;
-    const anyoneLeft = ctx.table.all().some((s) => s !== ctx.self && !isGone(s.status));
-    const msg: DeadMessage = {
-      type: "dead",
-      incarnation: ctx.self.incarnation,
-      node: ctx.name,
-      from: ctx.name,
-    };
-    this.#transitions.setStatus(ctx.self, "left");
-    if (!anyoneLeft) {
-      finish();
-      return;
-    }
-    this.#gossip.queue(ctx.name, encodeMessage(msg), finish);
-    timer = ctx.after(timeoutMs, finish);
+    this.#departure.leave(timeoutMs, done);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -323,7 +309,7 @@ export class Swim {
       case "pushPull":
         return this.#exchange.answer(msg);
       case "user":
-        if (msg.payload.length > 0) ctx.delegate?.notifyUserMessage(msg.payload, from);
+        this.#onUserMessage(msg.payload, from);
         return null;
       default:
         ctx.log.debug("membership: unexpected stream message", {
@@ -358,8 +344,7 @@ export class Swim {
         this.#transitions.onDead(msg);
         return;
       case "user":
-        // Serf ignores an empty user message silently (wire.md §6.4).
-        if (msg.payload.length > 0) this.#ctx.delegate?.notifyUserMessage(msg.payload, from);
+        this.#onUserMessage(msg.payload, from);
         return;
       default:
         this.#ctx.log.debug("membership: unexpected packet message", {
@@ -367,6 +352,14 @@ export class Swim {
           from: formatAddress(from),
         });
     }
+  }
+
+  /** Serf's intents move its clock; every user message goes to the delegate. */
+  #onUserMessage(payload: Uint8Array, from: Address): void {
+    // Serf ignores an empty user message silently (wire.md §6.4).
+    if (payload.length === 0) return;
+    this.#serf.witness(payload);
+    this.#ctx.delegate?.notifyUserMessage(payload, from);
   }
 
   // -------------------------------------------------------------------------------------------
