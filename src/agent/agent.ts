@@ -31,7 +31,10 @@ import {
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
 /** Join retries back off from 1 s to this. */
 const MAX_JOIN_BACKOFF_MS = 30_000;
-/** Leave: how long to wait for the dead(From == self) broadcast to go out. */
+/**
+ * Leave: how long to wait for every member to ack the leave (Swim.leave); most of SIGTERM's 5 s
+ * exit budget, the rest is for closing the API and the store.
+ */
 const LEAVE_TIMEOUT_MS = 3000;
 
 /**
