@@ -3,13 +3,8 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { type Address, formatAddress } from "../core/address.js";
 import { type Logger, silentLogger } from "../core/env.js";
 import type { MembershipTransport } from "../core/membership/ports.js";
-import { WireError } from "../errors.js";
-import {
-  decodeStreamMessage,
-  encodeStreamMessage,
-  MAX_STREAM_BYTES,
-  streamMessageLength,
-} from "../wire/codec.js";
+import { WireError, WireLimitError } from "../errors.js";
+import { decodeStreamMessage, encodeStreamMessage, MAX_STREAM_BYTES, StreamFramer } from "../wire/codec.js";
 import type { Keyring } from "../wire/crypto.js";
 import { MessageType } from "../wire/messages.js";
 
@@ -42,7 +37,7 @@ export interface TransportStats {
   refusedInboundStreams: number;
   /** Outbound streams failed at once because maxOutboundStreams were already in flight. */
   refusedOutboundStreams: number;
-  /** Inbound streams and outbound replies cut off at maxStreamBytes. */
+  /** Inbound streams and outbound replies cut off at maxStreamBytes (or announcing more). */
   oversizedStreams: number;
   /** Inbound streams closed at their total deadline (a slow or silent sender). */
   expiredStreams: number;
@@ -244,6 +239,7 @@ export class UdpTcpTransport implements MembershipTransport {
 
     const socket = connect({ host: to.host, port: to.port });
     const reply = new ByteAccumulator(this.maxStreamBytes);
+    const replyFramer = new StreamFramer(this.maxStreamBytes);
     let settled = false;
     const finish = (err: Error | null, message?: Uint8Array) => {
       if (settled) return;
@@ -279,12 +275,13 @@ export class UdpTcpTransport implements MembershipTransport {
         return;
       }
       try {
-        const length = streamMessageLength(reply.view());
+        const length = replyFramer.measure(reply.view());
         if (length === undefined) return;
         // A copy: the reply outlives the accumulator, whose buffer may be twice its size.
         finish(null, this.openReply(new Uint8Array(reply.view().subarray(0, length)), peer));
       } catch (err) {
-        if (err instanceof WireError) this.counters.malformed++;
+        if (err instanceof WireLimitError) this.counters.oversizedStreams++;
+        else if (err instanceof WireError) this.counters.malformed++;
         finish(err instanceof Error ? err : new Error(String(err)));
       }
     });
@@ -348,6 +345,7 @@ export class UdpTcpTransport implements MembershipTransport {
     });
     const from = { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     const request = new ByteAccumulator(this.maxStreamBytes);
+    const framer = new StreamFramer(this.maxStreamBytes);
 
     socket.on("data", (chunk: Buffer) => {
       // One message per connection (wire.md §4.7); whatever follows it is ignored.
@@ -369,7 +367,7 @@ export class UdpTcpTransport implements MembershipTransport {
           socket.destroy();
           return;
         }
-        const length = streamMessageLength(request.view());
+        const length = framer.measure(request.view());
         if (length === undefined) return;
         complete = true;
         const message = request.view().subarray(0, length);
@@ -414,7 +412,10 @@ export class UdpTcpTransport implements MembershipTransport {
 
   /** Bad peer input is counted and dropped; anything else thrown is a bug on this side. */
   private dropInput(kind: "packet" | "stream", from: Address, err: unknown): void {
-    if (err instanceof WireError) {
+    if (err instanceof WireLimitError) {
+      this.counters.oversizedStreams++;
+      this.logger.debug(`${kind} refused: too large`, { from: formatAddress(from), error: err.message });
+    } else if (err instanceof WireError) {
       this.counters.malformed++;
       this.logger.debug(`malformed ${kind} dropped`, { from: formatAddress(from), error: err.message });
     } else {
@@ -455,7 +456,7 @@ function remoteErrorText(message: Uint8Array): string | undefined {
 
 /**
  * Bytes of one stream message as they arrive, in one buffer that doubles when full so that a
- * large push-pull costs linear copying, and whose view is what `streamMessageLength` parses.
+ * large push-pull costs linear copying, and whose view is what a `StreamFramer` measures.
  */
 class ByteAccumulator {
   private buffer = Buffer.alloc(0);

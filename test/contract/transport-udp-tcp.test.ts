@@ -6,6 +6,7 @@ import { UdpTcpTransport, type UdpTcpTransportOptions } from "../../src/adapters
 import type { Address } from "../../src/core/address.js";
 import { decodeStreamMessage, encodeMessage, encodeStreamMessage } from "../../src/wire/codec.js";
 import { Keyring } from "../../src/wire/crypto.js";
+import { MsgpackWriter } from "../../src/wire/msgpack.js";
 import { type TransportHarness, transportContract, waitFor } from "./transport.contract.js";
 
 const LOOPBACK: Address = { host: "127.0.0.1", port: 0 };
@@ -297,9 +298,17 @@ describe("UdpTcpTransport", () => {
       },
     });
     const big = encodeStreamMessage({ type: "user", payload: new Uint8Array(100_000) }, { compress: false });
-    await rawStream(bound, big);
+    // Refused on the header, which announces more than the cap: the sender sees a reset.
+    await rawStream(bound, big).catch((err: NodeJS.ErrnoException) => assert.equal(err.code, "ECONNRESET"));
     assert.equal(received.length, 0);
     assert.equal(t.stats.oversizedStreams, 1);
+    // A message that hides its size (a ping map of many small entries) is cut off at the cap.
+    const w = new MsgpackWriter().raw(Uint8Array.of(0x00)).mapHeader(40_000);
+    for (let i = 0; i < 40_000; i++) w.int(i % 100).int(1);
+    await rawStream(bound, w.finish()).catch((err: NodeJS.ErrnoException) =>
+      assert.equal(err.code, "ECONNRESET"),
+    );
+    assert.equal(t.stats.oversizedStreams, 2);
     // One that fits is still served.
     await rawStream(
       bound,
