@@ -1,4 +1,5 @@
 import { encodeCompound, encodeMessage } from "../../wire/codec.js";
+import { type Address, formatAddress } from "../address.js";
 import type { TimerHandle } from "../env.js";
 import type { NodeContext } from "./context.js";
 import type { Dissemination } from "./dissemination.js";
@@ -6,6 +7,13 @@ import { isGone, type MemberState } from "./members.js";
 import type { Probing } from "./probing.js";
 import type { SerfClock } from "./serf-intent.js";
 import type { Transitions } from "./transitions.js";
+
+/** Whom a leave goes to: a member, or a seed address not known as one (name ""). */
+interface LeaveTarget {
+  address: Address;
+  name: string;
+  member: MemberState | undefined;
+}
 
 /** Broadcast-queue key of our Serf leave intent; no member name starts with a NUL byte. */
 const LEAVE_INTENT_KEY = "\u0000serf-leave-intent";
@@ -43,11 +51,21 @@ export class Departure {
 
   /**
    * Marks us left and tells every member; `done` runs once each has acked, after `timeoutMs`, or
-   * at once when nobody is left to tell. MUST be called once, with ctx.leaving just set.
+   * at once when nobody is left to tell. `seeds` are the addresses we joined through: one that is
+   * no member we know (a leave while the join is still in flight) is told too, with a ping for
+   * whoever answers there. MUST be called once, with ctx.leaving just set.
    */
-  leave(timeoutMs: number, done: () => void): void {
+  leave(timeoutMs: number, seeds: readonly Address[], done: () => void): void {
     const ctx = this.#ctx;
-    const targets = ctx.table.all().filter((s) => s !== ctx.self && !isGone(s.status));
+    const members = ctx.table.all().filter((s) => s !== ctx.self && !isGone(s.status));
+    const known = new Set(ctx.table.all().map((s) => formatAddress(s.address)));
+    const targets: LeaveTarget[] = members.map((m) => ({ address: m.address, name: m.name, member: m }));
+    for (const seed of seeds) {
+      const key = formatAddress(seed);
+      if (known.has(key)) continue;
+      known.add(key);
+      targets.push({ address: seed, name: "", member: undefined });
+    }
     const intent = encodeMessage({ type: "user", payload: this.#serf.leaveIntent(ctx.name) });
     const dead = encodeMessage({
       type: "dead",
@@ -64,7 +82,7 @@ export class Departure {
     this.#gossip.queue(LEAVE_INTENT_KEY, intent);
     this.#gossip.queue(ctx.name, dead);
 
-    const unacked = new Map<number, MemberState>();
+    const unacked = new Map<number, LeaveTarget>();
     const timers: TimerHandle[] = [];
     let finished = false;
     const finish = () => {
@@ -73,9 +91,9 @@ export class Departure {
       for (const t of timers) ctx.clearLoopTimer(t);
       done();
     };
-    for (const member of targets) {
+    for (const target of targets) {
       const seqNo = this.#probing.nextSeqNo();
-      unacked.set(seqNo, member);
+      unacked.set(seqNo, target);
       this.#probing.expectAck(
         seqNo,
         timeoutMs,
@@ -88,9 +106,10 @@ export class Departure {
     }
     const round = () => {
       if (finished) return;
-      for (const [seqNo, member] of unacked) {
-        const ping = encodeMessage(this.#probing.ping(seqNo, member.name));
-        this.#gossip.sendPacket(member.address, encodeCompound([intent, dead, ping]), member);
+      for (const [seqNo, target] of unacked) {
+        // A ping for node "" is answered by whoever listens there (docs/wire.md §3.1).
+        const ping = encodeMessage(this.#probing.ping(seqNo, target.name));
+        this.#gossip.sendPacket(target.address, encodeCompound([intent, dead, ping]), target.member);
       }
       timers.push(ctx.after(ctx.config.probeTimeoutMs, round));
     };

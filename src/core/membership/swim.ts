@@ -64,6 +64,8 @@ export class Swim {
   /** Serf's member clock, for a leave intent Serf accepts (serf-intent.ts). */
   readonly #serf = new SerfClock();
   #started = false;
+  /** Addresses join() was given, told of a leave even before the join completes. */
+  readonly #seeds: Address[] = [];
 
   constructor(options: SwimOptions) {
     validateMembershipConfig(options.config);
@@ -160,6 +162,7 @@ export class Swim {
       done(0, stopped ? [new Error("membership stopped")] : []);
       return;
     }
+    for (const seed of seeds) this.#seeds.push({ host: seed.host, port: seed.port });
     let pending = seeds.length;
     let joined = 0;
     const errors: Error[] = [];
@@ -204,7 +207,7 @@ export class Swim {
       return;
     }
     ctx.leaving = true;
-    this.#departure.leave(timeoutMs, done);
+    this.#departure.leave(timeoutMs, this.#seeds, done);
   }
 
   // -------------------------------------------------------------------------------------------
