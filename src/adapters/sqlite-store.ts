@@ -2,11 +2,13 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Address } from "../core/address.js";
-import type { HealthRecord, HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
+import type { Version } from "../core/state/causal-map.js";
+import { CausalContext } from "../core/state/dots.js";
+import type { CatalogValue, HealthValue, OriginSpec } from "../core/state/types.js";
 import { HeckError } from "../errors.js";
 
 /** The schema version this build writes; `PRAGMA user_version` holds the version of a file. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Migration steps, index i brings a file from user_version i to i + 1. Append-only: a released
@@ -43,41 +45,74 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: the causal maps (docs/architecture.md, "Replicated state"). The last-writer-wins tables of
+  // version 1 are kept as legacy_origins until the agent has written their live origins again.
+  `
+  ALTER TABLE origins RENAME TO legacy_origins;
+  DROP TABLE health;
+  CREATE TABLE versions (
+    map     INTEGER NOT NULL,         -- 0: catalog, 1: health
+    id      TEXT NOT NULL,            -- origin id
+    writer  TEXT NOT NULL,            -- the dot: writer id and counter
+    counter INTEGER NOT NULL,
+    wall    INTEGER NOT NULL,         -- hybrid logical clock of the write
+    tick    INTEGER NOT NULL,
+    value   TEXT,                     -- JSON of the value; NULL is a tombstone
+    PRIMARY KEY (map, id, writer, counter)
+  ) WITHOUT ROWID;
+  CREATE TABLE context (
+    writer TEXT PRIMARY KEY,
+    top    INTEGER NOT NULL,          -- every counter up to top has been seen
+    floor  INTEGER NOT NULL           -- tombstones up to floor may have been collected
+  ) WITHOUT ROWID;
+  CREATE TABLE context_cloud (
+    writer  TEXT NOT NULL,
+    counter INTEGER NOT NULL,         -- seen, beyond a gap above top
+    PRIMARY KEY (writer, counter)
+  ) WITHOUT ROWID;
+  `,
 ];
 
-interface OriginRow {
+interface VersionRow {
+  map: number;
   id: string;
-  spec: string | null;
-  stamp_wall: number;
-  stamp_counter: number;
-  stamp_node: string;
+  writer: string;
+  counter: number;
+  wall: number;
+  tick: number;
+  value: string | null;
 }
 
-interface HealthRow {
-  id: string;
-  status: HealthStatus;
-  reporter: string | null;
-  checked_at: number | null;
-  changed_at: number | null;
-  latency_ms: number | null;
-  error: string | null;
-  stamp_wall: number;
-  stamp_counter: number;
-  stamp_node: string;
+/** What the replicator keeps durable (replication.ts `load`). */
+export interface StoredState {
+  catalog: Array<[string, Version<CatalogValue>[]]>;
+  health: Array<[string, Version<HealthValue>[]]>;
+  context: CausalContext;
+  floor: Map<string, number>;
+}
+
+/** One transaction's worth of state changes: the whole version set of each changed key. */
+export interface StateChanges {
+  catalog: Array<[string, readonly Version<CatalogValue>[]]>;
+  health: Array<[string, readonly Version<HealthValue>[]]>;
+  /** The whole context and floor, when they changed. */
+  context?: { context: CausalContext; floor: ReadonlyMap<string, number> };
 }
 
 /**
- * The node's durable state in `<dataDir>/heck.db`: the origin catalog (tombstones included, so a
- * restarted node does not resurrect a deleted origin from an older peer), the health registers,
- * the peers it knew (to rejoin without `--join`) and a few scalars such as the last incarnation.
+ * The node's durable state in `<dataDir>/heck.db`: the causal maps of the catalog and health
+ * (every version with its dot, tombstones included until collected), the causal context, the
+ * peers it knew (to rejoin without `--join`) and a few scalars such as the writer id and the last
+ * incarnation. A restart therefore resumes anti-entropy where it was: its digest says exactly
+ * what it had seen.
  *
  * Every write is one transaction and is durable against a crash of this process once the call
  * returns. The file runs in WAL mode with `synchronous = NORMAL`: a commit appends to the WAL
  * with write(2) before returning, so the bytes are in the kernel's page cache and survive the
  * process being killed at any instruction; what NORMAL gives up compared with FULL is the fsync on
  * each commit, so only an operating-system crash or power loss can lose the last commits, and even
- * then the file stays consistent. Lost commits are tolerable for heck: every entry is replicated
- * and comes back from the peers by push-pull.
+ * then the file stays consistent. Lost commits are tolerable for heck: every write is replicated
+ * and comes back from the peers by anti-entropy.
  *
  * The API is synchronous on purpose: the node's single thread writes between events, and "durable
  * when the call returns" is what the HTTP API promises for origin writes.
@@ -86,8 +121,7 @@ export class SqliteStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<typeof prepareStatements>;
-  private readonly saveOriginsTx: (entries: readonly OriginEntry[]) => void;
-  private readonly saveHealthTx: (records: readonly HealthRecord[]) => void;
+  private readonly saveStateTx: (changes: StateChanges) => void;
   private readonly savePeersTx: (addrs: readonly Address[]) => void;
 
   /** Opens (creating the directory and file when absent) and migrates the store in `dataDir`. */
@@ -105,31 +139,30 @@ export class SqliteStore {
     }
     const s = prepareStatements(this.db);
     this.stmts = s;
-    this.saveOriginsTx = this.db.transaction((entries: readonly OriginEntry[]) => {
-      for (const e of entries) {
-        s.upsertOrigin.run({
-          id: e.id,
-          spec: e.spec === null ? null : JSON.stringify(e.spec),
-          stamp_wall: e.stamp.wall,
-          stamp_counter: e.stamp.counter,
-          stamp_node: e.stamp.node,
+    const saveVersions = (map: number, id: string, versions: readonly Version<unknown>[]) => {
+      s.deleteKey.run(map, id);
+      for (const v of versions) {
+        s.insertVersion.run({
+          map,
+          id,
+          writer: v.writer,
+          counter: v.counter,
+          wall: v.wall,
+          tick: v.tick,
+          value: v.value === null ? null : JSON.stringify(v.value),
         });
       }
-    });
-    this.saveHealthTx = this.db.transaction((records: readonly HealthRecord[]) => {
-      for (const r of records) {
-        s.upsertHealth.run({
-          id: r.id,
-          status: r.status,
-          reporter: r.reporter,
-          checked_at: r.checkedAt,
-          changed_at: r.changedAt,
-          latency_ms: r.latencyMs,
-          error: r.error,
-          stamp_wall: r.stamp.wall,
-          stamp_counter: r.stamp.counter,
-          stamp_node: r.stamp.node,
-        });
+    };
+    this.saveStateTx = this.db.transaction((changes: StateChanges) => {
+      for (const [id, versions] of changes.catalog) saveVersions(0, id, versions);
+      for (const [id, versions] of changes.health) saveVersions(1, id, versions);
+      if (changes.context) {
+        const { context, floor } = changes.context;
+        s.clearContext.run();
+        s.clearCloud.run();
+        const writers = new Set([...context.vv.keys(), ...floor.keys()]);
+        for (const w of writers) s.insertContext.run(w, context.vv.get(w) ?? 0, floor.get(w) ?? 0);
+        for (const [w, counters] of context.cloud) for (const c of counters) s.insertCloud.run(w, c);
       }
     });
     this.savePeersTx = this.db.transaction((addrs: readonly Address[]) => {
@@ -138,39 +171,67 @@ export class SqliteStore {
     });
   }
 
-  /** Every catalog entry, tombstones (`spec: null`) included. */
-  loadOrigins(): OriginEntry[] {
-    return (this.stmts.selectOrigins.all() as OriginRow[]).map((row) => ({
-      id: row.id,
-      spec: row.spec === null ? null : (JSON.parse(row.spec) as OriginSpec),
-      stamp: { wall: row.stamp_wall, counter: row.stamp_counter, node: row.stamp_node },
-    }));
+  /** Everything the replicator holds, as saved. */
+  loadState(): StoredState {
+    const catalog = new Map<string, Version<CatalogValue>[]>();
+    const health = new Map<string, Version<HealthValue>[]>();
+    for (const row of this.stmts.selectVersions.iterate() as IterableIterator<VersionRow>) {
+      const version: Version<unknown> = {
+        writer: row.writer,
+        counter: row.counter,
+        wall: row.wall,
+        tick: row.tick,
+        value: row.value === null ? null : JSON.parse(row.value),
+      };
+      const into = (row.map === 0 ? catalog : health) as Map<string, Version<unknown>[]>;
+      const list = into.get(row.id);
+      if (list) list.push(version);
+      else into.set(row.id, [version]);
+    }
+    const vv = new Map<string, number>();
+    const floor = new Map<string, number>();
+    for (const row of this.stmts.selectContext.all() as Array<{
+      writer: string;
+      top: number;
+      floor: number;
+    }>) {
+      if (row.top > 0) vv.set(row.writer, row.top);
+      if (row.floor > 0) floor.set(row.writer, row.floor);
+    }
+    const cloud = new Map<string, number[]>();
+    for (const row of this.stmts.selectCloud.all() as Array<{ writer: string; counter: number }>) {
+      const list = cloud.get(row.writer);
+      if (list) list.push(row.counter);
+      else cloud.set(row.writer, [row.counter]);
+    }
+    return { catalog: [...catalog], health: [...health], context: CausalContext.from(vv, cloud), floor };
+  }
+
+  /** Writes the given keys' version sets (and the context) in one transaction: all or nothing. */
+  saveState(changes: StateChanges): void {
+    this.saveStateTx(changes);
   }
 
   /**
-   * Upserts the given entries in one transaction. The caller passes the winners of its own
-   * last-writer-wins merge; the store does not compare stamps.
+   * Live origins of a version-1 file (last-writer-wins), for the agent to write again as its own;
+   * the legacy table is dropped by {@link dropLegacyOrigins} once they are saved.
    */
-  saveOrigins(entries: readonly OriginEntry[]): void {
-    this.saveOriginsTx(entries);
+  legacyOrigins(): Array<{ id: string; spec: OriginSpec }> {
+    const exists = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'legacy_origins'")
+      .get();
+    if (!exists) return [];
+    const rows = this.db
+      .prepare("SELECT id, spec FROM legacy_origins WHERE spec IS NOT NULL")
+      .all() as Array<{
+      id: string;
+      spec: string;
+    }>;
+    return rows.map((row) => ({ id: row.id, spec: JSON.parse(row.spec) as OriginSpec }));
   }
 
-  loadHealth(): HealthRecord[] {
-    return (this.stmts.selectHealth.all() as HealthRow[]).map((row) => ({
-      id: row.id,
-      status: row.status,
-      reporter: row.reporter,
-      checkedAt: row.checked_at,
-      changedAt: row.changed_at,
-      latencyMs: row.latency_ms,
-      error: row.error,
-      stamp: { wall: row.stamp_wall, counter: row.stamp_counter, node: row.stamp_node },
-    }));
-  }
-
-  /** Upserts the given records in one transaction (merge winners, as {@link saveOrigins}). */
-  saveHealth(records: readonly HealthRecord[]): void {
-    this.saveHealthTx(records);
+  dropLegacyOrigins(): void {
+    this.db.exec("DROP TABLE IF EXISTS legacy_origins");
   }
 
   loadPeers(): Address[] {
@@ -215,27 +276,18 @@ function migrate(db: Database.Database): void {
 
 function prepareStatements(db: Database.Database) {
   return {
-    selectOrigins: db.prepare("SELECT id, spec, stamp_wall, stamp_counter, stamp_node FROM origins"),
-    upsertOrigin: db.prepare(
-      `INSERT INTO origins (id, spec, stamp_wall, stamp_counter, stamp_node)
-       VALUES (@id, @spec, @stamp_wall, @stamp_counter, @stamp_node)
-       ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, stamp_wall = excluded.stamp_wall,
-         stamp_counter = excluded.stamp_counter, stamp_node = excluded.stamp_node`,
+    selectVersions: db.prepare("SELECT map, id, writer, counter, wall, tick, value FROM versions"),
+    deleteKey: db.prepare("DELETE FROM versions WHERE map = ? AND id = ?"),
+    insertVersion: db.prepare(
+      `INSERT INTO versions (map, id, writer, counter, wall, tick, value)
+       VALUES (@map, @id, @writer, @counter, @wall, @tick, @value)`,
     ),
-    selectHealth: db.prepare(
-      `SELECT id, status, reporter, checked_at, changed_at, latency_ms, error,
-              stamp_wall, stamp_counter, stamp_node FROM health`,
-    ),
-    upsertHealth: db.prepare(
-      `INSERT INTO health (id, status, reporter, checked_at, changed_at, latency_ms, error,
-                           stamp_wall, stamp_counter, stamp_node)
-       VALUES (@id, @status, @reporter, @checked_at, @changed_at, @latency_ms, @error,
-               @stamp_wall, @stamp_counter, @stamp_node)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, reporter = excluded.reporter,
-         checked_at = excluded.checked_at, changed_at = excluded.changed_at,
-         latency_ms = excluded.latency_ms, error = excluded.error, stamp_wall = excluded.stamp_wall,
-         stamp_counter = excluded.stamp_counter, stamp_node = excluded.stamp_node`,
-    ),
+    selectContext: db.prepare("SELECT writer, top, floor FROM context"),
+    clearContext: db.prepare("DELETE FROM context"),
+    insertContext: db.prepare("INSERT INTO context (writer, top, floor) VALUES (?, ?, ?)"),
+    selectCloud: db.prepare("SELECT writer, counter FROM context_cloud"),
+    clearCloud: db.prepare("DELETE FROM context_cloud"),
+    insertCloud: db.prepare("INSERT INTO context_cloud (writer, counter) VALUES (?, ?)"),
     selectPeers: db.prepare("SELECT host, port FROM peers"),
     clearPeers: db.prepare("DELETE FROM peers"),
     insertPeer: db.prepare("INSERT OR IGNORE INTO peers (host, port) VALUES (@host, @port)"),

@@ -68,13 +68,13 @@ export interface UdpTcpTransportOptions {
   bindAttempts?: number;
 }
 
-/** memberlist's errResp texts (wire.md §4.4), so that a Serf peer logs the reason it knows. */
+/** memberlist's errResp texts (docs/wire.md §4.4), so that a Serf peer logs the reason it knows. */
 const PLAIN_TO_ENCRYPTING = "Encryption is configured but remote state is not encrypted";
 const ENCRYPTED_TO_PLAIN = "Remote state is encrypted and encryption is not configured";
 
 /**
  * memberlist's network transport: UDP datagrams for probes and gossip, one TCP connection per
- * stream exchange, both on the same port (wire.md §1). Payloads are whole memberlist messages;
+ * stream exchange, both on the same port (docs/wire.md §1). Payloads are whole memberlist messages;
  * this adapter adds and strips only encryption (§4.4) and delimits stream messages with the
  * codec. Nothing a peer sends can throw out of an event handler: bad input is counted in
  * `stats.malformed`, logged at debug level and dropped.
@@ -348,7 +348,7 @@ export class UdpTcpTransport implements MembershipTransport {
     const framer = new StreamFramer(this.maxStreamBytes);
 
     socket.on("data", (chunk: Buffer) => {
-      // One message per connection (wire.md §4.7); whatever follows it is ignored.
+      // One message per connection (docs/wire.md §4.7); whatever follows it is ignored.
       if (complete) return;
       this.counters.bytesIn += chunk.length;
       try {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
@@ -15,7 +16,7 @@ import type { MemberEvent, MemberStatus, MemberView } from "../core/membership/p
 import { Swim } from "../core/membership/swim.js";
 import { ownerOf } from "../core/ownership/rendezvous.js";
 import { Replicator } from "../core/state/replication.js";
-import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.js";
+import type { OriginEntry, OriginSpec } from "../core/state/types.js";
 import { VERSION } from "../version.js";
 import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
@@ -27,6 +28,7 @@ import {
   toHealthView,
   type Unsubscribe,
 } from "./node-api.js";
+import { type OriginsPage, type OriginsQuery, pageOfOrigins, probeWatermark } from "./origins-page.js";
 
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
 /** Join retries back off from 1 s to this. */
@@ -36,6 +38,12 @@ const MAX_JOIN_BACKOFF_MS = 30_000;
  * exit budget, the rest is for closing the API and the store.
  */
 const LEAVE_TIMEOUT_MS = 3000;
+/** Remote state changes are written to disk at least this often. */
+const FLUSH_INTERVAL_MS = 200;
+/** Tombstone collection runs this often. */
+const COLLECT_INTERVAL_MS = 10_000;
+/** The probe watermark gossips this often. */
+const WATERMARK_INTERVAL_MS = 1000;
 
 /**
  * One heck node: membership over UDP/TCP, replicated origins and health, the prober for the
@@ -62,9 +70,10 @@ export class HeckAgent implements HeckNodeApi {
   #joinTimer: NodeJS.Timeout | undefined;
   #peersTimer: NodeJS.Timeout | undefined;
   #sampler: NodeJS.Timeout | undefined;
-  readonly #pendingOrigins = new Map<string, OriginEntry>();
-  readonly #pendingHealth = new Map<string, HealthRecord>();
   #flushScheduled = false;
+  #stateTimers: NodeJS.Timeout[] = [];
+  /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
+  #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
   readonly #departed = new DepartedMembers();
   #stopped = false;
@@ -99,30 +108,47 @@ export class HeckAgent implements HeckNodeApi {
 
     // An encrypted datagram carries 29 bytes more (version, nonce, tag): leave room for them.
     const membership = profile(config.profile, config.encrypt ? { udpBufferSize: 1400 - 29 } : {});
+    // The writer id names this data dir's writes; a wiped data dir gets a new one, so its counters
+    // never collide with those it issued before (docs/architecture.md, "Replicated state").
+    let writer = store.getMeta("writer");
+    if (!writer) {
+      writer = randomBytes(8).toString("hex");
+      store.setMeta("writer", writer);
+    }
     const replicator = new Replicator({
       node: config.name,
+      writer,
       clock: systemClock,
+      rng: systemRng,
+      timers: systemTimers,
       clusterSize: () => this.#swim?.aliveCount() ?? 1,
       log: this.#log,
     });
     this.#replicator = replicator;
-    replicator.load(store.loadOrigins(), store.loadHealth());
+    replicator.load(store.loadState());
+    const legacy = store.legacyOrigins();
+    if (legacy.length > 0) {
+      replicator.putOrigins(legacy);
+      this.#flush();
+      store.dropLegacyOrigins();
+    }
     replicator.onChange((change) => {
+      this.#scheduleFlush();
       if (change.kind === "origin") {
-        this.#persistOrigin(change.entry);
+        if ((change.entry === undefined) !== (change.previous === undefined)) this.#sortedIds = undefined;
         this.#checker?.reconcile();
-      } else {
-        this.#persistHealth(change.record);
-        const previous = change.previous?.status ?? "unknown";
-        if (change.record.status !== previous) {
-          this.#emit("health", {
-            id: change.record.id,
-            status: change.record.status,
-            previous,
-            reporter: change.record.reporter,
-            at: new Date().toISOString(),
-          });
-        }
+        return;
+      }
+      const status = change.record?.status ?? "unknown";
+      const previous = change.previous?.status ?? "unknown";
+      if (status !== previous) {
+        this.#emit("health", {
+          id: change.id,
+          status,
+          previous,
+          reporter: change.record?.reporter ?? null,
+          at: new Date().toISOString(),
+        });
       }
     });
 
@@ -157,6 +183,11 @@ export class HeckAgent implements HeckNodeApi {
       onMemberEvent: (event) => this.#onMemberEvent(event),
     });
     this.#swim = swim;
+    replicator.attach({
+      members: () => this.#ownerCandidates(),
+      addressOf: (name) => swim.member(name)?.address,
+      sendStream: (to, payload, done) => swim.sendUserStream(to, payload, done),
+    });
     store.setMeta("incarnation", String(storedIncarnation + 1));
     swim.start();
 
@@ -165,8 +196,8 @@ export class HeckAgent implements HeckNodeApi {
       self: config.name,
       prober: this.#prober,
       state: {
-        liveOrigins: () => replicator.catalog.live(),
-        healthOf: (id) => replicator.health.get(id),
+        liveOrigins: () => replicator.liveOrigins(),
+        healthOf: (id) => replicator.healthOf(id),
         recordHealth: (id, fields) => replicator.recordHealth(id, fields),
       },
       clock: systemClock,
@@ -180,6 +211,9 @@ export class HeckAgent implements HeckNodeApi {
     });
     this.#checker.reconcile();
     this.#wireGauges();
+    this.#every(FLUSH_INTERVAL_MS, () => this.#flush());
+    this.#every(COLLECT_INTERVAL_MS, () => replicator.collect());
+    this.#every(WATERMARK_INTERVAL_MS, () => this.#publishWatermark());
 
     const server = buildServer({
       node: this,
@@ -216,12 +250,22 @@ export class HeckAgent implements HeckNodeApi {
   origins(): OriginView[] {
     const replicator = this.#replicator;
     if (!replicator) return [];
-    return replicator.catalog.live().map((entry) => this.#view(entry));
+    return [...replicator.liveOrigins()].map((entry) => this.#view(entry));
+  }
+
+  originsPage(query: OriginsQuery): OriginsPage {
+    const replicator = this.#replicator;
+    if (!replicator) return { origins: [], nextCursor: null };
+    this.#sortedIds ??= [...replicator.liveOrigins()].map((e) => e.id).sort();
+    return pageOfOrigins(this.#sortedIds, query, (id) => {
+      const entry = replicator.origin(id);
+      return entry && this.#view(entry);
+    });
   }
 
   origin(id: string): OriginView | undefined {
-    const entry = this.#replicator?.catalog.get(id);
-    return entry?.spec ? this.#view(entry) : undefined;
+    const entry = this.#replicator?.origin(id);
+    return entry ? this.#view(entry) : undefined;
   }
 
   ownedCount(): number {
@@ -269,6 +313,8 @@ export class HeckAgent implements HeckNodeApi {
 
   async #shutdown(leave: boolean): Promise<void> {
     this.#stopped = true;
+    for (const t of this.#stateTimers) clearInterval(t);
+    this.#replicator?.stop();
     clearTimeout(this.#joinTimer);
     clearTimeout(this.#peersTimer);
     clearInterval(this.#sampler);
@@ -315,9 +361,9 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   #view(entry: OriginEntry): OriginView {
-    const spec = entry.spec as OriginSpec;
-    const record = this.#replicator?.health.get(entry.id);
-    return { ...spec, id: entry.id, owner: this.#ownerOf(entry.id) ?? null, health: toHealthView(record) };
+    const owner = this.#ownerOf(entry.id);
+    const record = this.#replicator?.healthOf(entry.id, owner);
+    return { ...entry.spec, id: entry.id, owner: owner ?? null, health: toHealthView(record) };
   }
 
   #onMemberEvent(event: MemberEvent): void {
@@ -350,19 +396,10 @@ export class HeckAgent implements HeckNodeApi {
     if (peers.length > 0) store.savePeers(peers);
   }
 
-  #persistOrigin(entry: OriginEntry): void {
-    this.#pendingOrigins.set(entry.id, entry);
-    this.#scheduleFlush();
-  }
-
-  #persistHealth(record: HealthRecord): void {
-    this.#pendingHealth.set(record.id, record);
-    this.#scheduleFlush();
-  }
-
   /**
-   * Remote changes are written in one transaction per tick (a push-pull can bring thousands);
-   * changes the API accepted are flushed before the API answers.
+   * Remote changes are written in one transaction per tick (an anti-entropy chunk brings up to a
+   * thousand keys); changes the API accepted are flushed before the API answers, in one
+   * transaction, so a bulk upsert is on disk whole or not at all.
    */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
@@ -373,15 +410,35 @@ export class HeckAgent implements HeckNodeApi {
   #flush(): void {
     this.#flushScheduled = false;
     const store = this.#store;
-    if (!store) return;
-    if (this.#pendingOrigins.size > 0) {
-      store.saveOrigins([...this.#pendingOrigins.values()]);
-      this.#pendingOrigins.clear();
-    }
-    if (this.#pendingHealth.size > 0) {
-      store.saveHealth([...this.#pendingHealth.values()]);
-      this.#pendingHealth.clear();
-    }
+    const replicator = this.#replicator;
+    if (!store || !replicator) return;
+    const dirty = replicator.takeDirty();
+    if (dirty.catalog.length === 0 && dirty.health.length === 0 && !dirty.context) return;
+    store.saveState({
+      catalog: dirty.catalog.map((id) => [id, replicator.catalog.get(id) ?? []]),
+      health: dirty.health.map((id) => [id, replicator.health.get(id) ?? []]),
+      ...(dirty.context ? { context: { context: replicator.context, floor: replicator.floor } } : {}),
+    });
+  }
+
+  /** Gossips when this node last probed all the origins it owns, per probe interval. */
+  #publishWatermark(): void {
+    const replicator = this.#replicator;
+    const checker = this.#checker;
+    if (!replicator || !checker) return;
+    replicator.publishWatermark(probeWatermark(replicator, checker.ownedIds()));
+  }
+
+  #every(intervalMs: number, fn: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        fn();
+      } catch (err) {
+        this.#log.error("periodic task failed", { error: String(err) });
+      }
+    }, intervalMs);
+    timer.unref();
+    this.#stateTimers.push(timer);
   }
 
   #joinWithBackoff(seeds: Address[], delayMs: number): void {
@@ -405,17 +462,53 @@ export class HeckAgent implements HeckNodeApi {
    * hot path (a packet, a probe) touches prom-client beyond a counter increment.
    */
   #wireGauges(): void {
-    const last = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, malformed: 0 };
+    const last = {
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      malformed: 0,
+      syncIn: 0,
+      syncOut: 0,
+      sessionsIn: 0,
+      sessionsOut: 0,
+      refused: 0,
+      collected: 0,
+    };
+    let tombstonesAt = 0;
     const lastRefused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<
       RefusalReason,
       number
     >;
     const sample = () => {
+      // Counting tombstones reads the whole catalog: every ten seconds is often enough.
+      if (this.#replicator && Date.now() - tombstonesAt >= COLLECT_INTERVAL_MS) {
+        tombstonesAt = Date.now();
+        this.#metrics.stateTombstones.set(this.#replicator.tombstones());
+      }
       const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<MemberStatus, number>;
       for (const m of this.members()) counts[m.status]++;
       for (const s of STATUSES) this.#metrics.members.set({ status: s }, counts[s]);
       this.#metrics.ownedOrigins.set(this.ownedCount());
-      this.#metrics.origins.set(this.#replicator?.catalog.live().length ?? 0);
+      const replicator = this.#replicator;
+      this.#metrics.origins.set(replicator?.originCount ?? 0);
+      if (replicator) {
+        const st = replicator.stats;
+        this.#metrics.stateSyncBytes.inc({ direction: "in" }, st.syncBytesIn - last.syncIn);
+        this.#metrics.stateSyncBytes.inc({ direction: "out" }, st.syncBytesOut - last.syncOut);
+        this.#metrics.stateSessions.inc({ direction: "in" }, st.sessionsIn - last.sessionsIn);
+        this.#metrics.stateSessions.inc({ direction: "out" }, st.sessionsOut - last.sessionsOut);
+        this.#metrics.stateRefusedStamps.inc(st.refusedStamps - last.refused);
+        this.#metrics.stateCollected.inc(st.collected - last.collected);
+        Object.assign(last, {
+          syncIn: st.syncBytesIn,
+          syncOut: st.syncBytesOut,
+          sessionsIn: st.sessionsIn,
+          sessionsOut: st.sessionsOut,
+          refused: st.refusedStamps,
+          collected: st.collected,
+        });
+      }
       const swim = this.#swim?.stats;
       const transport = this.#transport?.stats;
       if (!swim || !transport) return;
@@ -424,7 +517,7 @@ export class HeckAgent implements HeckNodeApi {
         messagesOut: swim.packetsOut + swim.streamsOut,
         bytesIn: transport.bytesIn,
         bytesOut: transport.bytesOut,
-        malformed: swim.malformed + transport.malformed,
+        malformed: swim.malformed + transport.malformed + (replicator?.stats.malformed ?? 0),
       };
       this.#metrics.gossipMessages.inc({ direction: "in" }, now.messagesIn - last.messagesIn);
       this.#metrics.gossipMessages.inc({ direction: "out" }, now.messagesOut - last.messagesOut);

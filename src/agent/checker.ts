@@ -9,7 +9,7 @@ export interface CheckerState {
   liveOrigins(): Iterable<OriginEntry>;
   healthOf(id: string): HealthRecord | undefined;
   /** Records this node's probe outcome in the replicated health register. */
-  recordHealth(id: string, fields: Omit<HealthRecord, "id" | "stamp">): void;
+  recordHealth(id: string, fields: Omit<HealthRecord, "id">): void;
 }
 
 export interface CheckerOptions {
@@ -52,6 +52,11 @@ export class Checker {
   /** Number of origins this node owns and probes. */
   owned(): number {
     return this.#tasks.size;
+  }
+
+  /** Ids of the origins this node owns and probes. */
+  ownedIds(): IterableIterator<string> {
+    return this.#tasks.keys();
   }
 
   /** Schedules one ownership pass on the next tick; repeated calls before it runs coalesce. */

@@ -2,6 +2,7 @@ import type { Registry } from "prom-client";
 import type { Address } from "../core/address.js";
 import type { MemberStatus, MemberView } from "../core/membership/ports.js";
 import type { HealthRecord, HealthStatus, OriginSpec } from "../core/state/types.js";
+import type { OriginsPage, OriginsQuery } from "./origins-page.js";
 
 /** `health` of an origin view (contract.md "Origin view"); times are ISO 8601 or null. */
 export interface HealthView {
@@ -73,6 +74,8 @@ export interface HeckNodeApi {
   httpAddress(): string;
   members(): MemberView[];
   origins(): OriginView[];
+  /** One page of origins in id order (`GET /v1/origins`). */
+  originsPage(query: OriginsQuery): OriginsPage;
   origin(id: string): OriginView | undefined;
   /** Number of live origins this node owns and probes. */
   ownedCount(): number;

@@ -39,6 +39,11 @@ export interface HeckMetrics {
   readonly gossipBytes: Counter<"direction">;
   readonly malformedPackets: Counter;
   readonly refused: Counter<"reason">;
+  readonly stateSyncBytes: Counter<"direction">;
+  readonly stateSessions: Counter<"direction">;
+  readonly stateRefusedStamps: Counter;
+  readonly stateTombstones: Gauge;
+  readonly stateCollected: Counter;
 }
 
 const MEMBER_STATUSES: readonly MemberStatus[] = ["alive", "suspect", "dead", "left"];
@@ -108,6 +113,33 @@ export function createMetrics(): HeckMetrics {
     labelNames: ["reason"] as const,
     registers,
   });
+  const stateSyncBytes = new Counter({
+    name: "heck_state_sync_bytes_total",
+    help: "Anti-entropy bytes (digests and chunks over streams) received (in) and sent (out).",
+    labelNames: ["direction"] as const,
+    registers,
+  });
+  const stateSessions = new Counter({
+    name: "heck_state_sessions_total",
+    help: "Anti-entropy sessions received (in) and sent (out).",
+    labelNames: ["direction"] as const,
+    registers,
+  });
+  const stateRefusedStamps = new Counter({
+    name: "heck_state_refused_stamps_total",
+    help: "Peer writes refused because their clock stamp was too far ahead of this node's clock.",
+    registers,
+  });
+  const stateTombstones = new Gauge({
+    name: "heck_state_tombstones",
+    help: "Deleted origins whose tombstones are not collected yet.",
+    registers,
+  });
+  const stateCollected = new Counter({
+    name: "heck_state_collected_total",
+    help: "Tombstones collected once every member had seen them (or past their TTL).",
+    registers,
+  });
 
   // Every label value is present from the start: a series that appears only after its first
   // event breaks rate() and alerts on absent series.
@@ -117,6 +149,8 @@ export function createMetrics(): HeckMetrics {
   for (const direction of DIRECTIONS) {
     gossipMessages.inc({ direction }, 0);
     gossipBytes.inc({ direction }, 0);
+    stateSyncBytes.inc({ direction }, 0);
+    stateSessions.inc({ direction }, 0);
   }
 
   return {
@@ -130,5 +164,10 @@ export function createMetrics(): HeckMetrics {
     gossipBytes,
     malformedPackets,
     refused,
+    stateSyncBytes,
+    stateSessions,
+    stateRefusedStamps,
+    stateTombstones,
+    stateCollected,
   };
 }

@@ -82,6 +82,27 @@ export class HeckClient {
     this.dispatcher = dispatcher;
   }
 
+  /**
+   * Every origin that passes the filters, following the API's paging cursors (the server answers
+   * at most `pageSize` per request).
+   */
+  async listOrigins<V>(filters: { status?: string; owner?: string } = {}, pageSize = 5000): Promise<V[]> {
+    const out: V[] = [];
+    let cursor: string | null = null;
+    do {
+      const query = new URLSearchParams({ limit: String(pageSize) });
+      if (filters.status) query.set("status", filters.status);
+      if (filters.owner) query.set("owner", filters.owner);
+      if (cursor) query.set("cursor", cursor);
+      const { body }: ApiResponse<{ origins: V[]; nextCursor?: string | null }> = await this.get(
+        `/v1/origins?${query}`,
+      );
+      out.push(...body.origins);
+      cursor = body.nextCursor ?? null;
+    } while (cursor);
+    return out;
+  }
+
   get<T>(path: string): Promise<ApiResponse<T>> {
     return this.call<T>("GET", path);
   }

@@ -1,6 +1,6 @@
 /**
- * memberlist's messages and framing, byte-compatible with Serf 0.9.4 / memberlist 0.2.2 (shared
- * wire.md §3 and §4). Pure: encryption lives in crypto.ts, sockets in the transport adapter.
+ * memberlist's messages and framing, byte-compatible with Serf 0.9.4 / memberlist 0.2.2
+ * (docs/wire.md §3 and §4). Pure: encryption lives in crypto.ts, sockets in the transport adapter.
  *
  * Packets (UDP) are decoded whole; streams (TCP) are framed with `streamMessageLength` first, since
  * a plaintext stream message carries no overall length (§4.7).

@@ -1,6 +1,6 @@
 /**
  * IEEE CRC-32 (reflected polynomial 0xEDB88320, as zlib/PNG/Ethernet), the checksum of memberlist's
- * hasCrc header (shared wire.md §4.5). Pure and table-driven.
+ * hasCrc header (docs/wire.md §4.5). Pure and table-driven.
  */
 
 const TABLE: Uint32Array = (() => {

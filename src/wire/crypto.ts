@@ -1,5 +1,5 @@
 /**
- * memberlist's AES-GCM encryption (shared wire.md §4.4). Packets are sealed whole, without a type
+ * memberlist's AES-GCM encryption (docs/wire.md §4.4). Packets are sealed whole, without a type
  * byte and without additional data; a stream message is sealed in one `0a` frame whose 5 header
  * bytes are the additional data. The keyring seals with its primary key and opens with any key.
  */

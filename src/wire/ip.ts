@@ -1,6 +1,6 @@
 /**
  * IP addresses as memberlist carries them: `Addr`, `SourceAddr` and `Target` are the raw 4 (IPv4)
- * or 16 (IPv6) address bytes (shared wire.md §3, §6.2: compare by bytes, so IPv4 is always 4).
+ * or 16 (IPv6) address bytes (docs/wire.md §3, §6.2: compare by bytes, so IPv4 is always 4).
  * Pure.
  */
 

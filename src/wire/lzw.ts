@@ -1,6 +1,6 @@
 /**
  * LZW as Go's compress/lzw does it with LSB-first bit order and 8-bit literals, the only algorithm
- * memberlist's compress message knows (shared wire.md §4.3). The encoder reproduces Go's output
+ * memberlist's compress message knows (docs/wire.md §4.3). The encoder reproduces Go's output
  * bit for bit; the decoder follows Go's reader, including its behaviour when the table is full.
  * Pure.
  */

@@ -1,7 +1,7 @@
 /**
  * memberlist's messages as heck models them. Field names follow memberlist's Go structs (wire keys
  * in comments); byte fields (`Addr`, `Meta`, `Vsn`, `Payload`, `Target`) are raw bytes, never text.
- * See shared wire.md §1 and §3. Types are append-only: a new message gets a new number.
+ * See docs/wire.md §1 and §3. Types are append-only: a new message gets a new number.
  */
 
 export const MessageType = {

@@ -1,6 +1,6 @@
 /**
  * The msgpack subset memberlist speaks, written the way go-msgpack 0.5.5 writes it and read as
- * leniently as it reads (shared wire.md §2). Pure: no `node:*` imports.
+ * leniently as it reads (docs/wire.md §2). Pure: no `node:*` imports.
  *
  * Writing (§2.1): struct keys in byte-wise sorted order, byte fields and strings in the str family
  * without str8 (fixstr, then str16, then str32), integers in their smallest form.

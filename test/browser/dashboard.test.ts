@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,10 +8,11 @@ import type { FastifyInstance } from "fastify";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { buildServer } from "../../src/api/server.js";
 import { MemoryNode } from "../helpers/memory-node.js";
+import { requireProgram } from "../helpers/require-program.js";
 
 /** Debian's Chromium; the suite never downloads a browser. */
 const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = requireProgram(CHROMIUM, "chromium");
 
 /**
  * Well under the dashboard's 15 s poll: a change that shows up within this came over the event

@@ -9,14 +9,15 @@ import { describe, test } from "node:test";
 import { describeError, UndiciProber } from "../../src/adapters/undici-prober.js";
 import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import type { OriginSpec } from "../../src/core/state/types.js";
+import { requireProgram } from "../helpers/require-program.js";
 import { proberContract } from "./prober.contract.js";
 
 proberContract("undici", (options) => new UndiciProber(options));
 
 const spec = (url: string): OriginSpec => parseOriginSpec({ url });
 
-/** A throwaway self-signed certificate, or undefined where no openssl binary is installed. */
-function selfSignedCert(): { key: string; cert: string } | undefined {
+/** A throwaway self-signed certificate, made by the openssl program. */
+function selfSignedCert(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), "heck-tls-"));
   try {
     execFileSync(
@@ -33,8 +34,6 @@ function selfSignedCert(): { key: string; cert: string } | undefined {
       key: readFileSync(join(dir, "key.pem"), "utf8"),
       cert: readFileSync(join(dir, "cert.pem"), "utf8"),
     };
-  } catch {
-    return undefined;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -58,9 +57,11 @@ describe("UndiciProber", () => {
     assert.match(result.error ?? "", /expectStatus\[0\]/);
   });
 
-  const tls = selfSignedCert();
-  test("https is spoken; an untrusted certificate fails with a tls reason", { skip: !tls }, async (t) => {
-    const server = createServer(tls ?? {}, (_req, res) => res.end("ok"));
+  const noOpenssl = requireProgram("openssl", "openssl");
+  test("https is spoken; an untrusted certificate fails with a tls reason", {
+    skip: noOpenssl,
+  }, async (t) => {
+    const server = createServer(selfSignedCert(), (_req, res) => res.end("ok"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     t.after(() => {
       server.closeAllConnections();

@@ -236,7 +236,7 @@ describe("UdpTcpTransport", () => {
     await a.start(LOOPBACK, { onPacket() {}, onStream: () => null });
     const addrB = await b.start(LOOPBACK, { onPacket: () => received++, onStream: () => null });
     a.sendPacket(addrB, Uint8Array.of(8, 1, 2, 3));
-    while (received === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => received === 1, "b receives the packet");
     assert.equal(a.stats.packetsOut, 1);
     assert.equal(a.stats.bytesOut, 4);
     assert.equal(b.stats.packetsIn, 1);
@@ -250,8 +250,8 @@ describe("UdpTcpTransport", () => {
     const held = connect(bound.port, bound.host);
     after(() => held.destroy());
     await new Promise((resolve) => held.once("connect", resolve));
-    // The held connection is accepted first; give the listener a turn to register it.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The cap is only reached once the listener has accepted the held connection.
+    await waitFor(() => t.stats.streamsIn === 1, "the listener accepts the held connection");
     const refused = await rawStream(bound, Uint8Array.of(0x00));
     assert.equal(refused.length, 0);
     assert.equal(t.stats.streamsIn, 1);

@@ -39,7 +39,7 @@ export interface TransportHarness {
 interface Recorder {
   packets: Array<{ from: Address; data: Uint8Array }>;
   streams: Array<{ from: Address; data: Uint8Array }>;
-  /** Resolves once `count` packets have arrived in total. */
+  /** Resolves once `count` packets have arrived in total; fails after waitFor's deadline. */
   packetCount(count: number): Promise<void>;
   /** The reply to the next stream; a function may inspect the request. */
   reply: ((data: Uint8Array) => Uint8Array | null) | null;
@@ -47,24 +47,18 @@ interface Recorder {
 }
 
 function recorder(): Recorder {
-  const waiters: Array<{ count: number; resolve: () => void }> = [];
   const rec: Recorder = {
     packets: [],
     streams: [],
     reply: null,
     packetCount(count) {
-      if (rec.packets.length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ count, resolve }));
+      return waitFor(() => rec.packets.length >= count, `${count} packet(s) received`);
     },
     handlers: {
       onPacket(from, data) {
         // As the core does: bytes that are not a memberlist message throw WireError here.
         decodePacket(data);
         rec.packets.push({ from, data: Uint8Array.from(data) });
-        for (const w of waiters.filter((w) => rec.packets.length >= w.count)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
       },
       onStream(from, data) {
         decodeStreamMessage(data);
@@ -275,11 +269,14 @@ export function transportContract(name: string, harness: TransportHarness): void
   });
 }
 
-/** Polls a condition on the event loop; for effects that are not observable as a promise. */
-export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+/**
+ * Polls a condition on the event loop, for effects that are not observable as a promise. Fails,
+ * naming `what`, when the condition still does not hold after `timeoutMs`.
+ */
+export async function waitFor(condition: () => boolean, what = "condition", timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
+    if (Date.now() > deadline) throw new Error(`${what}: not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

@@ -8,6 +8,7 @@ import {
   toHealthView,
   type Unsubscribe,
 } from "../../src/agent/node-api.js";
+import { type OriginsPage, type OriginsQuery, pageOfOrigins } from "../../src/agent/origins-page.js";
 import { createMetrics, type HeckMetrics } from "../../src/api/metrics.js";
 import type { Address } from "../../src/core/address.js";
 import { parseOriginSpec } from "../../src/core/checks/spec.js";
@@ -60,6 +61,10 @@ export class MemoryNode implements HeckNodeApi {
 
   origins(): OriginView[] {
     return [...this.entries.keys()].map((id) => this.view(id)!);
+  }
+
+  originsPage(query: OriginsQuery): OriginsPage {
+    return pageOfOrigins([...this.entries.keys()].sort(), query, (id) => this.view(id));
   }
 
   origin(id: string): OriginView | undefined {

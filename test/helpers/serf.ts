@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { type AddressInfo, createServer } from "node:net";
 import { createInterface } from "node:readline";
@@ -26,12 +26,6 @@ export interface SerfOptions {
   encrypt?: string;
   /** @default "local" */
   profile?: "lan" | "wan" | "local";
-}
-
-/** True when the `serf` program runs. */
-export function serfInstalled(): boolean {
-  const r = spawnSync("serf", ["version"], { stdio: "ignore" });
-  return r.error === undefined && r.status === 0;
 }
 
 /** A loopback port free for both TCP and UDP at the time of asking. */

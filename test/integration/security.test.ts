@@ -20,6 +20,14 @@ const memberNames = async (agent: AgentProcess, token?: string): Promise<string[
     .sort();
 };
 
+/** heck_malformed_packets_total from an agent's /metrics (refreshed by the agent every second). */
+const malformedCount = async (agent: AgentProcess): Promise<number> => {
+  const text = await (await fetch(`http://${agent.http}/metrics`)).text();
+  const line = /^heck_malformed_packets_total (\S+)$/m.exec(text);
+  if (!line) throw new Error("heck_malformed_packets_total missing from /metrics");
+  return Number(line[1]);
+};
+
 describe("security on real agents", { timeout: 60_000 }, () => {
   const dir = tempDir("heck-sec-");
   const agents: AgentProcess[] = [];
@@ -51,8 +59,13 @@ describe("security on real agents", { timeout: 60_000 }, () => {
       const [ma, mb] = [await memberNames(a), await memberNames(b)];
       return ma.join() === "enc-a,enc-b" && mb.join() === "enc-a,enc-b";
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    // Witnesses that the outsider did try before checking that it is still out: a join from c to
+    // a completes without success, and a counts c's traffic as undecryptable.
+    const rejoin = await api<{ joined: number }>(c, "POST", "/v1/join", { addresses: [a.gossip] });
+    assert.deepEqual(rejoin, { status: 200, body: { joined: 0 } });
+    await waitFor("a drops c's traffic as undecryptable", async () => (await malformedCount(a)) > 0);
     assert.deepEqual(await memberNames(a), ["enc-a", "enc-b"], "the node with another key stays out");
+    assert.deepEqual(await memberNames(b), ["enc-a", "enc-b"], "the node with another key stays out");
     assert.deepEqual(await memberNames(c), ["enc-c"]);
   });
 

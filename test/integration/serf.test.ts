@@ -9,14 +9,8 @@ import {
   tempDir,
   waitFor,
 } from "../helpers/cluster.js";
-import {
-  type SerfAgent,
-  serfInstalled,
-  serfLeave,
-  serfMembers,
-  startSerf,
-  stopSerf,
-} from "../helpers/serf.js";
+import { requireProgram } from "../helpers/require-program.js";
+import { type SerfAgent, serfLeave, serfMembers, startSerf, stopSerf } from "../helpers/serf.js";
 
 /**
  * Issue 7, item 1: heck agents and HashiCorp Serf agents (Debian's `serf` 0.9.4) in one cluster
@@ -25,17 +19,7 @@ import {
  * is seen on both sides.
  */
 
-const PACKAGE = "serf";
-const installed = serfInstalled();
-const skip = installed
-  ? false
-  : `the Debian package '${PACKAGE}' is not installed (apt-get install ${PACKAGE})`;
-
-if (!installed && process.env.CI === "true") {
-  test(`the Debian package '${PACKAGE}' is installed (CI requires it)`, () => {
-    assert.fail(`'${PACKAGE}' is missing: .ci/run installs it`);
-  });
-}
+const skip = requireProgram("serf", "serf");
 
 async function heckStatuses(agent: AgentProcess): Promise<Map<string, string>> {
   const res = await api<{ members: Array<{ name: string; status: string }> }>(agent, "GET", "/v1/members");

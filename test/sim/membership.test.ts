@@ -7,7 +7,7 @@ import { SimCluster } from "./sim-network.js";
 
 /**
  * Upper bound on the time from a kill until every live node holds the victim as dead, from the
- * protocol's own formulas (wire.md §6.9):
+ * protocol's own formulas (docs/wire.md §6.9):
  * - probe rounds: the victim is first probed by one of the n - 1 round-robin probers within a few
  *   intervals (each interval it escapes all of them with probability about 1/e), and the failed
  *   probe itself runs one full interval before the suspicion;
@@ -150,7 +150,7 @@ describe("membership on a simulated network", () => {
     if (split === undefined) assert.fail("the halves did not declare each other dead");
     assert.ok(cluster.allSee(left, left, "alive") && cluster.allSee(right, right, "alive"));
     // Stay split past deadNodeReclaimTime, so that both sides forget each other and only Serf's
-    // reconnect to failed members (wire.md §6.7) can bring them back together.
+    // reconnect to failed members (docs/wire.md §6.7) can bring them back together.
     cluster.net.runFor(config.deadNodeReclaimTimeMs + 10_000);
     assert.equal(cluster.statusOf("n0", right[0] as string), "unknown");
     cluster.net.heal();

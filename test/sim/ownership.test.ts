@@ -3,8 +3,9 @@ import { describe, it } from "node:test";
 import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import { profile } from "../../src/core/membership/config.js";
 import { ownersOf } from "../../src/core/ownership/rendezvous.js";
-import { Replicator } from "../../src/core/state/replication.js";
+import type { Replicator } from "../../src/core/state/replication.js";
 import { SimCluster } from "./sim-network.js";
+import { addStateNode } from "./state-nodes.js";
 
 /**
  * Membership and replicated state together on the simulated network: origins added on one node
@@ -22,13 +23,7 @@ function build(seed: number, overrides: Parameters<typeof profile>[1] = {}) {
   const replicators = new Map<string, Replicator>();
   for (let i = 0; i < NODES; i++) {
     const name = `n${i}`;
-    const replicator = new Replicator({
-      node: name,
-      clock: cluster.net.clock,
-      clusterSize: () => cluster.nodes.get(name)?.aliveCount() ?? 1,
-    });
-    replicators.set(name, replicator);
-    cluster.add(name, { delegate: replicator });
+    replicators.set(name, addStateNode(cluster, name));
   }
   cluster.joinAll();
   return { cluster, replicators };
@@ -42,10 +37,7 @@ function ownerTables(cluster: SimCluster, replicators: Map<string, Replicator>, 
       .members()
       .filter((m) => m.status === "alive" || m.status === "suspect")
       .map((m) => m.name);
-    const ids = replicators
-      .get(name)!
-      .catalog.live()
-      .map((e) => e.id);
+    const ids = [...replicators.get(name)!.liveOrigins()].map((e) => e.id);
     return ownersOf(ids, candidates);
   });
 }
@@ -69,11 +61,10 @@ describe("ownership on a simulated cluster", () => {
 
     const n0 = replicators.get("n0")!;
     n0.putOrigins(Array.from({ length: ORIGINS }, (_, i) => ({ id: `o${i}`, spec })));
-    // Gossip alone leaves a few (node, delta) pairs out: each delta is sent a bounded number of
-    // times, so a node misses one with probability ~exp(-transmits * n / (n - 1)). Push-pull
-    // anti-entropy (every 60 s at 50 nodes) repairs them: allow two rounds.
+    // A bulk write skips gossip: sync requests to random peers start anti-entropy sessions,
+    // and every node that got news passes the request on.
     const reached = cluster.net.runUntilTrue(
-      () => [...replicators.values()].every((r) => r.catalog.size === ORIGINS),
+      () => [...replicators.values()].every((r) => r.originCount === ORIGINS),
       150_000,
     );
     assert.notEqual(reached, undefined, "every node holds every origin");
@@ -103,10 +94,7 @@ describe("ownership on a simulated cluster", () => {
     const { cluster, replicators } = build(12);
     cluster.net.runFor(5000);
     replicators.get("n0")!.putOrigins(Array.from({ length: ORIGINS }, (_, i) => ({ id: `o${i}`, spec })));
-    cluster.net.runUntilTrue(
-      () => [...replicators.values()].every((r) => r.catalog.size === ORIGINS),
-      60_000,
-    );
+    cluster.net.runUntilTrue(() => [...replicators.values()].every((r) => r.originCount === ORIGINS), 60_000);
     const all = new Set(cluster.names);
     const before = assertOneOwnerEverywhere(ownerTables(cluster, replicators, cluster.names), all);
 
@@ -137,6 +125,8 @@ describe("ownership on a simulated cluster", () => {
     cluster.net.runFor(5000);
     assert.ok(cluster.allSee(cluster.names, cluster.names, "alive"), "all joined");
     const owner = replicators.get("n3")!;
+    for (let i = 0; i < 20; i++) owner.putOrigin(`o${i}`, spec);
+    cluster.net.runUntilTrue(() => [...replicators.values()].every((r) => r.originCount === 20), 30_000, 10);
     const changedAt = cluster.net.now;
     for (let i = 0; i < 20; i++) {
       owner.recordHealth(`o${i}`, {
@@ -149,7 +139,10 @@ describe("ownership on a simulated cluster", () => {
       });
     }
     const everywhere = cluster.net.runUntilTrue(
-      () => [...replicators.values()].every((r) => r.health.size === 20),
+      () =>
+        [...replicators.values()].every((r) =>
+          Array.from({ length: 20 }, (_, i) => r.healthOf(`o${i}`)?.status).every((s) => s === "unhealthy"),
+        ),
       30_000,
       10,
     );

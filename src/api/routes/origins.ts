@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import type { HeckNodeApi, OriginView } from "../../agent/node-api.js";
+import type { HeckNodeApi } from "../../agent/node-api.js";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../agent/origins-page.js";
 import { parseOriginSpec, validateOriginId } from "../../core/checks/spec.js";
 import type { HealthStatus, OriginSpec } from "../../core/state/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
@@ -29,20 +30,24 @@ export function registerOriginRoutes(
 ): void {
   app.get("/v1/origins", async (request) => {
     const query = requireObject(request.query ?? {}, "query");
-    refuseUnknownFields(query, ["status", "owner"], "?");
+    refuseUnknownFields(query, ["status", "owner", "limit", "cursor"], "?");
     const status = optionalQueryValue(query, "status");
     const owner = optionalQueryValue(query, "owner");
+    const cursor = optionalQueryValue(query, "cursor");
+    const limitText = optionalQueryValue(query, "limit");
     if (status !== undefined && !(HEALTH_STATUSES as readonly string[]).includes(status)) {
       throw new ValidationError(`status: must be one of ${HEALTH_STATUSES.join(", ")}`, "status");
     }
-    const origins = node
-      .origins()
-      .filter(
-        (o) =>
-          (status === undefined || o.health.status === status) && (owner === undefined || o.owner === owner),
-      )
-      .sort(byId);
-    return { origins };
+    const limit = limitText === undefined ? DEFAULT_PAGE_SIZE : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new ValidationError(`limit: must be an integer from 1 to ${MAX_PAGE_SIZE}`, "limit");
+    }
+    return node.originsPage({
+      limit,
+      ...(cursor === undefined ? {} : { cursor }),
+      ...(status === undefined ? {} : { status: status as HealthStatus }),
+      ...(owner === undefined ? {} : { owner }),
+    });
   });
 
   app.get<IdParams>("/v1/origins/:id", async (request) => {
@@ -70,10 +75,6 @@ export function registerOriginRoutes(
     const items = parseBatch(request.body);
     return { upserted: node.putOrigins(items) };
   });
-}
-
-function byId(a: OriginView, b: OriginView): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function optionalQueryValue(query: Record<string, unknown>, name: string): string | undefined {

@@ -33,7 +33,7 @@ export function registerHealthCommand(program: Command, ctx: CliContext): void {
       return;
     }
 
-    const { body } = await client.get<{ origins: OriginView[] }>("/v1/origins");
+    const body = { origins: await client.listOrigins<OriginView>() };
     if (flags.json) {
       return ctx.printJson({
         origins: body.origins.map((o) => ({ id: o.id, owner: o.owner, health: o.health })),

@@ -46,13 +46,12 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       )
       .option("--owner <name>", "only origins this member owns"),
   ).action(async (flags: ListFlags) => {
-    const query = new URLSearchParams();
-    if (flags.status) query.set("status", flags.status);
-    if (flags.owner) query.set("owner", flags.owner);
-    const path = query.size > 0 ? `/v1/origins?${query}` : "/v1/origins";
-    const { body } = await ctx.client(flags).get<{ origins: OriginView[] }>(path);
-    if (flags.json) return ctx.printJson(body);
-    ctx.print(originsTable(body.origins));
+    const origins = await ctx.client(flags).listOrigins<OriginView>({
+      ...(flags.status ? { status: flags.status } : {}),
+      ...(flags.owner ? { owner: flags.owner } : {}),
+    });
+    if (flags.json) return ctx.printJson({ origins });
+    ctx.print(originsTable(origins));
   });
 
   withClientOptions(

@@ -1,6 +1,6 @@
 /**
  * Lifeguard local health awareness (Dadgar et al., "Lifeguard", §IV-A "Local Health Multiplier";
- * wire.md §6.9). A node that misses acks, misses expected nacks or has to refute accusations is
+ * docs/wire.md §6.9). A node that misses acks, misses expected nacks or has to refute accusations is
  * more likely slow itself than surrounded by failures, so it stretches its own probe interval and
  * timeout by (score + 1) instead of accusing healthy peers.
  */

@@ -59,7 +59,7 @@ export class BroadcastQueue {
   /**
    * Removes and returns up to `limit` bytes of payloads, each charged `overhead` extra bytes,
    * least-transmitted first and newest first among equals, at most `maxCount` of them (a compound
-   * packet holds at most 127 parts, wire.md §4.2). A payload that does not fit is skipped, not split.
+   * packet holds at most 127 parts, docs/wire.md §4.2). A payload that does not fit is skipped, not split.
    */
   take(overhead: number, limit: number, maxCount = Number.POSITIVE_INFINITY): Uint8Array[] {
     if (this.#live === 0 || maxCount <= 0) return [];

@@ -3,7 +3,7 @@ import { MAX_STREAM_BYTES } from "../../wire/codec.js";
 
 /**
  * Membership timing, one place, with memberlist's three presets (DefaultLANConfig, DefaultWANConfig,
- * DefaultLocalConfig). Units are in the names. See shared wire.md §6.9.
+ * DefaultLocalConfig). Units are in the names. See docs/wire.md §6.9.
  */
 export interface MembershipConfig {
   /** Time between failure-detection probes of one random member. @default 1000 (lan) */
@@ -37,14 +37,14 @@ export interface MembershipConfig {
   /** Send a TCP ping alongside indirect pings when a UDP probe times out (protocol >= 3). @default true */
   tcpFallbackPing: boolean;
   /**
-   * Serf's reconnect (wire.md §6.7): this often, with probability failed / live members, push-pull
+   * Serf's reconnect (docs/wire.md §6.7): this often, with probability failed / live members, push-pull
    * join a random failed member, so that halves of a healed partition find each other again after
    * both have forgotten the other's dead entries. 0 disables. @default 30000
    */
   reconnectIntervalMs: number;
   /** Failed members stay reconnect candidates this long after they were declared dead. @default 86400000 (24 h, Serf's reconnect_timeout) */
   reconnectTimeoutMs: number;
-  /** LZW-compress stream messages, unconditionally as Serf does (wire.md §4.3). @default true */
+  /** LZW-compress stream messages, unconditionally as Serf does (docs/wire.md §4.3). @default true */
   compressStreams: boolean;
   /**
    * Largest stream message read, on the wire and after decompression; a larger one is refused
@@ -161,7 +161,7 @@ export function validateMembershipConfig(config: MembershipConfig): void {
       `membership.maxStreamBytes must be an integer in 65536..${MAX_STREAM_BYTES}, got ${config.maxStreamBytes}`,
     );
   }
-  // Room for the compound header, one part length and a useful message (wire.md §4.2).
+  // Room for the compound header, one part length and a useful message (docs/wire.md §4.2).
   if (!Number.isInteger(config.udpBufferSize) || config.udpBufferSize < 64 || config.udpBufferSize > 65_507) {
     throw new ConfigError(
       `membership.udpBufferSize must be an integer in 64..65507, got ${config.udpBufferSize}`,

@@ -5,13 +5,13 @@ import type { NodeContext } from "./context.js";
 import { isGone, type MemberState } from "./members.js";
 import { ProtocolFeature, protocolMax } from "./vsn.js";
 
-/** `07` + part count in front of a compound (wire.md §4.2). */
+/** `07` + part count in front of a compound (docs/wire.md §4.2). */
 const COMPOUND_HEADER_BYTES = 2;
 /** Each compound part costs a big-endian uint16 length. */
 const COMPOUND_PART_BYTES = 2;
-/** `0c` + CRC-32 in front of a packet for a peer with PMax >= 5 (wire.md §4.5). */
+/** `0c` + CRC-32 in front of a packet for a peer with PMax >= 5 (docs/wire.md §4.5). */
 const CRC_HEADER_BYTES = 5;
-/** A user payload travels behind its `08` type byte (wire.md §3.6). */
+/** A user payload travels behind its `08` type byte (docs/wire.md §3.6). */
 const USER_TYPE_BYTES = 1;
 
 /**
@@ -29,7 +29,7 @@ export class Dissemination {
     this.#broadcasts = new BroadcastQueue(() => retransmitLimit(ctx.config.retransmitMult, ctx.table.size));
   }
 
-  /** Newer news about a node replaces older queued news about it (wire.md §6.9). */
+  /** Newer news about a node replaces older queued news about it (docs/wire.md §6.9). */
   queue(node: string, payload: Uint8Array, onDone?: () => void): void {
     this.#broadcasts.queue(onDone === undefined ? { key: node, payload } : { key: node, payload, onDone });
   }
@@ -42,7 +42,7 @@ export class Dissemination {
   /**
    * Sends queued broadcasts to gossipNodes random members. Dead and left members stay targets
    * for gossipToTheDeadTime so that one that was wrongly declared dead hears it and refutes
-   * (wire.md §6.2). Each target gets its own packet, drawn afresh from the queue.
+   * (docs/wire.md §6.2). Each target gets its own packet, drawn afresh from the queue.
    */
   gossipTick(): void {
     const ctx = this.#ctx;
@@ -74,7 +74,7 @@ export class Dissemination {
     const left = room - used;
     if (left <= COMPOUND_PART_BYTES + USER_TYPE_BYTES) return parts;
     const user = delegate.getBroadcasts(COMPOUND_PART_BYTES + USER_TYPE_BYTES, left);
-    // An empty part would crash Serf (wire.md §4.2) and an empty user message means nothing; a
+    // An empty part would crash Serf (docs/wire.md §4.2) and an empty user message means nothing; a
     // payload beyond the room or the part limit would break the packet, so it is dropped.
     let roomLeft = left;
     let dropped = 0;
@@ -93,7 +93,7 @@ export class Dissemination {
     return parts;
   }
 
-  /** Sends `message` with as many queued broadcasts as fit beside it (wire.md §4.1 step 1). */
+  /** Sends `message` with as many queued broadcasts as fit beside it (docs/wire.md §4.1 step 1). */
   sendPiggybacked(to: Address, message: Uint8Array, dest: MemberState | undefined): void {
     const room =
       this.#ctx.config.udpBufferSize - message.length - COMPOUND_HEADER_BYTES - this.#crcBytes(dest);
@@ -102,7 +102,7 @@ export class Dissemination {
     this.sendPacket(to, packet, dest);
   }
 
-  /** Adds the CRC header for a known destination that checks it (PMax >= 5, wire.md §4.5). */
+  /** Adds the CRC header for a known destination that checks it (PMax >= 5, docs/wire.md §4.5). */
   sendPacket(to: Address, packet: Uint8Array, dest?: MemberState): void {
     const framed = this.#crcBytes(dest) > 0 ? withCrc(packet) : packet;
     this.#ctx.stats.packetsOut++;
@@ -110,7 +110,7 @@ export class Dissemination {
     this.#ctx.transport.sendPacket(to, framed);
   }
 
-  /** Room the CRC header will take in front of a packet to `dest` (wire.md §4.5). */
+  /** Room the CRC header will take in front of a packet to `dest` (docs/wire.md §4.5). */
   #crcBytes(dest: MemberState | undefined): number {
     return dest !== undefined && protocolMax(dest.vsn) >= ProtocolFeature.crc ? CRC_HEADER_BYTES : 0;
   }

@@ -3,7 +3,7 @@ import { type Rng, randomInt, shuffle } from "../env.js";
 import type { MemberStatus, MemberView } from "./ports.js";
 
 /**
- * The member table and SWIM's state-transition rules (wire.md §6.2). The rules are pure
+ * The member table and SWIM's state-transition rules (docs/wire.md §6.2). The rules are pure
  * functions of (what we know, what the message says) so they can be table-tested; the table keeps
  * the states and memberlist's round-robin probe order over a shuffled list.
  */
@@ -12,10 +12,10 @@ import type { MemberStatus, MemberView } from "./ports.js";
 export interface MemberState {
   name: string;
   address: Address;
-  /** `address.host` as the raw 4 or 16 bytes memberlist sends and compares (wire.md §6.2). */
+  /** `address.host` as the raw 4 or 16 bytes memberlist sends and compares (docs/wire.md §6.2). */
   addr: Uint8Array;
   meta: Uint8Array;
-  /** The member's 6-byte Vsn as last announced (wire.md §6.1). */
+  /** The member's 6-byte Vsn as last announced (docs/wire.md §6.1). */
   vsn: Uint8Array;
   incarnation: number;
   status: MemberStatus;
@@ -53,7 +53,7 @@ export interface AliveClaim {
 }
 
 /**
- * What to do with an alive message (wire.md §6.2):
+ * What to do with an alive message (docs/wire.md §6.2):
  * - `apply`: record it and re-gossip it;
  * - `refute`: it is about us and disagrees with what we announce (a newer incarnation, or the same
  *   one with other Meta/Vsn), so we must out-bid it;
@@ -111,7 +111,7 @@ export function deadApplies(known: MemberState | undefined, incarnation: number)
   return known !== undefined && incarnation >= known.incarnation && !isGone(known.status);
 }
 
-/** The new incarnation that out-bids an accusation: max(own + 1, accused + 1) (wire.md §6.2). */
+/** The new incarnation that out-bids an accusation: max(own + 1, accused + 1) (docs/wire.md §6.2). */
 export function refutingIncarnation(own: number, accused: number): number {
   return Math.max(own + 1, accused + 1);
 }

@@ -84,7 +84,7 @@ export class Probing {
   }
 
   /**
-   * We are the intermediary of someone's indirect probe (wire.md §3.2): ping the target with our
+   * We are the intermediary of someone's indirect probe (docs/wire.md §3.2): ping the target with our
    * own sequence number, relay its ack, and send a nack if asked and the target stays silent.
    */
   onIndirectPing(from: Address, msg: IndirectPingMessage): void {
@@ -122,7 +122,7 @@ export class Probing {
     this.#acks.get(seqNo)?.onNack();
   }
 
-  /** A ping from us, with our Source fields so that the answer finds us (wire.md §3.1). */
+  /** A ping from us, with our Source fields so that the answer finds us (docs/wire.md §3.1). */
   ping(seqNo: number, node: string): PingMessage {
     return {
       type: "ping",
@@ -163,7 +163,7 @@ export class Probing {
     );
     const ping = encodeMessage(this.ping(round.seqNo, target.name));
     if (target.status === "suspect") {
-      // Tell a suspect directly that it is suspected so that it can refute at once (wire.md §6.9).
+      // Tell a suspect directly that it is suspected so that it can refute at once (docs/wire.md §6.9).
       const suspect: SuspectMessage = {
         type: "suspect",
         incarnation: target.incarnation,
@@ -185,7 +185,7 @@ export class Probing {
 
   /**
    * No direct ack within the probe timeout: ask k random alive peers to probe for us, with nacks
-   * from those that support them, and try the target over TCP in parallel (wire.md §6.9).
+   * from those that support them, and try the target over TCP in parallel (docs/wire.md §6.9).
    */
   #probeIndirectly(round: ProbeRound, interval: number): void {
     if (round.done) return;
@@ -295,14 +295,14 @@ export class Probing {
     this.#acks.set(seqNo, { onAck, onNack, timer });
   }
 
-  /** One counter shared by probes and relayed probes, wrapping within uint32 (wire.md §3.1). */
+  /** One counter shared by probes and relayed probes, wrapping within uint32 (docs/wire.md §3.1). */
   nextSeqNo(): number {
     this.#seqNo = (this.#seqNo + 1) >>> 0;
     return this.#seqNo;
   }
 }
 
-/** Where to answer a ping: its Source fields when both are set, else the datagram's origin (wire.md §3.1). */
+/** Where to answer a ping: its Source fields when both are set, else the datagram's origin (docs/wire.md §3.1). */
 function replyAddress(
   from: Address,
   sourceAddr: Uint8Array | undefined,

@@ -9,7 +9,7 @@ import type { Transitions } from "./transitions.js";
 import { incompatibility } from "./vsn.js";
 
 /**
- * Anti-entropy over streams (wire.md §3.5, §5, §6.7): the full state exchange with a random
+ * Anti-entropy over streams (docs/wire.md §3.5, §5, §6.7): the full state exchange with a random
  * member every push-pull interval, the join exchange with seeds, the answer to a peer's
  * exchange, and Serf's reconnect, a join exchange with a member we declared dead so that the two
  * halves of a healed partition find each other.
@@ -34,7 +34,7 @@ export class PushPullExchange {
     });
   }
 
-  /** With probability failed / live, a join exchange with one random failed member (wire.md §6.7). */
+  /** With probability failed / live, a join exchange with one random failed member (docs/wire.md §6.7). */
   reconnectTick(aliveCount: number): void {
     const ctx = this.#ctx;
     const failed = this.#transitions.failed;
@@ -49,7 +49,7 @@ export class PushPullExchange {
   }
 
   /**
-   * The listener's side: answers with its state first and merges the peer's after (wire.md §4.7),
+   * The listener's side: answers with its state first and merges the peer's after (docs/wire.md §4.7),
    * so the reply never contains the joiner. May throw on bad peer input.
    */
   answer(msg: PushPullMessage): Uint8Array {
@@ -129,7 +129,7 @@ export class PushPullExchange {
   }
 
   /**
-   * Merges a peer's push-pull state (wire.md §5) after memberlist's protocol check over every
+   * Merges a peer's push-pull state (docs/wire.md §5) after memberlist's protocol check over every
    * alive node, ours and theirs. Returns the refusal reason, or undefined when merged.
    */
   #mergeRemote(msg: PushPullMessage): string | undefined {

@@ -8,7 +8,7 @@ import type {
 import type { MemberStatus } from "./ports.js";
 
 /**
- * Push-pull anti-entropy (wire.md §3.5, §5, §6.7): a periodic full state exchange over TCP that
+ * Push-pull anti-entropy (docs/wire.md §3.5, §5, §6.7): a periodic full state exchange over TCP that
  * repairs whatever gossip lost, and the join handshake.
  */
 
@@ -30,7 +30,7 @@ export const stateCodeOf: Readonly<Record<MemberStatus, NodeStateCode>> = {
 };
 
 /**
- * How a remote node state is merged (wire.md §5): alive as an alive message, left as a dead with
+ * How a remote node state is merged (docs/wire.md §5): alive as an alive message, left as a dead with
  * From = Name, and dead or suspect only as a suspicion raised by us. A peer's "dead" never kills a
  * node directly: the accused gets the chance to refute through the ordinary suspicion path.
  * Undefined for an unknown state code.

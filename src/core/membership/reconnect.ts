@@ -1,7 +1,7 @@
 import type { Address } from "../address.js";
 
 /**
- * Serf's reconnect to failed members (wire.md §6.7). memberlist forgets a dead member after a
+ * Serf's reconnect to failed members (docs/wire.md §6.7). memberlist forgets a dead member after a
  * while and never contacts it again, so two halves of a partition that outlasts that time would
  * stay split forever. Serf remembers failed members much longer and now and then push-pull joins
  * one of them; the first exchange that gets through makes each side refute the other's verdict.

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle, Timers } from "../env.js";
 
 /**
  * Lifeguard suspicion (Dadgar et al., "Lifeguard: Local Health Awareness for More Accurate Failure
- * Detection", §IV-B "Dynamic Suspicion Timeouts"; wire.md §6.9). A suspicion starts at a generous
+ * Detection", §IV-B "Dynamic Suspicion Timeouts"; docs/wire.md §6.9). A suspicion starts at a generous
  * maximum timeout and shrinks towards the SWIM minimum as independent members confirm it, so a slow
  * accuser alone cannot kill a healthy node quickly, while a genuinely failed node, which many
  * members suspect, is declared dead near the minimum.
@@ -16,7 +16,7 @@ export interface SuspicionBounds {
 /**
  * The lower bound: suspicionMult * max(1, log10(n)) * probeInterval. Larger clusters take longer
  * because gossip needs O(log n) rounds to reach everyone, and the suspect must hear the rumour to
- * refute it (wire.md §6.9). Whole milliseconds, rounded down.
+ * refute it (docs/wire.md §6.9). Whole milliseconds, rounded down.
  */
 export function suspicionTimeoutMs(
   suspicionMult: number,

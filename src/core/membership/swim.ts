@@ -1,4 +1,4 @@
-import { decodePacket } from "../../wire/codec.js";
+import { decodePacket, encodeStreamMessage } from "../../wire/codec.js";
 import { ipToBytes } from "../../wire/ip.js";
 import type { Message } from "../../wire/messages.js";
 import { HECK_VSN } from "../../wire/messages.js";
@@ -23,7 +23,7 @@ export interface SwimOptions {
   name: string;
   /** Where peers reach us (IPv4 or IPv6 text); sent as Addr/Port and Source* fields. */
   advertise: Address;
-  /** Opaque node metadata (Serf tags: 0xFF + msgpack map, wire.md §6.3). @default empty */
+  /** Opaque node metadata (Serf tags: 0xFF + msgpack map, docs/wire.md §6.3). @default empty */
   meta?: Uint8Array;
   /** Starting incarnation; a restarted node may pass its last one + 1 to win at once. @default 1 */
   initialIncarnation?: number;
@@ -42,7 +42,7 @@ export interface SwimOptions {
 }
 
 /**
- * SWIM with Lifeguard, as hashicorp/memberlist runs it, speaking its wire format (wire.md). Pure:
+ * SWIM with Lifeguard, as hashicorp/memberlist runs it, speaking its wire format (docs/wire.md). Pure:
  * time, randomness, timers and the network come in through the constructor; the caller feeds
  * inbound packets and streams to {@link handlePacket} and {@link handleStream}.
  *
@@ -153,7 +153,7 @@ export class Swim {
   }
 
   /**
-   * Push-pull join (Join = true) with every seed (wire.md §6.7). `done` gets the number of seeds
+   * Push-pull join (Join = true) with every seed (docs/wire.md §6.7). `done` gets the number of seeds
    * that completed an exchange and the errors of the others; one success is enough to be in.
    */
   join(seeds: Address[], done: (joined: number, errors: Error[]) => void): void {
@@ -186,7 +186,9 @@ export class Swim {
       done(new Error("membership stopped"));
       return;
     }
-    const data = ctx.encodeStream({ type: "user", payload });
+    // Not compressed: the payloads are msgpack already, and LZW in JavaScript costs more CPU on
+    // both sides than the loopback or LAN bytes it would save.
+    const data = encodeStreamMessage({ type: "user", payload }, { compress: false });
     ctx.stats.streamsOut++;
     ctx.stats.bytesOut += data.length;
     ctx.transport.sendStream(to, data, { timeoutMs: ctx.config.tcpTimeoutMs, expectReply: false }, (err) =>
@@ -300,7 +302,7 @@ export class Swim {
     const ctx = this.#ctx;
     switch (msg.type) {
       case "ping":
-        // A ping for someone else gets no answer, as memberlist closes the stream (wire.md §4.7).
+        // A ping for someone else gets no answer, as memberlist closes the stream (docs/wire.md §4.7).
         if (msg.node !== "" && msg.node !== ctx.name) {
           ctx.log.warn("membership: stream ping for another node", {
             node: msg.node,
@@ -359,7 +361,7 @@ export class Swim {
 
   /** Serf's intents move its clock; every user message goes to the delegate. */
   #onUserMessage(payload: Uint8Array, from: Address): void {
-    // Serf ignores an empty user message silently (wire.md §6.4).
+    // Serf ignores an empty user message silently (docs/wire.md §6.4).
     if (payload.length === 0) return;
     this.#serf.witness(payload);
     this.#ctx.delegate?.notifyUserMessage(payload, from);

@@ -21,13 +21,13 @@ import { expectedConfirmations, Suspicion, suspicionBounds } from "./suspicion.j
 import { acceptableVsn } from "./vsn.js";
 
 /**
- * The member state machine (wire.md §6.2): what an alive, suspect or dead message does to the
+ * The member state machine (docs/wire.md §6.2): what an alive, suspect or dead message does to the
  * table, whichever way it arrived (gossip, our own probe, a push-pull merge). Accepted news is
  * queued for dissemination; an accusation about ourselves is refuted. Owns the running
  * suspicions (Lifeguard §IV-B) and the roster of failed members that reconnect draws from.
  */
 export class Transitions {
-  /** Members declared dead, candidates for Serf's reconnect (wire.md §6.7). */
+  /** Members declared dead, candidates for Serf's reconnect (docs/wire.md §6.7). */
   readonly failed = new FailedRoster();
   readonly #ctx: NodeContext;
   readonly #gossip: Dissemination;
@@ -114,7 +114,7 @@ export class Transitions {
 
   /**
    * The address an alive claims, reusing the known one when the bytes match (the common case,
-   * and cheaper than re-formatting). Port 0 stands for our own port (wire.md §7).
+   * and cheaper than re-formatting). Port 0 stands for our own port (docs/wire.md §7).
    */
   #addressOf(known: MemberState | undefined, addr: Uint8Array, port: number): Address {
     const p = port || this.#ctx.advertise.port;

@@ -1,5 +1,5 @@
 /**
- * memberlist's 6-byte version vector `Vsn` = [pmin, pmax, pcur, dmin, dmax, dcur] (wire.md §6.1):
+ * memberlist's 6-byte version vector `Vsn` = [pmin, pmax, pcur, dmin, dmax, dcur] (docs/wire.md §6.1):
  * the memberlist protocol range and current version, then the delegate's. A peer's pmax decides
  * which optional features we may use towards it (§7).
  */
@@ -13,7 +13,7 @@ export interface ProtocolVersions {
   dcur: number;
 }
 
-/** Protocol versions that unlock optional behaviour towards a peer (wire.md §7). */
+/** Protocol versions that unlock optional behaviour towards a peer (docs/wire.md §7). */
 export const ProtocolFeature = {
   /** pmax >= 3: the peer answers a ping sent over TCP. */
   tcpPing: 3,
@@ -40,7 +40,7 @@ export function parseVsn(vsn: Uint8Array): ProtocolVersions | undefined {
 /**
  * Whether an alive carrying this Vsn may be applied. memberlist drops a range with pmin = 0,
  * pmax = 0 or pmin > pmax; a Vsn of 1 to 5 bytes is refused too, because Serf itself cannot read
- * one (wire.md §6.1) and spreading it would crash Serf peers.
+ * one (docs/wire.md §6.1) and spreading it would crash Serf peers.
  */
 export function acceptableVsn(vsn: Uint8Array): boolean {
   if (vsn.length === 0) return true;
@@ -54,7 +54,7 @@ export function protocolMax(vsn: Uint8Array): number {
 }
 
 /**
- * memberlist's push-pull compatibility check over every alive node, ours and the peer's (wire.md
+ * memberlist's push-pull compatibility check over every alive node, ours and the peer's (docs/wire.md
  * §5, §6.1): each node's current protocol and delegate versions must lie within the intersection
  * of everyone's ranges. Pass the peer's nodes first: the first offender is named, as memberlist
  * checks remote nodes before local ones. Returns the refusal text, or undefined when compatible.

@@ -1,130 +1,66 @@
 /**
- * The origin catalog: a last-writer-wins map from origin id to {@link OriginEntry}, where a delete
- * writes a tombstone (`spec: null`) so that it can win over older puts that are still travelling.
- * Each entry is a state-based CRDT register and the map's join is the per-key join, so a single
- * entry is also a valid delta (Almeida, Shoker and Baquero, "Delta State Replicated Data Types",
- * JPDS 2018): gossip can carry single entries and anti-entropy whole maps, in any order, any number
- * of times, and replicas that have seen the same entries hold the same catalog.
+ * Origin specs as the replicated catalog keeps them: one normal form for the wire and for storage,
+ * equality without allocation, and the notion of a spec's probe target.
  */
-import { compareHlc } from "./hlc.js";
-import type { OriginEntry, OriginSpec } from "./types.js";
+import type { OriginSpec } from "./types.js";
 
-/** A live (non-tombstoned) entry. */
-export type LiveOriginEntry = OriginEntry & { spec: OriginSpec };
-
-/**
- * A canonical text of a spec: fields and header names in a fixed order, so that equal specs give
- * equal text whatever order their keys were built in.
- */
-export function canonicalSpec(spec: OriginSpec | null): string {
-  if (spec === null) return "null";
-  const headers = Object.keys(spec.headers)
-    .sort()
-    .map((name) => [name, spec.headers[name]]);
-  return JSON.stringify([
-    spec.url,
-    spec.method,
-    spec.intervalMs,
-    spec.timeoutMs,
-    spec.expectStatus,
-    spec.healthyThreshold,
-    spec.unhealthyThreshold,
-    headers,
-    spec.bodyContains ?? null,
-  ]);
+function copyValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyValue);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = copyValue(v);
+    }
+    return out;
+  }
+  return value;
 }
 
 /**
- * Whether `b` is a spec equal to `a`, field by field, without allocating: the common case of equal
- * stamps (the same write, seen again) is then cheap. `b` may be any value, e.g. undecoded peer input.
+ * A deep copy of a spec with keys in sorted order and no undefined values: what goes on the wire
+ * (msgpack has no undefined) and what is kept of a peer's spec (nothing of a decoded object survives).
  */
-export function sameSpec(a: OriginSpec | null, b: unknown): boolean {
+export function normalSpec(spec: OriginSpec): OriginSpec {
+  return copyValue(spec) as OriginSpec;
+}
+
+function equalValues(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (a === null || typeof b !== "object" || b === null) return false;
-  const o = b as Partial<OriginSpec>;
-  if (
-    o.url !== a.url ||
-    o.method !== a.method ||
-    o.intervalMs !== a.intervalMs ||
-    o.timeoutMs !== a.timeoutMs ||
-    o.healthyThreshold !== a.healthyThreshold ||
-    o.unhealthyThreshold !== a.unhealthyThreshold ||
-    o.bodyContains !== a.bodyContains ||
-    !Array.isArray(o.expectStatus) ||
-    o.expectStatus.length !== a.expectStatus.length ||
-    typeof o.headers !== "object" ||
-    o.headers === null
-  ) {
-    return false;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!equalValues(a[i], b[i])) return false;
+    return true;
   }
-  for (let i = 0; i < a.expectStatus.length; i++) if (o.expectStatus[i] !== a.expectStatus[i]) return false;
-  const names = Object.keys(a.headers);
-  if (Object.keys(o.headers).length !== names.length) return false;
-  for (const name of names) if (o.headers[name] !== a.headers[name]) return false;
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!equalValues((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
   return true;
 }
 
 /**
- * The join of two versions of one origin: the higher stamp wins. Commutative, associative and
- * idempotent. Stamps are unique per write (see hlc.ts), so equal stamps mean the same write; should
- * two different entries ever carry one stamp (a node that lost its data and whose clock went
- * back), the one with the greater canonical text wins, so that replicas still agree.
- * Returns one of its arguments, `a` when both are equal. MUST be called with entries of one id.
+ * Whether `b` is a spec equal to `a`, field by field (key order and undefined fields aside). `b`
+ * may be any value, e.g. undecoded peer input.
  */
-export function joinEntry(a: OriginEntry, b: OriginEntry): OriginEntry {
-  const order = compareHlc(a.stamp, b.stamp);
-  if (order !== 0) return order > 0 ? a : b;
-  if (sameSpec(a.spec, b.spec)) return a;
-  return canonicalSpec(b.spec) > canonicalSpec(a.spec) ? b : a;
+export function sameSpec(a: OriginSpec | null, b: unknown): boolean {
+  return equalValues(a, b);
 }
 
-export class Catalog {
-  readonly #entries = new Map<string, OriginEntry>();
-  #live = 0;
+/** A canonical text of a spec: equal specs give equal text whatever order their keys were built in. */
+export function canonicalSpec(spec: OriginSpec | null): string {
+  return JSON.stringify(spec === null ? null : copyValue(spec));
+}
 
-  /**
-   * Joins `entry` into the catalog. Returns true when the catalog changed (the entry was new or
-   * beat the one held). Entries are kept as given: callers MUST NOT mutate them afterwards.
-   */
-  apply(entry: OriginEntry): boolean {
-    const current = this.#entries.get(entry.id);
-    if (current !== undefined && joinEntry(current, entry) === current) return false;
-    this.#entries.set(entry.id, entry);
-    const wasLive = current !== undefined && current.spec !== null;
-    this.#live += (entry.spec !== null ? 1 : 0) - (wasLive ? 1 : 0);
-    return true;
-  }
-
-  /** The entry for `id`, tombstone included, or undefined if this node has never heard of it. */
-  get(id: string): OriginEntry | undefined {
-    return this.#entries.get(id);
-  }
-
-  /** The live origin `id`, or undefined if absent or deleted. */
-  getLive(id: string): LiveOriginEntry | undefined {
-    const entry = this.#entries.get(id);
-    return entry?.spec ? (entry as LiveOriginEntry) : undefined;
-  }
-
-  /** Live entries, in insertion order of their ids. */
-  live(): LiveOriginEntry[] {
-    const out: LiveOriginEntry[] = [];
-    for (const entry of this.#entries.values()) if (entry.spec !== null) out.push(entry as LiveOriginEntry);
-    return out;
-  }
-
-  /** Every entry, tombstones included (what anti-entropy sends). */
-  all(): OriginEntry[] {
-    return [...this.#entries.values()];
-  }
-
-  /** Live origins. */
-  get size(): number {
-    return this.#live;
-  }
-
-  /** Tombstones held. */
-  get tombstones(): number {
-    return this.#entries.size - this.#live;
-  }
+/**
+ * Whether two specs probe the same thing: same URL, method and headers. A status measured against
+ * one target says nothing about another, so a spec whose target changed starts `unknown`; a change
+ * of interval, timeout, thresholds or expectations keeps the status.
+ */
+export function sameTarget(a: OriginSpec, b: OriginSpec): boolean {
+  return a.url === b.url && a.method === b.method && equalValues(a.headers, b.headers);
 }

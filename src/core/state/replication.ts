@@ -1,192 +1,338 @@
 /**
- * Replication of the origin catalog and the health registers over the membership layer, as
- * memberlist's delegate: deltas (single entries, see catalog.ts) ride on gossip packets as user
- * messages, and push-pull anti-entropy exchanges whole states, so that whatever gossip loses is
- * repaired within one push-pull interval. Both paths apply the same join, so the order, loss or
- * duplication of messages cannot make replicas disagree once they have seen the same writes.
+ * Replication of the origin catalog and the health registers, as memberlist's delegate.
  *
- * Wire format of every heck user message and user state (append-only, versioned):
+ * The state is two causal maps (causal-map.ts) under one causal context (dots.ts): every write
+ * draws a dot from this replica's writer id, so "what has a peer seen" is one version vector over
+ * writers, whatever the number of origins. Three paths carry writes:
  *
- *     byte 0   0x68 ('h'), which no Serf message starts with (Serf's first byte is a message type
- *              below 0x20), so a mixed cluster can tell the two apart
- *     byte 1   format version, 1
- *     rest     msgpack array of deltas, each an array:
- *                [0, id, wall, counter, node, spec | null]                      origin (null: deleted)
- *                [1, id, wall, counter, node, status, reporter, checkedAt,
- *                    changedAt, latencyMs, error]                                health register
+ * - Gossip: a local write is a delta (the key's new version plus the dots it replaced) piggybacked
+ *   on membership packets and forwarded epidemically, as before. A bulk write skips gossip.
+ * - Anti-entropy: push-pull carries only a digest (version vector, a bounded dot cloud, the
+ *   collection floor). A node that sees a peer lacking writes opens a session to it: the keys whose
+ *   versions the peer's context lacks, in bounded chunks sent one after the other as user messages
+ *   over streams, each merged on arrival. After the last chunk the receiver joins the sender's
+ *   context, which also tells it which of its versions the sender saw overwritten.
+ * - Sync requests: after local writes, and after a session brings news, a node sends its digest to
+ *   a few random peers; a peer that lacks something answers with its own digest, which starts a
+ *   session back. News so spreads epidemically without waiting for the push-pull interval.
  *
- * (wall, counter, node) is the entry's HLC stamp; spec is a map with the field names of OriginSpec.
+ * Deletes are tombstone versions, collected once causally stable: when every current member's
+ * version vector (learnt from digests) covers the tombstone, or once it is older than the
+ * tombstone TTL. Collecting raises the writer's floor. A peer whose vector is below our floor may
+ * hold versions whose tombstones are gone; it gets a full session (every key), after which it
+ * drops whatever our context has seen and we no longer hold. So a node away longer than anyone
+ * remembers does not resurrect deleted origins: it is brought level instead.
+ *
+ * Health is written only on a status change. Probes that confirm a status update this node's own
+ * record of the probe and a per-owner watermark ("every origin I own with interval I was probed
+ * since T") that gossips once a second, so `checkedAt` stays fresh on every node at a cost that
+ * does not grow with the number of origins.
  */
-import { pack, unpack } from "msgpackr";
 import type { Address } from "../address.js";
-import { isOriginId, isOriginSpec } from "../checks/spec.js";
-import { type Clock, type Logger, silentLogger } from "../env.js";
+import {
+  type Clock,
+  type Logger,
+  type Rng,
+  randomInt,
+  silentLogger,
+  type TimerHandle,
+  type Timers,
+} from "../env.js";
 import { BroadcastQueue, retransmitLimit } from "../membership/broadcast-queue.js";
 import type { MembershipDelegate } from "../membership/ports.js";
-import { Catalog, sameSpec } from "./catalog.js";
-import { HealthTable } from "./health.js";
-import { compareHlc, HlcClock } from "./hlc.js";
-import type { HealthRecord, HealthStatus, Hlc, OriginEntry, OriginSpec } from "./types.js";
+import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
+import { CausalMap, type DotSet, type Version, visibleVersion } from "./causal-map.js";
+import { CausalContext, type Dot, sameDot, type VersionVector } from "./dots.js";
+import { HlcClock } from "./hlc.js";
+import {
+  decodeContext,
+  decodeDots,
+  decodeFrame,
+  decodeVector,
+  decodeVersions,
+  encodeCloud,
+  encodeDots,
+  encodeItem,
+  encodeVector,
+  encodeVersions,
+  frame,
+  GOSSIP_OVERHEAD_BYTES,
+  gossipPayload,
+  ITEM_WATERMARK,
+  isName,
+  KIND_CHUNK,
+  KIND_DIGEST,
+  KIND_GOSSIP,
+  MAP_CATALOG,
+  MAP_HEALTH,
+  MAX_DIGEST_CLOUD,
+  type MapTag,
+} from "./state-wire.js";
+import type { CatalogValue, HealthRecord, HealthValue, OriginEntry, OriginSpec } from "./types.js";
 
-export const WIRE_MAGIC = 0x68;
-export const WIRE_FORMAT_VERSION = 1;
 /** See {@link ReplicatorOptions.retransmitMult}. */
 export const DEFAULT_RETRANSMIT_MULT = 8;
-const HEADER_BYTES = 2;
-/** Largest msgpack array header (array32); reserved so a batch never outgrows its room. */
-const ARRAY_HEADER_MAX_BYTES = 5;
-/** First bytes below this belong to other users of memberlist's user messages (Serf). */
-const FOREIGN_BELOW = 0x20;
-
-const TAG_ORIGIN = 0;
-const TAG_HEALTH = 1;
-const ORIGIN_FIELDS = 6;
-const HEALTH_FIELDS = 11;
-const MAX_NODE_NAME = 255;
-
-const STATUSES: ReadonlySet<unknown> = new Set<HealthStatus>(["unknown", "healthy", "unhealthy"]);
+/** A write of more keys than this in one call is left to sync requests instead of gossip. */
+export const BULK_GOSSIP_LIMIT = 64;
+/** Keys per anti-entropy chunk: a chunk is merged in one go, so this bounds the receiver's stall. */
+export const DEFAULT_CHUNK_KEYS = 1000;
+/** An inbound session whose chunks stop arriving is forgotten after this. */
+const SESSION_EXPIRY_MS = 60_000;
+/** Sync requests go to this many random peers. */
+const SYNC_FANOUT = 3;
+/** Writes within this window share one round of sync requests. */
+const SYNC_DEBOUNCE_MS = 50;
+/** See {@link ReplicatorOptions.syncIntervalMs}. */
+export const DEFAULT_SYNC_INTERVAL_MS = 1000;
 
 export type StateChange =
-  | { kind: "origin"; entry: OriginEntry; previous: OriginEntry | undefined }
-  | { kind: "health"; record: HealthRecord; previous: HealthRecord | undefined };
+  | { kind: "origin"; id: string; entry: OriginEntry | undefined; previous: OriginEntry | undefined }
+  | { kind: "health"; id: string; record: HealthRecord | undefined; previous: HealthRecord | undefined };
 
 export type ChangeListener = (change: StateChange) => void;
 
+/** What the replicator needs of the membership layer; attached after both exist. */
+export interface StatePeers {
+  /** Names of the current members (alive or suspect), this node included. */
+  members(): string[];
+  addressOf(name: string): Address | undefined;
+  /** One user message over a stream (Swim.sendUserStream). */
+  sendStream(to: Address, payload: Uint8Array, done: (err: Error | null) => void): void;
+}
+
 export interface ReplicatorOptions {
-  /** This node's name: the writer in every stamp it issues. */
+  /** This node's name, as members know it. */
   node: string;
+  /**
+   * This replica's writer id, the first half of every dot it issues. MUST never be reused with
+   * counters issued before: a node whose data was wiped needs a new one. @default node + random
+   */
+  writer?: string;
   clock: Clock;
+  rng?: Rng;
+  /** For sync requests after writes; without them only push-pull starts sessions. */
+  timers?: Timers;
   /** Members in the cluster, read whenever the retransmit limit is needed. @default () => 1 */
   clusterSize?: () => number;
   /**
    * Each delta is piggybacked retransmitMult * ceil(log10(n + 1)) times by every node that learns
-   * it by gossip (as memberlist's RetransmitMult). When every node forwards a delta r times, a
-   * given node misses it with probability about exp(-r); it then waits for the next push-pull.
-   * Membership news can afford memberlist's 2-4, since a missed alive or dead is re-learned by
-   * the next probe; a missed status change cannot, so deltas get more: exp(-8) < 0.04% per node
-   * in the smallest cluster, for a few hundred bytes of gossip per change. @default 8
+   * it by gossip (memberlist's RetransmitMult). A node misses a delta with probability about
+   * exp(-r) and then waits for anti-entropy; status changes deserve more than membership's 2-4.
+   * @default 8
    */
   retransmitMult?: number;
-  /** Peer stamps further ahead of the local clock are not observed (hlc.ts). @default 60000 */
+  /**
+   * Peer stamps further ahead of the local clock are not adopted by it (counted as refused), so
+   * one fast clock cannot drag every node's stamps into the future. Their writes still merge:
+   * order between writes comes from dots, and stamps only rank truly concurrent writes.
+   * @default 60000
+   */
   maxForwardDriftMs?: number;
+  /**
+   * Peer writes stamped further ahead than this are refused outright (counted, not merged, their
+   * dots not added to the context) until the local clock is within reach: no real clock is that
+   * wrong, so such a stamp is forged or corrupt. @default 24 hours
+   */
+  maxFutureWriteMs?: number;
+  /** Tombstones older than this are collected even if not known to be stable. @default 7 days */
+  tombstoneTtlMs?: number;
+  /** Keys per anti-entropy chunk. @default 1000 */
+  chunkKeys?: number;
+  /**
+   * Every this often the replicator sends its digest to one random member (with timers only):
+   * a peer that lacks something pulls it, one that has more answers with its own digest. It costs
+   * a digest (bytes in proportion to the writers, not the origins) per interval, and bounds how
+   * long a node missed by gossip and sync announcements waits. 0 turns it off. @default 1000
+   */
+  syncIntervalMs?: number;
   log?: Logger;
 }
 
-/** The health fields an owner sets; the id and the stamp are the replicator's. */
-export type HealthFields = Omit<HealthRecord, "id" | "stamp">;
+/** The health fields an owner reports after a probe. */
+export type HealthFields = Omit<HealthRecord, "id">;
 
-const isStampPart = (wall: unknown, counter: unknown, node: unknown): boolean =>
-  Number.isSafeInteger(wall) &&
-  (wall as number) >= 0 &&
-  Number.isSafeInteger(counter) &&
-  (counter as number) >= 0 &&
-  typeof node === "string" &&
-  node.length > 0 &&
-  node.length <= MAX_NODE_NAME;
-
-const isTime = (v: unknown): v is number | null =>
-  v === null || (typeof v === "number" && Number.isFinite(v));
-const isText = (v: unknown): v is string | null => v === null || typeof v === "string";
-
-/**
- * A copy of a spec with a fixed key order and no undefined values: what goes on the wire (msgpack
- * has no undefined) and what is kept of a peer's spec (nothing of the decoded object survives).
- */
-function normalSpec(spec: OriginSpec): OriginSpec {
-  const out: OriginSpec = {
-    url: spec.url,
-    method: spec.method,
-    intervalMs: spec.intervalMs,
-    timeoutMs: spec.timeoutMs,
-    expectStatus: [...spec.expectStatus],
-    healthyThreshold: spec.healthyThreshold,
-    unhealthyThreshold: spec.unhealthyThreshold,
-    headers: { ...spec.headers },
-  };
-  if (spec.bodyContains !== undefined) out.bodyContains = spec.bodyContains;
-  return out;
+/** Plain counters, readable at any time. */
+export interface ReplicatorStats {
+  /** Peer payloads (or parts) that were not valid heck data. */
+  malformed: number;
+  /** Peer stamps too far ahead of our clock: not adopted by it (their writes may still merge). */
+  refusedStamps: number;
+  /** Peer writes refused for a stamp beyond any plausible clock error. */
+  refusedWrites: number;
+  sessionsOut: number;
+  sessionsIn: number;
+  fullSessionsOut: number;
+  chunksOut: number;
+  chunksIn: number;
+  /** Bytes of heck payloads sent and received over streams (chunks and digests). */
+  syncBytesOut: number;
+  syncBytesIn: number;
+  recordsOut: number;
+  digestsIn: number;
+  /** Tombstones collected. */
+  collected: number;
 }
 
-function originTuple(e: OriginEntry): unknown[] {
-  return [TAG_ORIGIN, e.id, e.stamp.wall, e.stamp.counter, e.stamp.node, e.spec && normalSpec(e.spec)];
+interface OutboundSession {
+  peer: string;
+  id: number;
 }
 
-function healthTuple(r: HealthRecord): unknown[] {
-  const { stamp: s } = r;
-  return [
-    TAG_HEALTH,
-    r.id,
-    s.wall,
-    s.counter,
-    s.node,
-    r.status,
-    r.reporter,
-    r.checkedAt,
-    r.changedAt,
-    r.latencyMs,
-    r.error,
-  ];
+interface InboundSession {
+  peer: string;
+  total: number;
+  received: number;
+  full: boolean;
+  context: CausalContext;
+  floor: VersionVector;
+  /** Keys seen in a full session (map tag + id), for the final sweep. */
+  keys: Set<string> | undefined;
+  /** Writers whose records were refused: their part of the context is not joined. */
+  skipped: Set<string>;
+  changed: boolean;
+  lastAt: number;
 }
 
-/** msgpack of one delta, as a standalone copy (msgpackr returns views of a shared buffer). */
-function encodeDelta(tuple: unknown[]): Uint8Array {
-  return new Uint8Array(pack(tuple));
+interface Digest {
+  node: string;
+  context: CausalContext;
+  floor: VersionVector;
+  /** A request: send me what my context lacks. */
+  pull: boolean;
+  /** With pull: send every key (my vector is below your floor). */
+  full: boolean;
+  /** An answer to our digest. */
+  reply: boolean;
 }
 
-/** The msgpack array header for `n` items (fixarray, array16 or array32). */
-function arrayHeader(n: number): Uint8Array {
-  if (n < 16) return Uint8Array.of(0x90 | n);
-  if (n < 0x10000) return Uint8Array.of(0xdc, n >>> 8, n & 0xff);
-  return Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+interface ProbeNote {
+  checkedAt: number | null;
+  latencyMs: number | null;
+  error: string | null;
 }
 
-/**
- * A batch payload from already-encoded deltas: concatenated msgpack values after an array header
- * form a valid msgpack array, so queued deltas are packed once and batched by copying.
- */
-function batchPayload(deltas: Uint8Array[]): Uint8Array {
-  const head = arrayHeader(deltas.length);
-  let size = HEADER_BYTES + head.length;
-  for (const d of deltas) size += d.length;
-  const out = new Uint8Array(size);
-  out[0] = WIRE_MAGIC;
-  out[1] = WIRE_FORMAT_VERSION;
-  out.set(head, HEADER_BYTES);
-  let at = HEADER_BYTES + head.length;
-  for (const d of deltas) {
-    out.set(d, at);
-    at += d.length;
-  }
-  return out;
-}
-
-type Decoded = { ok: true; items: unknown[] } | { ok: false; reason: string } | { ok: "ignored" };
+const FLAG_PULL = 1;
+const FLAG_FULL = 2;
+/** An answer to a standalone digest: never answered in turn. */
+const FLAG_REPLY = 4;
+/** A pull whose session has not finished by then no longer stops another. */
+const PULL_TIMEOUT_MS = 30_000;
 
 export class Replicator implements MembershipDelegate {
-  readonly catalog = new Catalog();
-  readonly health = new HealthTable();
-  readonly clock: HlcClock;
-  /** This node's name, the writer of its stamps. */
   readonly node: string;
+  readonly writer: string;
+  readonly clock: HlcClock;
+  readonly context = new CausalContext();
+  /** Per writer, the highest counter of a tombstone this replica collected. */
+  readonly floor: VersionVector = new Map();
+  readonly catalog = new CausalMap<CatalogValue>();
+  readonly health = new CausalMap<HealthValue>();
+  readonly stats: ReplicatorStats = {
+    malformed: 0,
+    refusedStamps: 0,
+    refusedWrites: 0,
+    sessionsOut: 0,
+    sessionsIn: 0,
+    fullSessionsOut: 0,
+    chunksOut: 0,
+    chunksIn: 0,
+    syncBytesOut: 0,
+    syncBytesIn: 0,
+    recordsOut: 0,
+    digestsIn: 0,
+    collected: 0,
+  };
+  readonly #wallClock: Clock;
+  readonly #rng: Rng | undefined;
+  readonly #timers: Timers | undefined;
   readonly #queue: BroadcastQueue;
   readonly #listeners = new Set<ChangeListener>();
   readonly #log: Logger;
-  #malformed = 0;
+  readonly #maxDriftMs: number;
+  readonly #maxFutureWriteMs: number;
+  readonly #tombstoneTtlMs: number;
+  readonly #chunkKeys: number;
+  readonly #syncIntervalMs: number;
+  #tickTimer: TimerHandle | undefined;
+  #peers: StatePeers | undefined;
+  #live = 0;
+  #nextSession = 1;
+  readonly #outbound = new Map<string, OutboundSession>();
+  readonly #inbound = new Map<string, InboundSession>();
+  readonly #peerVectors = new Map<string, VersionVector>();
+  /** Each peer's last digest, to pull again when a session leaves news behind. */
+  readonly #peerDigests = new Map<string, Digest>();
+  #pulling: { peer: string; at: number } | undefined;
+  readonly #probes = new Map<string, ProbeNote>();
+  readonly #watermarks = new Map<string, Map<number, number>>();
+  readonly #dirtyCatalog = new Set<string>();
+  readonly #dirtyHealth = new Set<string>();
+  #dirtyContext = false;
+  #syncTimer: TimerHandle | undefined;
+  #stopped = false;
 
   constructor(options: ReplicatorOptions) {
     this.node = options.node;
-    this.clock = new HlcClock(options.node, options.clock, {
+    this.#rng = options.rng;
+    this.writer =
+      options.writer ?? `${options.node}.${Math.floor((options.rng?.next() ?? 0.5) * 2 ** 32).toString(36)}`;
+    this.#wallClock = options.clock;
+    this.clock = new HlcClock(this.writer, options.clock, {
       ...(options.maxForwardDriftMs !== undefined ? { maxForwardDriftMs: options.maxForwardDriftMs } : {}),
     });
+    this.#timers = options.timers;
     const clusterSize = options.clusterSize ?? (() => 1);
     const mult = options.retransmitMult ?? DEFAULT_RETRANSMIT_MULT;
     this.#queue = new BroadcastQueue(() => retransmitLimit(mult, clusterSize()));
     this.#log = options.log ?? silentLogger;
+    this.#maxDriftMs = options.maxForwardDriftMs ?? 60_000;
+    this.#maxFutureWriteMs = options.maxFutureWriteMs ?? 24 * 3600_000;
+    this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3600_000;
+    this.#chunkKeys = options.chunkKeys ?? DEFAULT_CHUNK_KEYS;
+    this.#syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
   }
 
-  /** Peer payloads (user messages or states) that were not valid heck data, in whole or in part. */
-  get malformed(): number {
-    return this.#malformed;
+  /** Connects the replicator to the membership layer, which exists only after it. */
+  attach(peers: StatePeers): void {
+    this.#peers = peers;
+    this.#armTick();
+  }
+
+  #armTick(): void {
+    const timers = this.#timers;
+    if (!timers || this.#syncIntervalMs <= 0 || this.#stopped) return;
+    // Jittered, so that nodes started together do not sync in step.
+    const delay = this.#syncIntervalMs * (0.5 + (this.#rng?.next() ?? 0.5));
+    this.#tickTimer = timers.setTimeout(() => {
+      this.#tickTimer = undefined;
+      this.#syncWith(1);
+      this.#armTick();
+    }, delay);
+  }
+
+  /** Cancels the pending sync request; inbound data is still merged. Safe twice. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#syncTimer !== undefined) this.#timers?.clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
+    if (this.#tickTimer !== undefined) this.#timers?.clearTimeout(this.#tickTimer);
+    this.#tickTimer = undefined;
+    this.#outbound.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  /** Live origins. */
+  get originCount(): number {
+    return this.#live;
+  }
+
+  /** Tombstones held (deleted origins not yet collected). */
+  tombstones(): number {
+    let n = 0;
+    for (const [, versions] of this.catalog.entries()) for (const v of versions) if (v.value === null) n++;
+    return n;
   }
 
   /** Deltas waiting to be piggybacked. */
@@ -194,9 +340,75 @@ export class Replicator implements MembershipDelegate {
     return this.#queue.size();
   }
 
+  /** Anti-entropy sessions being sent and received now. */
+  get sessions(): { outbound: number; inbound: number } {
+    return { outbound: this.#outbound.size, inbound: this.#inbound.size };
+  }
+
+  origin(id: string): OriginEntry | undefined {
+    return toEntry(id, this.catalog.visible(id));
+  }
+
+  *liveOrigins(): IterableIterator<OriginEntry> {
+    for (const [id, versions] of this.catalog.entries()) {
+      const entry = toEntry(id, visibleVersion(versions));
+      if (entry) yield entry;
+    }
+  }
+
   /**
-   * Subscribes to every change of the replicated state, local or remote, after it is applied
-   * (not to {@link load}). Listeners run synchronously; one that throws is logged and skipped.
+   * The health of a live origin as this node knows it: the status of the newest report measured
+   * against the origin's current target (undefined if none), with `checkedAt` raised to this
+   * node's own last probe, or to the watermark of `owner` (the member that probes it now, by the
+   * caller's view), when those are newer.
+   */
+  healthOf(id: string, owner?: string): HealthRecord | undefined {
+    const entry = this.origin(id);
+    if (!entry) return undefined;
+    const version = this.#healthVersion(id, entry.target);
+    const value = version?.value;
+    const note = this.#probes.get(id);
+    let checkedAt = value?.checkedAt ?? null;
+    let latencyMs = value?.latencyMs ?? null;
+    let error = value?.error ?? null;
+    if (value && note && (note.checkedAt ?? 0) >= (checkedAt ?? 0)) {
+      checkedAt = note.checkedAt;
+      latencyMs = note.latencyMs;
+      error = note.error;
+    }
+    if (value && owner !== undefined) {
+      const mark = this.#watermarks.get(owner)?.get(entry.spec.intervalMs);
+      if (mark !== undefined && mark > (checkedAt ?? 0)) checkedAt = mark;
+    }
+    if (!value) return undefined;
+    return {
+      id,
+      status: value.status,
+      reporter: value.reporter,
+      checkedAt,
+      changedAt: value.changedAt,
+      latencyMs,
+      error,
+    };
+  }
+
+  /** The keys whose versions changed since the last call, and whether the context did. */
+  takeDirty(): { catalog: string[]; health: string[]; context: boolean } {
+    const out = {
+      catalog: [...this.#dirtyCatalog],
+      health: [...this.#dirtyHealth],
+      context: this.#dirtyContext,
+    };
+    this.#dirtyCatalog.clear();
+    this.#dirtyHealth.clear();
+    this.#dirtyContext = false;
+    return out;
+  }
+
+  /**
+   * Subscribes to every change of what readers see (a live origin added, replaced or removed; a
+   * health status set), local or remote, after it is applied; not to {@link load}. Listeners run
+   * synchronously; one that throws is logged and skipped.
    */
   onChange(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
@@ -207,113 +419,654 @@ export class Replicator implements MembershipDelegate {
    * Fills the state from durable storage at start: no broadcast, no change event. The stamps are
    * observed, so that writes made after a restart order after those made before it.
    */
-  load(entries: Iterable<OriginEntry>, records: Iterable<HealthRecord>): void {
-    for (const entry of entries) {
-      this.catalog.apply(entry);
-      this.clock.observe(entry.stamp);
+  load(stored: {
+    catalog: Iterable<[string, Version<CatalogValue>[]]>;
+    health: Iterable<[string, Version<HealthValue>[]]>;
+    context: CausalContext;
+    floor: ReadonlyMap<string, number>;
+  }): void {
+    this.context.join(stored.context);
+    for (const [w, c] of stored.floor) this.floor.set(w, Math.max(c, this.floor.get(w) ?? 0));
+    let wall = 0;
+    let tick = 0;
+    for (const [id, versions] of stored.catalog) {
+      this.catalog.restore(id, versions);
+      for (const v of versions) {
+        this.context.add(v);
+        if (v.wall > wall || (v.wall === wall && v.tick > tick)) [wall, tick] = [v.wall, v.tick];
+      }
+      if (visibleVersion(versions)) this.#live++;
     }
-    for (const record of records) {
-      this.health.apply(record);
-      this.clock.observe(record.stamp);
+    for (const [id, versions] of stored.health) {
+      this.health.restore(id, versions);
+      for (const v of versions) this.context.add(v);
     }
+    if (wall > 0) this.clock.observe({ wall, counter: tick, node: this.writer });
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Local writes
 
   /**
    * Creates or replaces an origin. `spec` MUST come from parseOriginSpec and `id` MUST be valid.
-   * `created` is true when no live origin had this id. A spec equal to the live one is not written
-   * again, so that re-applying a list of origins causes no gossip.
+   * `created` is true when no live origin had this id. A spec equal to the one held (with no
+   * concurrent version beside it) is not written again, so re-applying a list causes no gossip.
    */
   putOrigin(id: string, spec: OriginSpec): { created: boolean; entry: OriginEntry } {
-    const previous = this.catalog.get(id);
-    if (previous?.spec && sameSpec(previous.spec, spec)) {
-      return { created: false, entry: previous };
-    }
-    const entry: OriginEntry = { id, spec, stamp: this.#stampAfter(previous?.stamp) };
-    this.#writeOrigin(entry, previous);
-    return { created: previous === undefined || previous.spec === null, entry };
+    return this.#putOrigin(id, spec, true);
   }
 
-  /** {@link putOrigin} for each item, in order. */
+  /** {@link putOrigin} for each item, in order; large batches reach peers by sync requests. */
   putOrigins(
-    items: Iterable<{ id: string; spec: OriginSpec }>,
+    items: ReadonlyArray<{ id: string; spec: OriginSpec }>,
   ): Array<{ created: boolean; entry: OriginEntry }> {
-    const out: Array<{ created: boolean; entry: OriginEntry }> = [];
-    for (const { id, spec } of items) out.push(this.putOrigin(id, spec));
+    const gossip = items.length <= BULK_GOSSIP_LIMIT;
+    const out = items.map(({ id, spec }) => this.#putOrigin(id, spec, gossip));
+    this.#scheduleSync();
     return out;
   }
 
-  /** Deletes an origin by writing a tombstone, which it returns; undefined when there is no live origin `id`. */
-  deleteOrigin(id: string): OriginEntry | undefined {
-    const previous = this.catalog.get(id);
-    if (!previous?.spec) return undefined;
-    const tombstone: OriginEntry = { id, spec: null, stamp: this.#stampAfter(previous.stamp) };
-    this.#writeOrigin(tombstone, previous);
-    return tombstone;
+  /** Deletes an origin (a tombstone version); false when there is no live origin `id`. */
+  deleteOrigin(id: string): boolean {
+    const before = this.origin(id);
+    if (!before) return false;
+    this.#writeLocal(MAP_CATALOG, id, null, true);
+    return true;
   }
 
   /**
-   * Writes this node's probe outcome for `id` (the owner's register write). Every call is a new
-   * write, so push-pull carries the latest checkedAt and latency; but it is gossiped only when the
-   * status changed, since a probe every few seconds per origin would otherwise flood the piggyback
-   * room that status changes need.
+   * This node's probe outcome for `id`, as its owner. A new health version is written (and
+   * gossiped) only when the status differs from the one held for the origin's current target;
+   * otherwise only this node's note of the probe changes, which {@link healthOf} and the
+   * watermark carry. Returns the record as readers now see it; undefined if the origin is gone.
    */
-  recordHealth(id: string, fields: HealthFields): HealthRecord {
-    const previous = this.health.get(id);
-    const record: HealthRecord = { id, ...fields, stamp: this.#stampAfter(previous?.stamp) };
-    this.health.apply(record);
-    if (previous === undefined || previous.status !== record.status) {
-      this.#queue.queue({ key: `h:${id}`, payload: encodeDelta(healthTuple(record)) });
+  recordHealth(id: string, fields: HealthFields): HealthRecord | undefined {
+    const entry = this.origin(id);
+    if (!entry) return undefined;
+    this.#probes.set(id, { checkedAt: fields.checkedAt, latencyMs: fields.latencyMs, error: fields.error });
+    const versions = this.health.get(id);
+    const current = this.#healthVersion(id, entry.target);
+    if (current?.value && current.value.status === fields.status && versions?.length === 1) {
+      return this.healthOf(id);
     }
-    this.#emit({ kind: "health", record, previous });
-    return record;
+    this.#writeLocal(MAP_HEALTH, id, { ...fields, target: entry.target }, true);
+    return this.healthOf(id);
   }
 
+  /**
+   * Publishes this node's probe watermarks: for each probe interval, a time by which every origin
+   * it owns with that interval had been probed. Gossiped, replacing the previous one.
+   */
+  publishWatermark(marks: ReadonlyMap<number, number>): void {
+    const own = new Map(marks);
+    this.#watermarks.set(this.node, own);
+    this.#queueWatermark(this.node, own);
+  }
+
+  /** When this node last probed `id` (its own probes only), if it has. */
+  lastProbeAt(id: string): number | undefined {
+    return this.#probes.get(id)?.checkedAt ?? undefined;
+  }
+
+  /** Forgets this node's note of probes for origins it no longer owns. */
+  forgetProbe(id: string): void {
+    this.#probes.delete(id);
+  }
+
+  #putOrigin(id: string, spec: OriginSpec, gossip: boolean): { created: boolean; entry: OriginEntry } {
+    const versions = this.catalog.get(id);
+    const visible = visibleVersion(versions);
+    if (visible?.value && versions?.length === 1 && sameSpec(visible.value.spec, spec)) {
+      return { created: false, entry: toEntry(id, visible) as OriginEntry };
+    }
+    const dot = this.#nextDot();
+    const target = visible?.value && sameTarget(visible.value.spec, spec) ? visible.value.target : dot;
+    this.#writeLocal(MAP_CATALOG, id, { spec: normalSpec(spec), target }, gossip, dot);
+    return { created: visible === undefined, entry: this.origin(id) as OriginEntry };
+  }
+
+  #nextDot(): Dot {
+    return { writer: this.writer, counter: (this.context.vv.get(this.writer) ?? 0) + 1 };
+  }
+
+  #writeLocal(
+    map: MapTag,
+    id: string,
+    value: CatalogValue | HealthValue | null,
+    gossip: boolean,
+    fresh?: Dot,
+  ): void {
+    const dot = fresh ?? this.#nextDot();
+    const stamp = this.clock.now();
+    const version: Version<unknown> = {
+      writer: dot.writer,
+      counter: dot.counter,
+      wall: stamp.wall,
+      tick: stamp.counter,
+      value,
+    };
+    const before = this.#visibleState(map, id);
+    const replaced = this.#mapOf(map).write(id, version as Version<never>);
+    this.context.add(dot);
+    this.#dirtyContext = true;
+    this.#markDirty(map, id);
+    if (gossip) {
+      const item = [map, id, encodeVersions(map, [version]), encodeDots(replaced)];
+      this.#queue.queue({ key: `${map}:${id}`, payload: encodeItem(item) });
+    }
+    this.#afterChange(map, id, before);
+  }
+
+  // -------------------------------------------------------------------------------------------
   // MembershipDelegate
 
   notifyUserMessage(payload: Uint8Array, _from: Address | undefined): void {
-    this.#receive(payload, true);
+    const decoded = decodeFrame(payload);
+    if (decoded.ok === "ignored") return;
+    if (!decoded.ok) {
+      this.#malformedPayload(decoded.reason, payload.length);
+      return;
+    }
+    const m = decoded.message;
+    switch (m[0]) {
+      case KIND_GOSSIP:
+        this.#onGossip(m);
+        return;
+      case KIND_DIGEST:
+        this.stats.syncBytesIn += payload.length;
+        this.#onDigest(m, true);
+        return;
+      case KIND_CHUNK:
+        this.stats.syncBytesIn += payload.length;
+        this.#onChunk(m);
+        return;
+      default:
+        this.#malformedPayload(`message kind ${String(m[0])}`, payload.length);
+    }
   }
 
   /**
    * Queued deltas, least transmitted first, batched into one payload that with its `overhead` fits
-   * `limit`. A delta too large for any packet stays queued; push-pull carries it meanwhile.
+   * `limit`. A delta too large for any packet stays queued; anti-entropy carries it meanwhile.
    */
   getBroadcasts(overhead: number, limit: number): Uint8Array[] {
-    const room = limit - overhead - HEADER_BYTES - ARRAY_HEADER_MAX_BYTES;
+    const room = limit - overhead - GOSSIP_OVERHEAD_BYTES;
     if (room <= 0 || this.#queue.size() === 0) return [];
-    const deltas = this.#queue.take(0, room);
-    return deltas.length === 0 ? [] : [batchPayload(deltas)];
+    const items = this.#queue.take(0, room);
+    return items.length === 0 ? [] : [gossipPayload(items)];
   }
 
-  /** The whole catalog (tombstones included) and every health register, in the wire format. */
+  /** The digest: bytes in proportion to the writers, not to the origins. */
   localState(_join: boolean): Uint8Array {
-    const tuples: unknown[] = [];
-    for (const entry of this.catalog.all()) tuples.push(originTuple(entry));
-    for (const record of this.health.all()) tuples.push(healthTuple(record));
-    const body = pack(tuples);
-    const out = new Uint8Array(HEADER_BYTES + body.length);
-    out[0] = WIRE_MAGIC;
-    out[1] = WIRE_FORMAT_VERSION;
-    out.set(body, HEADER_BYTES);
-    return out;
+    return this.#digest(0);
+  }
+
+  mergeRemoteState(state: Uint8Array, _join: boolean): void {
+    const decoded = decodeFrame(state);
+    if (decoded.ok === "ignored") return;
+    if (!decoded.ok || decoded.message[0] !== KIND_DIGEST) {
+      this.#malformedPayload(decoded.ok ? "push-pull state is not a digest" : decoded.reason, state.length);
+      return;
+    }
+    this.#onDigest(decoded.message, false);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Digests and sessions
+
+  #digest(flags: number): Uint8Array {
+    return frame([
+      KIND_DIGEST,
+      this.node,
+      encodeVector(this.context.vv),
+      encodeCloud(this.context, MAX_DIGEST_CLOUD),
+      encodeVector(this.floor),
+      flags,
+    ]);
   }
 
   /**
-   * Joins a peer's whole state. Changes are not re-gossiped: the peer holds them already, and a
-   * joining node would otherwise re-broadcast the entire catalog.
+   * A peer's digest, from push-pull, a sync announcement or a pull request. Sessions are pulled:
+   * a node that lacks writes asks one peer at a time for them, so a node that joins through
+   * three seeds, or hears three announcements, receives each write once.
    */
-  mergeRemoteState(state: Uint8Array, _join: boolean): void {
-    this.#receive(state, false);
+  #onDigest(m: unknown[], standalone: boolean): void {
+    const digest = parseDigest(m);
+    if (!digest) {
+      this.#malformedPayload("bad digest", 0);
+      return;
+    }
+    this.stats.digestsIn++;
+    if (digest.node === this.node) return;
+    this.#peerVectors.set(digest.node, digest.context.vv);
+    this.#peerDigests.set(digest.node, digest);
+    if (digest.pull) {
+      // A peer below our floor may hold versions whose tombstones we collected: it gets every key.
+      const full = digest.full || belowFloor(digest.context.vv, this.floor);
+      this.#startSession(digest.node, digest.context, full);
+      return;
+    }
+    this.#maybePull(digest);
+    // A sync round's digest from a peer that lacks what we have: tell it, so that it pulls.
+    // (In a push-pull both sides read each other's digest already.)
+    const peerLacks = belowFloor(digest.context.vv, this.floor) || !digest.context.covers(this.context);
+    if (standalone && !digest.reply && peerLacks) this.#sendDigest(digest.node, FLAG_REPLY);
   }
 
-  #stampAfter(previous: Hlc | undefined): Hlc {
-    return previous ? this.clock.nowAfter(previous) : this.clock.now();
+  /** Asks `digest.node` for what we lack of what it has, unless a pull is under way. */
+  #maybePull(digest: Digest): void {
+    const full = belowFloor(this.context.vv, digest.floor);
+    if (!full && this.context.covers(digest.context)) return;
+    const now = this.#wallClock.now();
+    if (this.#pulling && now - this.#pulling.at < PULL_TIMEOUT_MS) return;
+    this.#pulling = { peer: digest.node, at: now };
+    this.#sendDigest(digest.node, FLAG_PULL | (full ? FLAG_FULL : 0), () => {
+      if (this.#pulling?.peer === digest.node) this.#pulling = undefined;
+    });
   }
 
-  #writeOrigin(entry: OriginEntry, previous: OriginEntry | undefined): void {
-    this.catalog.apply(entry);
-    this.#queue.queue({ key: `o:${entry.id}`, payload: encodeDelta(originTuple(entry)) });
-    this.#emit({ kind: "origin", entry, previous });
+  /** After a pulled session ends: pull again if that peer's last digest still shows news. */
+  #pullDone(peer: string): void {
+    if (this.#pulling?.peer !== peer) return;
+    this.#pulling = undefined;
+    const last = this.#peerDigests.get(peer);
+    if (last) this.#maybePull(last);
+  }
+
+  #sendDigest(peer: string, flags: number, failed?: () => void): void {
+    const to = this.#peers?.addressOf(peer);
+    if (!to || !this.#peers) {
+      failed?.();
+      return;
+    }
+    const payload = this.#digest(flags);
+    this.stats.syncBytesOut += payload.length;
+    this.#peers.sendStream(to, payload, (err) => {
+      if (!err) return;
+      this.#log.debug("state: sync request failed", { peer, error: err.message });
+      failed?.();
+    });
+  }
+
+  /**
+   * Sends `peer` every key holding a version its context lacks (every key when `full`), in
+   * chunks of at most `chunkKeys` keys, one chunk at a time. One session per peer at a time.
+   */
+  #startSession(peer: string, theirs: CausalContext, full: boolean): void {
+    const peers = this.#peers;
+    if (!peers || this.#stopped || this.#outbound.has(peer)) return;
+    const to = peers.addressOf(peer);
+    if (!to) return;
+    const keys: Array<[MapTag, string]> = [];
+    const lacking = (versions: readonly Version<unknown>[]) => full || versions.some((v) => !theirs.has(v));
+    for (const [id, versions] of this.catalog.entries()) if (lacking(versions)) keys.push([MAP_CATALOG, id]);
+    for (const [id, versions] of this.health.entries()) if (lacking(versions)) keys.push([MAP_HEALTH, id]);
+    // With no key to send, the peer may still lack dots of versions gone everywhere (overwritten,
+    // or health swept with its origin): one empty chunk carries our context to it.
+    const session: OutboundSession = { peer, id: this.#nextSession++ };
+    this.#outbound.set(peer, session);
+    this.stats.sessionsOut++;
+    if (full) this.stats.fullSessionsOut++;
+    const context = this.context.clone();
+    const vv = encodeVector(context.vv);
+    const cloud = encodeCloud(context);
+    const floor = encodeVector(this.floor);
+    const total = Math.max(1, Math.ceil(keys.length / this.#chunkKeys));
+    let seq = 0;
+    const sendNext = () => {
+      if (this.#outbound.get(peer) !== session || this.#stopped) return;
+      if (seq >= total) {
+        this.#outbound.delete(peer);
+        return;
+      }
+      const records: unknown[] = [];
+      for (const [map, id] of keys.slice(seq * this.#chunkKeys, (seq + 1) * this.#chunkKeys)) {
+        const versions = this.#mapOf(map).get(id);
+        // A key emptied since the session began is sent empty: the receiver drops what we saw.
+        records.push([map, id, versions ? encodeVersions(map, versions) : []]);
+      }
+      const payload = frame([
+        KIND_CHUNK,
+        this.node,
+        session.id,
+        seq,
+        total,
+        full ? 1 : 0,
+        vv,
+        cloud,
+        floor,
+        records,
+      ]);
+      seq++;
+      this.stats.chunksOut++;
+      this.stats.recordsOut += records.length;
+      this.stats.syncBytesOut += payload.length;
+      peers.sendStream(to, payload, (err) => {
+        if (err) {
+          this.#log.debug("state: sync session aborted", { peer, error: err.message });
+          if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
+          return;
+        }
+        sendNext();
+      });
+    };
+    sendNext();
+  }
+
+  #onChunk(m: unknown[]): void {
+    const [, node, sessionId, seq, total, full, rawVv, rawCloud, rawFloor, records] = m;
+    const context = decodeContext(rawVv, rawCloud);
+    const floor = decodeVector(rawFloor);
+    if (
+      m.length !== 10 ||
+      !isName(node) ||
+      !Number.isSafeInteger(sessionId) ||
+      !Number.isSafeInteger(seq) ||
+      !Number.isSafeInteger(total) ||
+      (total as number) < 1 ||
+      (seq as number) < 0 ||
+      (seq as number) >= (total as number) ||
+      (full !== 0 && full !== 1) ||
+      !context ||
+      !floor ||
+      !Array.isArray(records)
+    ) {
+      this.#malformedPayload("bad chunk", 0);
+      return;
+    }
+    this.stats.chunksIn++;
+    const now = this.#wallClock.now();
+    this.#expireInbound(now);
+    const key = `${node}/${sessionId}`;
+    let session = this.#inbound.get(key);
+    if (!session) {
+      session = {
+        peer: node,
+        total: total as number,
+        received: 0,
+        full: full === 1,
+        context,
+        floor,
+        keys: full === 1 ? new Set() : undefined,
+        skipped: new Set(),
+        changed: false,
+        lastAt: now,
+      };
+      this.#inbound.set(key, session);
+      this.stats.sessionsIn++;
+    }
+    session.lastAt = now;
+    let bad = 0;
+    for (const record of records) {
+      if (!Array.isArray(record) || record.length !== 3) {
+        bad++;
+        continue;
+      }
+      const [map, id, rawVersions] = record;
+      if ((map !== MAP_CATALOG && map !== MAP_HEALTH) || !isName(id)) {
+        bad++;
+        continue;
+      }
+      session.keys?.add(`${map}:${id}`);
+      const versions =
+        Array.isArray(rawVersions) && rawVersions.length === 0 ? [] : decodeVersions(map, rawVersions);
+      if (!versions) {
+        bad++;
+        // Unknown contents: do not claim to have seen anything of this key's writers.
+        session.skipped.add("*");
+        continue;
+      }
+      const refused = this.#refuse(versions);
+      if (refused) {
+        for (const v of versions) session.skipped.add(v.writer);
+        continue;
+      }
+      if (this.#join(map, id, versions, context)) session.changed = true;
+    }
+    if (bad > 0) this.#malformedPayload("bad chunk records", bad);
+    session.received++;
+    if (session.received >= session.total) {
+      this.#inbound.delete(key);
+      this.#finishSession(session);
+    }
+  }
+
+  #finishSession(session: InboundSession): void {
+    this.#finishJoin(session);
+    this.#pullDone(session.peer);
+  }
+
+  #finishJoin(session: InboundSession): void {
+    if (session.skipped.has("*")) return;
+    if (session.full && session.keys) {
+      // The sender listed every key it holds: ours that it has seen and not listed are gone there.
+      for (const map of [MAP_CATALOG, MAP_HEALTH] as const) {
+        const target = this.#mapOf(map);
+        for (const id of [...target.keys()]) {
+          if (session.keys.has(`${map}:${id}`)) continue;
+          const before = this.#visibleState(map, id);
+          const gone = target.dropWhere(id, (v) => session.context.has(v) && !session.skipped.has(v.writer));
+          if (gone > 0) {
+            this.#markDirty(map, id);
+            this.#afterChange(map, id, before);
+            session.changed = true;
+          }
+        }
+      }
+    }
+    const coveredBefore = this.context.covers(session.context);
+    this.context.joinExcept(session.context, session.skipped);
+    for (const [w, c] of session.floor) if (c > (this.floor.get(w) ?? 0)) this.floor.set(w, c);
+    if (!coveredBefore) this.#dirtyContext = true;
+    if (session.changed) this.#scheduleSync();
+  }
+
+  #expireInbound(now: number): void {
+    for (const [key, s] of this.#inbound) if (now - s.lastAt > SESSION_EXPIRY_MS) this.#inbound.delete(key);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Gossip
+
+  #onGossip(m: unknown[]): void {
+    const items = m[1];
+    if (m.length !== 2 || !Array.isArray(items)) {
+      this.#malformedPayload("bad gossip batch", 0);
+      return;
+    }
+    let bad = 0;
+    for (const item of items) if (!Array.isArray(item) || !this.#applyGossipItem(item)) bad++;
+    if (bad > 0) this.#malformedPayload("bad gossip items", bad);
+  }
+
+  /** Validates and joins one gossip item, forwarding it when it was news. False when malformed. */
+  #applyGossipItem(item: unknown[]): boolean {
+    const [tag] = item;
+    if (tag === ITEM_WATERMARK) return this.#onWatermark(item);
+    if ((tag !== MAP_CATALOG && tag !== MAP_HEALTH) || item.length !== 4 || !isName(item[1])) return false;
+    const map = tag as MapTag;
+    const id = item[1] as string;
+    const versions = decodeVersions(map, item[2]);
+    const removed = decodeDots(item[3]);
+    if (!versions || !removed) return false;
+    if (this.#refuse(versions)) return true;
+    const delta = new CausalContext();
+    for (const v of versions) delta.add(v);
+    for (const d of removed) delta.add(d);
+    const changed = this.#join(map, id, versions, delta);
+    for (const d of removed) this.context.add(d);
+    // Epidemic forwarding: news to this node is passed on, so a delta reaches all n nodes in
+    // O(log n) gossip rounds.
+    if (changed) this.#queue.queue({ key: `${map}:${id}`, payload: encodeItem(item) });
+    return true;
+  }
+
+  #onWatermark(item: unknown[]): boolean {
+    const [, node, raw] = item;
+    if (
+      item.length !== 3 ||
+      !isName(node) ||
+      !Array.isArray(raw) ||
+      raw.length % 2 !== 0 ||
+      raw.length > 512
+    ) {
+      return false;
+    }
+    let own = this.#watermarks.get(node);
+    let advanced = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const interval = raw[i];
+      const at = raw[i + 1];
+      if (!Number.isSafeInteger(interval) || !Number.isSafeInteger(at)) return false;
+      // A watermark from the future would claim probes that have not happened.
+      if ((at as number) > this.#wallClock.now() + this.#maxDriftMs) continue;
+      own ??= new Map();
+      if ((own.get(interval as number) ?? 0) < (at as number)) {
+        own.set(interval as number, at as number);
+        advanced = true;
+      }
+    }
+    if (own) this.#watermarks.set(node, own);
+    if (advanced && node !== this.node) this.#queueWatermark(node, own as Map<number, number>);
+    return true;
+  }
+
+  #queueWatermark(node: string, marks: ReadonlyMap<number, number>): void {
+    const flat: number[] = [];
+    for (const [interval, at] of marks) flat.push(interval, at);
+    this.#queue.queue({ key: `w:${node}`, payload: encodeItem([ITEM_WATERMARK, node, flat]) });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Joins, collection and bookkeeping
+
+  /**
+   * Whether any version is stamped beyond any plausible clock error: such writes are refused
+   * (counted, not merged, their dots not added to our context) and come again by anti-entropy
+   * once our clock is within reach.
+   */
+  #refuse(versions: readonly Version<unknown>[]): boolean {
+    const limit = this.#wallClock.now() + this.#maxFutureWriteMs;
+    if (!versions.some((v) => v.wall > limit)) return false;
+    this.stats.refusedWrites++;
+    return true;
+  }
+
+  /** Joins a peer's versions of one key and adds their dots to our context. */
+  #join(map: MapTag, id: string, versions: Version<unknown>[], theirs: DotSet): boolean {
+    const before = this.#visibleState(map, id);
+    const changed = this.#mapOf(map).join(id, versions as Version<never>[], theirs, this.context);
+    let newest: Version<unknown> | undefined;
+    for (const v of versions) {
+      if (!this.context.has(v)) this.#dirtyContext = true;
+      this.context.add(v);
+      if (!newest || v.wall > newest.wall || (v.wall === newest.wall && v.tick > newest.tick)) newest = v;
+    }
+    if (newest && !this.clock.observe({ wall: newest.wall, counter: newest.tick, node: newest.writer })) {
+      this.stats.refusedStamps++;
+    }
+    if (changed) {
+      this.#markDirty(map, id);
+      this.#afterChange(map, id, before);
+    }
+    return changed;
+  }
+
+  /**
+   * Drops tombstones that every current member has seen (its last digest's vector covers them),
+   * or that are older than the TTL, and raises the floor past them. Health of deleted origins
+   * goes as soon as the delete is applied (see #sweepHealth). Returns how many were collected.
+   */
+  collect(): number {
+    const members = (this.#peers?.members() ?? [this.node]).filter((m) => m !== this.node);
+    for (const name of this.#peerVectors.keys()) if (!members.includes(name)) this.#peerVectors.delete(name);
+    const stable = (d: Dot): boolean =>
+      members.every((m) => (this.#peerVectors.get(m)?.get(d.writer) ?? 0) >= d.counter);
+    const expired = this.#wallClock.now() - this.#tombstoneTtlMs;
+    let collected = 0;
+    for (const id of [...this.catalog.keys()]) {
+      const gone = this.catalog.dropWhere(id, (v) => {
+        if (v.value !== null || !(stable(v) || v.wall < expired)) return false;
+        if (v.counter > (this.floor.get(v.writer) ?? 0)) this.floor.set(v.writer, v.counter);
+        return true;
+      });
+      if (gone > 0) this.#markDirty(MAP_CATALOG, id);
+      collected += gone;
+    }
+    if (collected > 0) this.#dirtyContext = true;
+    this.stats.collected += collected;
+    return collected;
+  }
+
+  #mapOf(map: MapTag): CausalMap<unknown> {
+    return (map === MAP_CATALOG ? this.catalog : this.health) as CausalMap<unknown>;
+  }
+
+  #markDirty(map: MapTag, id: string): void {
+    (map === MAP_CATALOG ? this.#dirtyCatalog : this.#dirtyHealth).add(id);
+  }
+
+  /** What readers see of a key: the visible catalog entry, or the health record. */
+  #visibleState(map: MapTag, id: string): OriginEntry | HealthRecord | undefined {
+    return map === MAP_CATALOG ? this.origin(id) : this.healthOf(id);
+  }
+
+  /** The newest health version measured against `target`. */
+  #healthVersion(id: string, target: Dot): Version<HealthValue> | undefined {
+    let best: Version<HealthValue> | undefined;
+    for (const v of this.health.get(id) ?? []) {
+      if (!v.value || !sameDot(v.value.target, target)) continue;
+      if (!best || v.wall > best.wall || (v.wall === best.wall && v.tick > best.tick)) best = v;
+    }
+    return best;
+  }
+
+  /**
+   * Drops health versions measured against a target that this replica has seen replaced or
+   * deleted: a re-created origin, or one whose URL changed, starts `unknown`. Local only: the dots
+   * stay in the context, and every replica drops the same versions once it has seen the same
+   * catalog writes.
+   */
+  #sweepHealth(id: string): void {
+    const versions = this.health.get(id);
+    if (!versions) return;
+    const targets = (this.catalog.get(id) ?? []).flatMap((v) => (v.value ? [v.value.target] : []));
+    const gone = this.health.dropWhere(
+      id,
+      (v) =>
+        v.value !== null &&
+        this.context.has(v.value.target) &&
+        !targets.some((t) => sameDot(t, v.value!.target)),
+    );
+    if (gone > 0) this.#markDirty(MAP_HEALTH, id);
+  }
+
+  #afterChange(map: MapTag, id: string, before: OriginEntry | HealthRecord | undefined): void {
+    if (map === MAP_CATALOG) {
+      const previous = before as OriginEntry | undefined;
+      const healthBefore = previous ? this.#healthAgainst(id, previous) : undefined;
+      this.#sweepHealth(id);
+      const entry = this.origin(id);
+      this.#live += (entry ? 1 : 0) - (previous ? 1 : 0);
+      if (!entry) this.#probes.delete(id);
+      if (previous?.dot.writer === entry?.dot.writer && previous?.dot.counter === entry?.dot.counter) return;
+      this.#emit({ kind: "origin", id, entry, previous });
+      const healthAfter = this.healthOf(id);
+      if (entry && healthBefore && healthAfter?.status !== healthBefore.status) {
+        this.#emit({ kind: "health", id, record: healthAfter, previous: healthBefore });
+      }
+      return;
+    }
+    this.#sweepHealth(id);
+    const previous = before as HealthRecord | undefined;
+    const record = this.healthOf(id);
+    if (previous?.status === record?.status && previous?.reporter === record?.reporter) return;
+    this.#emit({ kind: "health", id, record, previous });
+  }
+
+  #healthAgainst(id: string, entry: OriginEntry): HealthRecord | undefined {
+    const v = this.#healthVersion(id, entry.target);
+    return v?.value ? { id, ...withoutTarget(v.value) } : undefined;
   }
 
   #emit(change: StateChange): void {
@@ -326,99 +1079,70 @@ export class Replicator implements MembershipDelegate {
     }
   }
 
-  #decode(payload: Uint8Array): Decoded {
-    const first = payload[0];
-    if (first === undefined || first < FOREIGN_BELOW) return { ok: "ignored" };
-    if (first !== WIRE_MAGIC) return { ok: false, reason: `first byte 0x${first.toString(16)}` };
-    if (payload[1] !== WIRE_FORMAT_VERSION) return { ok: false, reason: `format version ${payload[1]}` };
-    let value: unknown;
-    try {
-      value = unpack(payload.subarray(HEADER_BYTES));
-    } catch (err) {
-      return { ok: false, reason: `msgpack: ${String(err)}` };
-    }
-    if (!Array.isArray(value)) return { ok: false, reason: "batch is not an array" };
-    return { ok: true, items: value };
+  #malformedPayload(reason: string, size: number): void {
+    this.stats.malformed++;
+    this.#log.debug("dropped a malformed state payload", { reason, size });
   }
 
-  /** Applies a payload. MUST NOT throw: every peer byte is untrusted. */
-  #receive(payload: Uint8Array, gossip: boolean): void {
-    const decoded = this.#decode(payload);
-    if (decoded.ok === "ignored") return;
-    if (!decoded.ok) {
-      this.#malformed++;
-      this.#log.debug("dropped a malformed state payload", { reason: decoded.reason, bytes: payload.length });
-      return;
-    }
-    let bad = 0;
-    let newest: Hlc | undefined;
-    for (const item of decoded.items) {
-      const stamp = Array.isArray(item) ? this.#applyItem(item, gossip) : undefined;
-      if (stamp === undefined) bad++;
-      else if (newest === undefined || compareHlc(stamp, newest) > 0) newest = stamp;
-    }
-    // One observe of the newest stamp moves the clock past all of them.
-    if (newest) this.clock.observe(newest);
-    if (bad > 0) {
-      this.#malformed++;
-      this.#log.debug("dropped malformed deltas", { bad, of: decoded.items.length });
-    }
+  /** Sends our digest to a few random peers soon, so that those lacking our news ask for it. */
+  #scheduleSync(): void {
+    if (!this.#timers || !this.#peers || this.#stopped || this.#syncTimer !== undefined) return;
+    this.#syncTimer = this.#timers.setTimeout(() => {
+      this.#syncTimer = undefined;
+      this.#syncRound();
+    }, SYNC_DEBOUNCE_MS);
   }
 
-  /** Validates and joins one delta; returns its stamp, or undefined when it is malformed. */
-  #applyItem(t: unknown[], gossip: boolean): Hlc | undefined {
-    const [tag, id, wall, counter, node] = t;
-    if (!isOriginId(id) || !isStampPart(wall, counter, node)) return undefined;
-    const stamp: Hlc = { wall: wall as number, counter: counter as number, node: node as string };
-    if (tag === TAG_ORIGIN && t.length === ORIGIN_FIELDS) {
-      const previous = this.catalog.get(id);
-      const raw = t[5];
-      // Validating a spec costs far more than comparing stamps, and most entries of a push-pull are
-      // already known: a losing or already held entry is dropped unread.
-      if (previous) {
-        const order = compareHlc(previous.stamp, stamp);
-        if (order > 0 || (order === 0 && sameSpec(previous.spec, raw))) return stamp;
-      }
-      if (raw !== null && !isOriginSpec(raw)) return undefined;
-      const entry: OriginEntry = { id, spec: raw && normalSpec(raw), stamp };
-      if (this.catalog.apply(entry)) {
-        // Epidemic forwarding: news to this node is passed on, as memberlist does with alive and
-        // dead messages, so a delta reaches all n nodes in O(log n) gossip rounds.
-        if (gossip) this.#queue.queue({ key: `o:${id}`, payload: encodeDelta(originTuple(entry)) });
-        this.#emit({ kind: "origin", entry, previous });
-      }
-      return stamp;
-    }
-    if (tag === TAG_HEALTH && t.length === HEALTH_FIELDS) {
-      const [, , , , , status, reporter, checkedAt, changedAt, latencyMs, error] = t;
-      if (
-        !STATUSES.has(status) ||
-        !isText(reporter) ||
-        !isTime(checkedAt) ||
-        !isTime(changedAt) ||
-        !isTime(latencyMs) ||
-        (latencyMs !== null && latencyMs < 0) ||
-        !isText(error)
-      ) {
-        return undefined;
-      }
-      const record: HealthRecord = {
-        id,
-        status: status as HealthStatus,
-        reporter,
-        checkedAt,
-        changedAt,
-        latencyMs,
-        error,
-        stamp,
-      };
-      const previous = this.health.get(id);
-      if (this.health.apply(record)) {
-        if (gossip) this.#queue.queue({ key: `h:${id}`, payload: encodeDelta(healthTuple(record)) });
-        this.#emit({ kind: "health", record, previous });
-      }
-      return stamp;
-    }
-    return undefined;
+  #syncRound(): void {
+    this.#syncWith(SYNC_FANOUT);
   }
+
+  /** Sends our digest to `fanout` random members. */
+  #syncWith(fanout: number): void {
+    const peers = (this.#peers?.members() ?? []).filter((m) => m !== this.node);
+    const rng = this.#rng;
+    for (let i = 0; i < fanout && peers.length > 0; i++) {
+      const j = rng ? randomInt(rng, peers.length) : i % peers.length;
+      const [peer] = peers.splice(j, 1);
+      if (peer) this.#sendDigest(peer, 0);
+    }
+  }
+}
+
+function toEntry(id: string, version: Version<CatalogValue> | undefined): OriginEntry | undefined {
+  if (!version?.value) return undefined;
+  return {
+    id,
+    spec: version.value.spec,
+    dot: { writer: version.writer, counter: version.counter },
+    target: version.value.target,
+    wall: version.wall,
+  };
+}
+
+function withoutTarget(value: HealthValue): Omit<HealthRecord, "id"> {
+  const { target: _target, ...rest } = value;
+  return rest;
+}
+
+function parseDigest(m: unknown[]): Digest | undefined {
+  const [, node, vv, cloud, floor, flags] = m;
+  if (m.length !== 6 || !isName(node) || !Number.isSafeInteger(flags)) return undefined;
+  const context = decodeContext(vv, cloud);
+  const floorVector = decodeVector(floor);
+  if (!context || !floorVector) return undefined;
+  return {
+    node,
+    context,
+    floor: floorVector,
+    pull: ((flags as number) & FLAG_PULL) !== 0,
+    full: ((flags as number) & FLAG_FULL) !== 0,
+    reply: ((flags as number) & FLAG_REPLY) !== 0,
+  };
+}
+
+/** Whether a peer's vector is below our floor for some writer: it may miss collected deletes. */
+function belowFloor(theirs: ReadonlyMap<string, number>, floor: ReadonlyMap<string, number>): boolean {
+  for (const [w, c] of floor) if ((theirs.get(w) ?? 0) < c) return true;
+  return false;
 }

@@ -1,9 +1,8 @@
 /**
- * Replicated state: the origin catalog and the health registers. Both are last-writer-wins maps
- * keyed by origin id whose writes carry a hybrid logical clock stamp; merge is the join of the
- * per-key maxima, so it is commutative, associative and idempotent (a state-based CRDT whose
- * deltas are single entries).
+ * Replicated state: the origin catalog and the health registers, two causal maps keyed by origin id
+ * (causal-map.ts) that share one causal context per replica (dots.ts, replication.ts).
  */
+import type { Dot } from "./dots.js";
 
 /** Hybrid logical clock timestamp: wall ms, a counter within the ms, and the writer for tie-breaks. */
 export interface Hlc {
@@ -28,16 +27,30 @@ export interface OriginSpec {
   bodyContains?: string;
 }
 
-/** One catalog entry; `spec: null` is a tombstone left by a delete. */
+/**
+ * A catalog version's value. `target` is the dot of the write that last changed what is probed
+ * (URL, method, headers): health written against an older target does not apply to this spec.
+ */
+export interface CatalogValue {
+  spec: OriginSpec;
+  target: Dot;
+}
+
+/** A live origin as readers see it: the visible catalog version. */
 export interface OriginEntry {
   id: string;
-  spec: OriginSpec | null;
-  stamp: Hlc;
+  spec: OriginSpec;
+  /** The write that produced this version. */
+  dot: Dot;
+  /** See {@link CatalogValue.target}. */
+  target: Dot;
+  /** Wall ms of the write's hybrid logical clock. */
+  wall: number;
 }
 
 export type HealthStatus = "unknown" | "healthy" | "unhealthy";
 
-/** The replicated health register of one origin. */
+/** The health of one origin as an owner reports it. */
 export interface HealthRecord {
   id: string;
   status: HealthStatus;
@@ -49,5 +62,7 @@ export interface HealthRecord {
   changedAt: number | null;
   latencyMs: number | null;
   error: string | null;
-  stamp: Hlc;
 }
+
+/** A health version's value: the record's fields and the catalog target it was measured against. */
+export type HealthValue = Omit<HealthRecord, "id"> & { target: Dot };

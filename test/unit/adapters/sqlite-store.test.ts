@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -8,7 +8,9 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { SCHEMA_VERSION, SqliteStore } from "../../../src/adapters/sqlite-store.js";
-import type { HealthRecord, OriginEntry, OriginSpec } from "../../../src/core/state/types.js";
+import type { Version } from "../../../src/core/state/causal-map.js";
+import { CausalContext } from "../../../src/core/state/dots.js";
+import type { CatalogValue, HealthValue, OriginSpec } from "../../../src/core/state/types.js";
 
 const root = mkdtempSync(join(tmpdir(), "heck-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -32,75 +34,110 @@ const spec: OriginSpec = {
   bodyContains: "ok",
 };
 
-const live: OriginEntry = { id: "api:main", spec, stamp: { wall: 1000, counter: 2, node: "n1" } };
-const tombstone: OriginEntry = { id: "gone", spec: null, stamp: { wall: 2000, counter: 0, node: "n2" } };
-
-const healthy: HealthRecord = {
-  id: "api:main",
-  status: "healthy",
-  reporter: "n1",
-  checkedAt: 1_700_000_000_123,
-  changedAt: 1_700_000_000_000,
-  latencyMs: 12.5,
-  error: null,
-  stamp: { wall: 3000, counter: 1, node: "n1" },
+const put: Version<CatalogValue> = {
+  writer: "w1",
+  counter: 3,
+  wall: 1000,
+  tick: 2,
+  value: { spec, target: { writer: "w1", counter: 1 } },
 };
-const unknown: HealthRecord = {
-  id: "fresh",
-  status: "unknown",
-  reporter: null,
-  checkedAt: null,
-  changedAt: null,
-  latencyMs: null,
-  error: "connect ECONNREFUSED",
-  stamp: { wall: 3001, counter: 0, node: "n3" },
+const concurrent: Version<CatalogValue> = { ...put, writer: "w2", counter: 1, wall: 1001 };
+const tombstone: Version<CatalogValue> = { writer: "w2", counter: 2, wall: 2000, tick: 0, value: null };
+const report: Version<HealthValue> = {
+  writer: "w1",
+  counter: 4,
+  wall: 3000,
+  tick: 1,
+  value: {
+    status: "unhealthy",
+    reporter: "n1",
+    checkedAt: 1_700_000_000_123,
+    changedAt: 1_700_000_000_000,
+    latencyMs: 12.5,
+    error: "status 503 not in 200-399",
+    target: { writer: "w1", counter: 1 },
+  },
 };
 
-const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+function context(): CausalContext {
+  const ctx = CausalContext.from(new Map([["w1", 4]]));
+  ctx.add({ writer: "w2", counter: 1 });
+  ctx.add({ writer: "w2", counter: 2 });
+  ctx.add({ writer: "w3", counter: 7 });
+  return ctx;
+}
 
 describe("SqliteStore", () => {
-  test("origins round trip, specs as given and tombstones kept", () => {
+  test("versions, tombstones, health, context and floor round trip", () => {
     const store = new SqliteStore(freshDir());
     after(() => store.close());
-    store.saveOrigins([live, tombstone]);
-    assert.deepEqual(byId(store.loadOrigins()), byId([live, tombstone]));
+    store.saveState({
+      catalog: [
+        ["api:main", [put, concurrent]],
+        ["gone", [tombstone]],
+      ],
+      health: [["api:main", [report]]],
+      context: { context: context(), floor: new Map([["w2", 2]]) },
+    });
+    const loaded = store.loadState();
+    const byKey = <T>(xs: Array<[string, T]>) => [...xs].sort((a, b) => a[0].localeCompare(b[0]));
+    assert.deepEqual(byKey(loaded.catalog), [
+      ["api:main", [put, concurrent]],
+      ["gone", [tombstone]],
+    ]);
+    assert.deepEqual(loaded.health, [["api:main", [report]]]);
+    assert.deepEqual([...loaded.context.vv].sort(), [
+      ["w1", 4],
+      ["w2", 2],
+    ]);
+    assert.deepEqual([...(loaded.context.cloud.get("w3") ?? [])], [7]);
+    assert.deepEqual([...loaded.floor], [["w2", 2]]);
   });
 
-  test("saving an origin again replaces it, and a delete becomes a tombstone", () => {
+  test("saving a key again replaces its whole version set", () => {
     const store = new SqliteStore(freshDir());
     after(() => store.close());
-    store.saveOrigins([live]);
-    const deleted: OriginEntry = { id: live.id, spec: null, stamp: { wall: 5000, counter: 0, node: "n2" } };
-    store.saveOrigins([deleted]);
-    assert.deepEqual(store.loadOrigins(), [deleted]);
-  });
-
-  test("a spec without bodyContains comes back without the key", () => {
-    const store = new SqliteStore(freshDir());
-    after(() => store.close());
-    const { bodyContains: _, ...plain } = spec;
-    store.saveOrigins([{ ...live, spec: plain }]);
-    const [loaded] = store.loadOrigins();
-    assert.ok(loaded?.spec);
-    assert.equal("bodyContains" in loaded.spec, false);
+    store.saveState({ catalog: [["o", [put, concurrent]]], health: [] });
+    store.saveState({ catalog: [["o", [tombstone]]], health: [] });
+    assert.deepEqual(store.loadState().catalog, [["o", [tombstone]]]);
+    store.saveState({ catalog: [["o", []]], health: [] });
+    assert.deepEqual(store.loadState().catalog, []);
   });
 
   test("a batch is all or nothing", () => {
     const store = new SqliteStore(freshDir());
     after(() => store.close());
-    const bad = { ...tombstone, stamp: { wall: 1, counter: 0, node: null } } as unknown as OriginEntry;
-    assert.throws(() => store.saveOrigins([live, bad]));
-    assert.deepEqual(store.loadOrigins(), []);
+    const bad = { ...put, counter: null } as unknown as Version<CatalogValue>;
+    assert.throws(() =>
+      store.saveState({
+        catalog: [
+          ["a", [put]],
+          ["b", [bad]],
+        ],
+        health: [],
+      }),
+    );
+    assert.deepEqual(store.loadState().catalog, []);
   });
 
-  test("health records round trip with nulls and fractional latency", () => {
-    const store = new SqliteStore(freshDir());
+  test("a version-1 file keeps its live origins for the agent to write again", () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const raw = new Database(join(dir, "heck.db"));
+    raw.exec(`CREATE TABLE origins (id TEXT PRIMARY KEY, spec TEXT, stamp_wall INTEGER NOT NULL,
+      stamp_counter INTEGER NOT NULL, stamp_node TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE health (id TEXT PRIMARY KEY, status TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE peers (host TEXT NOT NULL, port INTEGER NOT NULL, PRIMARY KEY (host, port)) WITHOUT ROWID;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`);
+    raw.prepare("INSERT INTO origins VALUES (?, ?, 1, 0, 'n1')").run("kept", JSON.stringify(spec));
+    raw.prepare("INSERT INTO origins VALUES (?, NULL, 2, 0, 'n1')").run("deleted");
+    raw.pragma("user_version = 1");
+    raw.close();
+    const store = new SqliteStore(dir);
     after(() => store.close());
-    store.saveHealth([healthy, unknown]);
-    assert.deepEqual(byId(store.loadHealth()), byId([healthy, unknown]));
-    const flipped: HealthRecord = { ...healthy, status: "unhealthy", error: "status 503 not in 200-399" };
-    store.saveHealth([flipped]);
-    assert.deepEqual(byId(store.loadHealth()), byId([flipped, unknown]));
+    assert.deepEqual(store.legacyOrigins(), [{ id: "kept", spec }]);
+    store.dropLegacyOrigins();
+    assert.deepEqual(store.legacyOrigins(), []);
   });
 
   test("savePeers replaces the whole set", () => {
@@ -134,18 +171,17 @@ describe("SqliteStore", () => {
   test("everything survives close and reopen; close is safe twice", () => {
     const dir = freshDir();
     const first = new SqliteStore(dir);
-    first.saveOrigins([live, tombstone]);
-    first.saveHealth([healthy]);
+    first.saveState({ catalog: [["api:main", [put]]], health: [["api:main", [report]]] });
     first.savePeers([{ host: "127.0.0.1", port: 7946 }]);
     first.setMeta("incarnation", "7");
     first.close();
     first.close();
-    assert.throws(() => first.loadOrigins());
+    assert.throws(() => first.loadState());
 
     const second = new SqliteStore(dir);
     after(() => second.close());
-    assert.deepEqual(byId(second.loadOrigins()), byId([live, tombstone]));
-    assert.deepEqual(second.loadHealth(), [healthy]);
+    assert.deepEqual(second.loadState().catalog, [["api:main", [put]]]);
+    assert.deepEqual(second.loadState().health, [["api:main", [report]]]);
     assert.deepEqual(second.loadPeers(), [{ host: "127.0.0.1", port: 7946 }]);
     assert.equal(second.getMeta("incarnation"), "7");
   });
@@ -168,11 +204,11 @@ describe("SqliteStore", () => {
     assert.throws(() => new SqliteStore(dir), /newer than this heck/);
   });
 
-  test("a writer killed with SIGKILL loses no acknowledged write", async (t) => {
+  test("a bulk write of 10,000 origins killed with SIGKILL at any moment is on disk whole or not at all", async (t) => {
     const dir = freshDir();
     const script = fileURLToPath(new URL("./fixtures/store-writer.ts", import.meta.url));
     const repo = fileURLToPath(new URL("../../../", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", script, dir, "100000"], {
+    const child = spawn(process.execPath, ["--import", "tsx", script, dir, "50", "10000"], {
       cwd: repo,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -183,22 +219,25 @@ describe("SqliteStore", () => {
       child.on("exit", (_c, sig) => resolve(sig)),
     );
 
-    const acknowledged: string[] = [];
-    // Kill at an arbitrary point of a write burst, not on a quiet process.
-    const killAfter = 200;
+    const acknowledged: number[] = [];
     for await (const line of createInterface({ input: child.stdout })) {
-      const m = /^ok (\S+)$/.exec(line);
+      const m = /^ok (\d+)$/.exec(line);
       assert.ok(m, `unexpected line ${line}`);
-      acknowledged.push(m[1] as string);
-      if (acknowledged.length === killAfter) child.kill("SIGKILL");
+      acknowledged.push(Number(m[1]));
+      // Killed while the next batch's transaction is being written, after a pause that varies.
+      if (acknowledged.length === 2) setTimeout(() => child.kill("SIGKILL"), Math.random() * 30);
     }
     assert.equal(await exited, "SIGKILL");
-    assert.ok(acknowledged.length >= killAfter);
 
     const store = new SqliteStore(dir);
     after(() => store.close());
-    const saved = new Set(store.loadOrigins().map((e) => e.id));
-    const lost = acknowledged.filter((id) => !saved.has(id));
-    assert.deepEqual(lost, []);
+    const perBatch = new Map<number, number>();
+    for (const [id] of store.loadState().catalog) {
+      const batch = Number(id.split("-")[1]);
+      perBatch.set(batch, (perBatch.get(batch) ?? 0) + 1);
+    }
+    for (const batch of acknowledged)
+      assert.equal(perBatch.get(batch), 10_000, `acknowledged batch ${batch}`);
+    for (const [batch, count] of perBatch) assert.equal(count, 10_000, `batch ${batch} is whole`);
   });
 });

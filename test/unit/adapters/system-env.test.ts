@@ -20,9 +20,13 @@ describe("system env", () => {
 
   test("a timer fires once and does not hold the process open", async () => {
     let fired = 0;
-    await new Promise<void>((resolve) => {
+    // The timer under test does not keep the event loop alive, so this ref'd deadline does: without
+    // it, node:test may find an empty loop and cancel the test while the timer is still pending.
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error("the timer did not fire within 2 s")), 2000);
       const handle = systemTimers.setTimeout(() => {
         fired++;
+        clearTimeout(deadline);
         resolve();
       }, 5);
       assert.equal((handle as NodeJS.Timeout).hasRef(), false);

@@ -27,7 +27,13 @@ class MemoryState implements CheckerState {
   readonly health = new Map<string, HealthRecord>();
   readonly writes: HealthRecord[] = [];
   add(id: string, s: OriginSpec): void {
-    this.origins.set(id, { id, spec: s, stamp: { wall: 1, counter: 0, node: "x" } });
+    this.origins.set(id, {
+      id,
+      spec: s,
+      dot: { writer: "x", counter: 1 },
+      target: { writer: "x", counter: 1 },
+      wall: 1,
+    });
   }
   liveOrigins(): Iterable<OriginEntry> {
     return this.origins.values();
@@ -35,8 +41,8 @@ class MemoryState implements CheckerState {
   healthOf(id: string): HealthRecord | undefined {
     return this.health.get(id);
   }
-  recordHealth(id: string, fields: Omit<HealthRecord, "id" | "stamp">): void {
-    const record = { id, ...fields, stamp: { wall: 0, counter: this.writes.length, node: "self" } };
+  recordHealth(id: string, fields: Omit<HealthRecord, "id">): void {
+    const record = { id, ...fields };
     this.health.set(id, record);
     this.writes.push(record);
   }
@@ -111,7 +117,6 @@ describe("checker", () => {
       changedAt: 1,
       latencyMs: 1,
       error: null,
-      stamp: { wall: 1, counter: 0, node: "old-owner" },
     });
     prober.failing.add("http://127.0.0.1:1/o");
     checker.reconcile();

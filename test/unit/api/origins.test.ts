@@ -157,6 +157,48 @@ describe("GET /v1/origins", () => {
     assert.deepEqual(await ids("owner=nobody"), []);
   });
 
+  test("pages follow the cursor to the end, filters included, and the last page has no cursor", async () => {
+    for (let i = 0; i < 25; i++) node.addOrigin(`p${String(i).padStart(2, "0")}`, spec);
+    const walk = async (query: string) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const url: string = `/v1/origins?limit=10&${query}${cursor ? `&cursor=${cursor}` : ""}`;
+        const body = (await app.inject({ method: "GET", url })).json();
+        assert.ok(body.origins.length <= 10);
+        seen.push(...body.origins.map((o: { id: string }) => o.id));
+        cursor = body.nextCursor;
+        pages++;
+      } while (cursor);
+      return { seen, pages };
+    };
+    const all = await walk("");
+    assert.equal(all.seen.length, 28);
+    assert.deepEqual(all.seen, [...all.seen].sort());
+    assert.equal(all.pages, 3);
+    assert.deepEqual((await walk("status=healthy")).seen, ["a"]);
+    assert.equal((await walk("owner=node-1")).seen.length, 27);
+  });
+
+  test("the default page holds 1000 origins", async () => {
+    for (let i = 0; i < 1005; i++) node.addOrigin(`q${i}`, spec);
+    const body = (await app.inject({ method: "GET", url: "/v1/origins" })).json();
+    assert.equal(body.origins.length, 1000);
+    assert.equal(typeof body.nextCursor, "string");
+  });
+
+  test("a bad limit or a forged cursor is a 400 naming the parameter", async () => {
+    for (const limit of ["0", "10001", "2.5", "ten"]) {
+      const res = await app.inject({ method: "GET", url: `/v1/origins?limit=${limit}` });
+      assert.equal(res.statusCode, 400, limit);
+      assert.equal(res.json().error.field, "limit");
+    }
+    const res = await app.inject({ method: "GET", url: "/v1/origins?cursor=%%%" });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.field, "cursor");
+  });
+
   test("an unknown status, an empty value or an unknown parameter is a 400", async () => {
     const badStatus = await app.inject({ method: "GET", url: "/v1/origins?status=green" });
     assert.equal(badStatus.statusCode, 400);

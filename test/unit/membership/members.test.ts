@@ -34,7 +34,7 @@ function claim(incarnation: number, address = HOME, meta = new Uint8Array(0)): A
   return { incarnation, address, meta, vsn: VSN };
 }
 
-describe("judgeAlive (wire.md §6.2)", () => {
+describe("judgeAlive (docs/wire.md §6.2)", () => {
   const reclaim = 30_000;
   const cases: Array<[string, MemberState | undefined, AliveClaim, boolean, number, AliveVerdict]> = [
     ["a new node with incarnation >= 1 is applied", undefined, claim(1), false, 0, "apply"],

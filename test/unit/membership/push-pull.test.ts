@@ -19,7 +19,7 @@ describe("pushPullIntervalMs: scaled by ceil(log2(n) - log2(32)) + 1 above 32 me
   }
 });
 
-describe("push-pull merge rules (wire.md §5)", () => {
+describe("push-pull merge rules (docs/wire.md §5)", () => {
   const state = (code: NodeStateCode): PushNodeState => ({
     name: "peer",
     addr: Uint8Array.of(10, 0, 0, 9),

@@ -80,23 +80,37 @@ function setup(options: { delegate?: MembershipDelegate; start?: boolean } = {})
 }
 
 describe("Swim, driven by hand", () => {
-  it("never throws on garbage packets and counts them as malformed", () => {
-    const { swim, peer } = setup();
-    const rng = seededRng(77);
+  it("counts garbage packets as malformed, keeps its member table and still answers pings", () => {
+    const { net, swim, peer } = setup();
     const from = peer.host.address;
-    const samples: Uint8Array[] = [
+    const before = swim.members();
+    const garbage: Uint8Array[] = [
       new Uint8Array(0),
       Uint8Array.of(200),
       Uint8Array.of(7, 1, 0, 0),
       Uint8Array.of(12, 1),
     ];
+    garbage.forEach((packet, i) => {
+      swim.handlePacket(from, packet);
+      assert.equal(swim.stats.malformed, i + 1, `garbage[${i}] is counted once`);
+    });
+    const rng = seededRng(77);
     for (let i = 0; i < 500; i++) {
       const len = Math.floor(rng.next() * 40);
-      samples.push(Uint8Array.from({ length: len }, () => Math.floor(rng.next() * 256)));
+      swim.handlePacket(
+        from,
+        Uint8Array.from({ length: len }, () => Math.floor(rng.next() * 256)),
+      );
     }
-    for (const s of samples) assert.doesNotThrow(() => swim.handlePacket(from, s));
-    assert.ok(swim.stats.malformed >= 4);
-    assert.equal(swim.stats.packetsIn, samples.length);
+    assert.equal(swim.stats.packetsIn, garbage.length + 500);
+    assert.ok(swim.stats.malformed > garbage.length + 400, `only ${swim.stats.malformed} malformed`);
+    assert.deepEqual(swim.members(), before);
+    swim.handlePacket(from, encodeMessage({ type: "ping", seqNo: 4242, node: "a" }));
+    net.runFor(10);
+    assert.deepEqual(
+      peer.received("ack").map((m) => (m.type === "ack" ? m.seqNo : -1)),
+      [4242],
+    );
   });
 
   it("answers an unreadable stream with errResp", () => {

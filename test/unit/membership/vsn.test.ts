@@ -4,7 +4,7 @@ import { acceptableVsn, incompatibility, protocolMax } from "../../../src/core/m
 
 const v = (...b: number[]) => Uint8Array.from(b);
 
-describe("Vsn (wire.md §6.1)", () => {
+describe("Vsn (docs/wire.md §6.1)", () => {
   const acceptable: Array<[string, Uint8Array, boolean]> = [
     ["Serf's own", v(1, 5, 2, 2, 5, 5), true],
     ["empty (stored as zeros)", v(), true],

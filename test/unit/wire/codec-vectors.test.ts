@@ -1,6 +1,6 @@
 /**
  * Every captured vector decodes to the fields its JSON records, and every message a Serf agent
- * wrote is re-encoded byte for byte (shared wire.md §2.1: sorted keys, str family, smallest ints).
+ * wrote is re-encoded byte for byte (docs/wire.md §2.1: sorted keys, str family, smallest ints).
  */
 
 import * as assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-/** Framing rules and message forms beyond the captures (shared wire.md §3, §4). */
+/** Framing rules and message forms beyond the captures (docs/wire.md §3, §4). */
 
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";

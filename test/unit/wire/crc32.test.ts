@@ -1,4 +1,4 @@
-/** IEEE CRC-32 of the hasCrc header (shared wire.md §4.5). */
+/** IEEE CRC-32 of the hasCrc header (docs/wire.md §4.5). */
 
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";

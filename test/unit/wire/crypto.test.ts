@@ -1,4 +1,4 @@
-/** AES-GCM packets and stream frames as memberlist seals them (shared wire.md §4.4). */
+/** AES-GCM packets and stream frames as memberlist seals them (docs/wire.md §4.4). */
 
 import * as assert from "node:assert/strict";
 import { createCipheriv, randomBytes } from "node:crypto";

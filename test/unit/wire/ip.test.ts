@@ -1,4 +1,4 @@
-/** Addresses as the 4 or 16 bytes memberlist sends (shared wire.md §3, §6.2). */
+/** Addresses as the 4 or 16 bytes memberlist sends (docs/wire.md §3, §6.2). */
 
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -1,4 +1,4 @@
-/** Go compress/lzw (LSB, 8-bit literals) as memberlist uses it (shared wire.md §4.3). */
+/** Go compress/lzw (LSB, 8-bit literals) as memberlist uses it (docs/wire.md §4.3). */
 
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -1,4 +1,4 @@
-/** go-msgpack 0.5.5's forms on write and its leniency on read (shared wire.md §2). */
+/** go-msgpack 0.5.5's forms on write and its leniency on read (docs/wire.md §2). */
 
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";

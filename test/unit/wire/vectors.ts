@@ -1,5 +1,5 @@
 /**
- * Loads the captured memberlist vectors (shared/memberlist/vectors, next to the repository) and
+ * Loads the captured memberlist vectors (test/fixtures/memberlist, see its README) and
  * turns their `decoded` JSON into the messages heck's codec should produce.
  */
 
@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { ipToBytes } from "../../../src/wire/ip.js";
 import type { Message, NodeStateCode, PushNodeState } from "../../../src/wire/messages.js";
 
-export const VECTORS_ROOT = new URL("../../../../shared/memberlist/vectors/", import.meta.url);
+export const VECTORS_ROOT = new URL("../../fixtures/memberlist/", import.meta.url);
 export const VECTOR_DIRS = ["plain", "encrypted", "foreign", "edge"] as const;
 
 /** Node names of the real Serf agents in the captures; everything else was written by a script. */

@@ -1,0 +1,86 @@
+import type { Replicator } from "../core/state/replication.js";
+import type { HealthStatus } from "../core/state/types.js";
+import { ValidationError } from "../errors.js";
+import type { OriginView } from "./node-api.js";
+
+/** `GET /v1/origins` answers this many origins when no `limit` is given. */
+export const DEFAULT_PAGE_SIZE = 1000;
+/** The largest `limit` a request may ask for. */
+export const MAX_PAGE_SIZE = 10_000;
+
+export interface OriginsQuery {
+  limit: number;
+  /** Opaque: from a previous page's `nextCursor`. */
+  cursor?: string;
+  status?: HealthStatus;
+  owner?: string;
+}
+
+export interface OriginsPage {
+  origins: OriginView[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+export const encodeCursor = (id: string): string => Buffer.from(id, "utf8").toString("base64url");
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, "base64url").toString("utf8");
+  if (id.length === 0 || encodeCursor(id) !== cursor) {
+    throw new ValidationError("cursor: not a cursor this API gave out", "cursor");
+  }
+  return id;
+}
+
+/** Index of the first id greater than `after` in the sorted `ids`. */
+function firstAfter(ids: readonly string[], after: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] as string) <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One page of origins in id order, after the cursor, keeping those that pass the filters. The
+ * cursor is the last id examined, so a page costs what it reads, whatever the catalog's size.
+ */
+export function pageOfOrigins(
+  sortedIds: readonly string[],
+  query: OriginsQuery,
+  view: (id: string) => OriginView | undefined,
+): OriginsPage {
+  const start = query.cursor === undefined ? 0 : firstAfter(sortedIds, decodeCursor(query.cursor));
+  const origins: OriginView[] = [];
+  let i = start;
+  for (; i < sortedIds.length && origins.length < query.limit; i++) {
+    const v = view(sortedIds[i] as string);
+    if (!v) continue;
+    if (query.status !== undefined && v.health.status !== query.status) continue;
+    if (query.owner !== undefined && v.owner !== query.owner) continue;
+    origins.push(v);
+  }
+  const last = sortedIds[i - 1];
+  return { origins, nextCursor: i < sortedIds.length && last !== undefined ? encodeCursor(last) : null };
+}
+
+/**
+ * Per probe interval, the earliest last probe among the origins this node owns with that interval:
+ * every one of them has been probed since. Origins not probed yet by this node are left out until
+ * their first probe (the checker probes an inherited origin soon after taking it over).
+ */
+export function probeWatermark(replicator: Replicator, owned: Iterable<string>): Map<number, number> {
+  const marks = new Map<number, number>();
+  for (const id of owned) {
+    const entry = replicator.origin(id);
+    const checkedAt = replicator.lastProbeAt(id);
+    if (!entry || checkedAt === undefined) continue;
+    const interval = entry.spec.intervalMs;
+    const mark = marks.get(interval);
+    if (mark === undefined || checkedAt < mark) marks.set(interval, checkedAt);
+  }
+  return marks;
+}

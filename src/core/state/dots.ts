@@ -1,0 +1,144 @@
+/**
+ * Dots and causal contexts, after Almeida, Shoker and Baquero, "Delta State Replicated Data Types"
+ * (JPDC 2018), section 7: every write is named by a dot (writer, counter), the writer counting its
+ * own writes from 1; a causal context is the set of dots a replica has seen, kept compact as a
+ * version vector (every counter up to vv[w] seen) plus a dot cloud for the dots seen beyond a gap.
+ * The cloud folds into the vector as the gaps fill.
+ */
+
+export interface Dot {
+  writer: string;
+  counter: number;
+}
+
+/** Largest counter a dot may carry: counters stay exact doubles. */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+export const dotKey = (d: Dot): string => `${d.writer}:${d.counter}`;
+
+export const sameDot = (a: Dot, b: Dot): boolean => a.writer === b.writer && a.counter === b.counter;
+
+export function isDotPart(writer: unknown, counter: unknown): boolean {
+  return (
+    typeof writer === "string" &&
+    writer.length > 0 &&
+    writer.length <= 64 &&
+    Number.isSafeInteger(counter) &&
+    (counter as number) >= 1
+  );
+}
+
+/** A version vector: writer -> highest counter seen with no gap below it. */
+export type VersionVector = Map<string, number>;
+
+/** Pointwise maximum of `into` and `from`, in place. */
+export function joinVectors(into: VersionVector, from: ReadonlyMap<string, number>): void {
+  for (const [w, c] of from) if (c > (into.get(w) ?? 0)) into.set(w, c);
+}
+
+/** Whether every counter of `b` is at most the counter of `a` for the same writer. */
+export function vectorCovers(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  for (const [w, c] of b) if ((a.get(w) ?? 0) < c) return false;
+  return true;
+}
+
+/**
+ * The set of dots a replica has seen. `has` is what the causal join asks ("has this replica seen
+ * that write?"); the vector and the cloud are what travels in a digest.
+ */
+export class CausalContext {
+  readonly vv: VersionVector = new Map();
+  /** Dots seen beyond a gap: writer -> counters, each above vv[writer] + 1. */
+  readonly cloud = new Map<string, Set<number>>();
+
+  static from(vv: ReadonlyMap<string, number>, cloud?: ReadonlyMap<string, Iterable<number>>): CausalContext {
+    const ctx = new CausalContext();
+    for (const [w, c] of vv) if (c > 0) ctx.vv.set(w, c);
+    if (cloud)
+      for (const [w, counters] of cloud) for (const c of counters) ctx.add({ writer: w, counter: c });
+    return ctx;
+  }
+
+  has(d: Dot): boolean {
+    if (d.counter <= (this.vv.get(d.writer) ?? 0)) return true;
+    return this.cloud.get(d.writer)?.has(d.counter) ?? false;
+  }
+
+  /** Adds one dot, folding the cloud into the vector where the gap closes. */
+  add(d: Dot): void {
+    const top = this.vv.get(d.writer) ?? 0;
+    if (d.counter <= top) return;
+    if (d.counter === top + 1) {
+      let next = d.counter;
+      const cloud = this.cloud.get(d.writer);
+      if (cloud) {
+        while (cloud.delete(next + 1)) next++;
+        if (cloud.size === 0) this.cloud.delete(d.writer);
+      }
+      this.vv.set(d.writer, next);
+      return;
+    }
+    let cloud = this.cloud.get(d.writer);
+    if (!cloud) {
+      cloud = new Set();
+      this.cloud.set(d.writer, cloud);
+    }
+    cloud.add(d.counter);
+  }
+
+  /** Joins another context into this one (set union of the dots). */
+  join(other: CausalContext): void {
+    for (const [w, c] of other.vv) {
+      if (c <= (this.vv.get(w) ?? 0)) continue;
+      this.vv.set(w, c);
+      const cloud = this.cloud.get(w);
+      if (cloud) {
+        for (const x of cloud) if (x <= c) cloud.delete(x);
+        // The new top may now touch dots of the cloud.
+        let next = c;
+        while (cloud.delete(next + 1)) next++;
+        this.vv.set(w, next);
+        if (cloud.size === 0) this.cloud.delete(w);
+      }
+    }
+    for (const [w, counters] of other.cloud) for (const c of counters) this.add({ writer: w, counter: c });
+  }
+
+  /** Joins every writer of `other` except those in `skip`. */
+  joinExcept(other: CausalContext, skip: ReadonlySet<string>): void {
+    if (skip.size === 0) {
+      this.join(other);
+      return;
+    }
+    const kept = new CausalContext();
+    for (const [w, c] of other.vv) if (!skip.has(w)) kept.vv.set(w, c);
+    for (const [w, counters] of other.cloud) if (!skip.has(w)) kept.cloud.set(w, new Set(counters));
+    this.join(kept);
+  }
+
+  /** Whether this context holds every dot of `other`. */
+  covers(other: CausalContext): boolean {
+    if (!vectorCovers(this.vv, other.vv)) {
+      // A dot of other's vector may still sit in our cloud only if the cloud fills the whole gap,
+      // which add() would have folded: so a lower vector entry means a missing dot.
+      return false;
+    }
+    for (const [w, counters] of other.cloud)
+      for (const c of counters) if (!this.has({ writer: w, counter: c })) return false;
+    return true;
+  }
+
+  clone(): CausalContext {
+    const out = new CausalContext();
+    for (const [w, c] of this.vv) out.vv.set(w, c);
+    for (const [w, counters] of this.cloud) out.cloud.set(w, new Set(counters));
+    return out;
+  }
+
+  /** Number of dots in the cloud. */
+  cloudSize(): number {
+    let n = 0;
+    for (const s of this.cloud.values()) n += s.size;
+    return n;
+  }
+}
