@@ -21,12 +21,16 @@ export interface AgentConfig {
   profile: ProfileName;
   /** base64 gossip key (16, 24 or 32 bytes). */
   encrypt: string | undefined;
+  /** Allows plain-text gossip on an address beyond loopback (issue 7, item 2). */
+  insecureGossip: boolean;
   apiToken: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
 /** Raw settings as strings, as flags, env variables or a config file give them. */
-export type RawSettings = Partial<Record<keyof AgentConfig | "config", string | string[] | undefined>>;
+export type RawSettings = Partial<
+  Record<keyof AgentConfig | "config", string | string[] | boolean | undefined>
+>;
 
 const SETTINGS = [
   "name",
@@ -37,6 +41,7 @@ const SETTINGS = [
   "dataDir",
   "profile",
   "encrypt",
+  "insecureGossip",
   "apiToken",
   "logLevel",
 ] as const;
@@ -59,6 +64,7 @@ const fileSchema = z
     dataDir: z.string(),
     profile: z.string(),
     encrypt: z.string(),
+    insecureGossip: z.boolean(),
     apiToken: z.string(),
     logLevel: z.string(),
   })
@@ -115,10 +121,19 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
   const envSettings = fromEnv(env);
   const configPath = (flags.config as string | undefined) ?? env.HECK_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
-  const pick = (key: Setting): string | string[] | undefined => flags[key] ?? envSettings[key] ?? file[key];
+  const pick = (key: Setting): string | string[] | boolean | undefined =>
+    flags[key] ?? envSettings[key] ?? file[key];
   const one = (key: Setting): string | undefined => {
     const v = pick(key);
+    if (typeof v === "boolean") throw new ConfigError(`${key}: expects a value, not a switch`);
     return Array.isArray(v) ? v[v.length - 1] : v;
+  };
+  const yes = (key: Setting): boolean => {
+    const v = pick(key);
+    const text = Array.isArray(v) ? v[v.length - 1] : v;
+    if (text === undefined || text === false || text === "false" || text === "0") return false;
+    if (text === true || text === "true" || text === "1") return true;
+    throw new ConfigError(`${key}: "${text}" must be true or false`);
   };
 
   const name = one("name") ?? hostname();
@@ -135,7 +150,9 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
     throw new ConfigError("advertise: a wildcard bind address needs --advertise with a reachable IP");
   }
   const http = address("http", one("http") ?? "127.0.0.1:8700");
-  const join = list(pick("join")).map((j) => address("join", j));
+  const joinSetting = pick("join");
+  if (typeof joinSetting === "boolean") throw new ConfigError("join: expects HOST:PORT");
+  const join = list(joinSetting).map((j) => address("join", j));
 
   const profile = one("profile") ?? "lan";
   if (profile !== "lan" && profile !== "wan" && profile !== "local") {
@@ -152,6 +169,14 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
       throw new ConfigError("encrypt: must be base64 of 16, 24 or 32 bytes (see `heck keygen`)");
     }
   }
+  // Without a key anyone who reaches the gossip port can write into the cluster, bypassing
+  // --api-token: beyond loopback that takes an explicit choice.
+  const insecureGossip = yes("insecureGossip");
+  if (encrypt === undefined && !insecureGossip && !isLoopback(bind.host)) {
+    throw new ConfigError(
+      `bind: ${bind.host} is reachable beyond this machine and gossip is not encrypted; pass --encrypt KEY (see \`heck keygen\`) or, to accept plain-text gossip, --insecure-gossip`,
+    );
+  }
   return {
     name,
     bind,
@@ -161,7 +186,14 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
     dataDir: one("dataDir") ?? joinPath("heck-data", name),
     profile,
     encrypt,
+    insecureGossip,
     apiToken: one("apiToken"),
     logLevel,
   };
+}
+
+/** 127.0.0.0/8, ::1 and the name localhost: addresses no other machine can send to. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
 }

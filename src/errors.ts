@@ -30,6 +30,17 @@ export class WireError extends HeckError {
   }
 }
 
+/**
+ * Peer input refused for exceeding a bound rather than for being malformed: a packet that
+ * decompresses beyond a packet's worth, a stream beyond its byte cap. Counted as a refusal.
+ */
+export class WireLimitError extends WireError {
+  constructor(message: string) {
+    super(message);
+    this.name = "WireLimitError";
+  }
+}
+
 export class ValidationError extends HeckError {
   readonly field: string | undefined;
   constructor(message: string, field?: string, code: ErrorCode = "invalid_input") {

@@ -3,13 +3,8 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { type Address, formatAddress } from "../core/address.js";
 import { type Logger, silentLogger } from "../core/env.js";
 import type { MembershipTransport } from "../core/membership/ports.js";
-import { WireError } from "../errors.js";
-import {
-  decodeStreamMessage,
-  encodeStreamMessage,
-  MAX_STREAM_BYTES,
-  streamMessageLength,
-} from "../wire/codec.js";
+import { WireError, WireLimitError } from "../errors.js";
+import { decodeStreamMessage, encodeStreamMessage, MAX_STREAM_BYTES, StreamFramer } from "../wire/codec.js";
 import type { Keyring } from "../wire/crypto.js";
 import { MessageType } from "../wire/messages.js";
 
@@ -38,6 +33,14 @@ export interface TransportStats {
   handlerErrors: number;
   /** Datagrams the kernel refused to send (EMSGSIZE, no route, ...). */
   sendErrors: number;
+  /** Inbound connections closed on accept because maxInboundStreams were already open. */
+  refusedInboundStreams: number;
+  /** Outbound streams failed at once because maxOutboundStreams were already in flight. */
+  refusedOutboundStreams: number;
+  /** Inbound streams and outbound replies cut off at maxStreamBytes (or announcing more). */
+  oversizedStreams: number;
+  /** Inbound streams closed at their total deadline (a slow or silent sender). */
+  expiredStreams: number;
 }
 
 export interface UdpTcpTransportOptions {
@@ -46,13 +49,21 @@ export interface UdpTcpTransportOptions {
   /** @default silentLogger */
   logger?: Logger;
   /**
-   * An inbound stream that stays silent this long is closed. memberlist bounds a whole exchange by
-   * TCPTimeout; an idle bound is enough here because the message size is bounded too.
-   * @default 10000 (memberlist's LAN TCPTimeout)
+   * An inbound connection is closed this long after it was accepted, whatever it is doing: one
+   * deadline for the whole exchange, as memberlist's TCPTimeout, so that a sender trickling a
+   * byte at a time holds its slot no longer than a silent one. The agent passes its profile's
+   * tcpTimeoutMs. @default 10000 (memberlist's LAN TCPTimeout)
    */
-  streamIdleTimeoutMs?: number;
+  streamDeadlineMs?: number;
+  /**
+   * Largest stream message read, an inbound request or an outbound stream's reply; a longer one
+   * is cut off and counted. The agent passes its profile's maxStreamBytes. @default 4194304 (4 MiB)
+   */
+  maxStreamBytes?: number;
   /** Inbound streams served at once; more are closed on accept, as memberlist caps concurrent push-pulls. @default 128 */
   maxInboundStreams?: number;
+  /** Outbound streams in flight at once; more fail at once with an error. @default 128 */
+  maxOutboundStreams?: number;
   /** How many ports to try when binding port 0 before giving up on one free for both TCP and UDP. @default 16 */
   bindAttempts?: number;
 }
@@ -60,10 +71,6 @@ export interface UdpTcpTransportOptions {
 /** memberlist's errResp texts (docs/wire.md §4.4), so that a Serf peer logs the reason it knows. */
 const PLAIN_TO_ENCRYPTING = "Encryption is configured but remote state is not encrypted";
 const ENCRYPTED_TO_PLAIN = "Remote state is encrypted and encryption is not configured";
-
-/** Bytes an encrypt frame adds in front of the sealed message: `0a` + uint32 length. */
-const FRAME_HEADER_BYTES = 5;
-const MAX_STREAM_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_STREAM_BYTES;
 
 /**
  * memberlist's network transport: UDP datagrams for probes and gossip, one TCP connection per
@@ -75,8 +82,10 @@ const MAX_STREAM_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_STREAM_BYTES;
 export class UdpTcpTransport implements MembershipTransport {
   private readonly keyring: Keyring | undefined;
   private readonly logger: Logger;
-  private readonly streamIdleTimeoutMs: number;
+  private readonly streamDeadlineMs: number;
+  private readonly maxStreamBytes: number;
   private readonly maxInboundStreams: number;
+  private readonly maxOutboundStreams: number;
   private readonly bindAttempts: number;
   private readonly counters: TransportStats = {
     packetsIn: 0,
@@ -88,6 +97,10 @@ export class UdpTcpTransport implements MembershipTransport {
     malformed: 0,
     handlerErrors: 0,
     sendErrors: 0,
+    refusedInboundStreams: 0,
+    refusedOutboundStreams: 0,
+    oversizedStreams: 0,
+    expiredStreams: 0,
   };
   private handlers: TransportHandlers | undefined;
   private udp: UdpSocket | undefined;
@@ -101,8 +114,10 @@ export class UdpTcpTransport implements MembershipTransport {
   constructor(options: UdpTcpTransportOptions = {}) {
     this.keyring = options.keyring;
     this.logger = options.logger ?? silentLogger;
-    this.streamIdleTimeoutMs = options.streamIdleTimeoutMs ?? 10_000;
+    this.streamDeadlineMs = options.streamDeadlineMs ?? 10_000;
+    this.maxStreamBytes = Math.min(options.maxStreamBytes ?? 4 * 1024 * 1024, MAX_STREAM_BYTES);
     this.maxInboundStreams = options.maxInboundStreams ?? 128;
+    this.maxOutboundStreams = options.maxOutboundStreams ?? 128;
     this.bindAttempts = options.bindAttempts ?? 16;
   }
 
@@ -205,6 +220,14 @@ export class UdpTcpTransport implements MembershipTransport {
       queueMicrotask(() => this.callDone(done, new Error(`stream to ${peer}: transport not running`)));
       return;
     }
+    if (this.outbound.size >= this.maxOutboundStreams) {
+      this.counters.refusedOutboundStreams++;
+      const open = this.outbound.size;
+      queueMicrotask(() =>
+        this.callDone(done, new Error(`stream to ${peer}: ${open} outbound streams already in flight`)),
+      );
+      return;
+    }
     let out: Uint8Array;
     try {
       out = this.keyring ? this.keyring.encryptStreamFrame(data) : data;
@@ -215,7 +238,8 @@ export class UdpTcpTransport implements MembershipTransport {
     }
 
     const socket = connect({ host: to.host, port: to.port });
-    const reply = new ByteAccumulator(MAX_STREAM_FRAME_BYTES);
+    const reply = new ByteAccumulator(this.maxStreamBytes);
+    const replyFramer = new StreamFramer(this.maxStreamBytes);
     let settled = false;
     const finish = (err: Error | null, message?: Uint8Array) => {
       if (settled) return;
@@ -245,14 +269,19 @@ export class UdpTcpTransport implements MembershipTransport {
     socket.on("data", (chunk: Buffer) => {
       if (settled) return;
       this.counters.bytesIn += chunk.length;
+      if (!reply.push(chunk)) {
+        this.counters.oversizedStreams++;
+        finish(new Error(`stream reply from ${peer} exceeds ${this.maxStreamBytes} bytes`));
+        return;
+      }
       try {
-        if (!reply.push(chunk)) throw new WireError(`stream reply exceeds ${MAX_STREAM_FRAME_BYTES} bytes`);
-        const length = streamMessageLength(reply.view());
+        const length = replyFramer.measure(reply.view());
         if (length === undefined) return;
         // A copy: the reply outlives the accumulator, whose buffer may be twice its size.
         finish(null, this.openReply(new Uint8Array(reply.view().subarray(0, length)), peer));
       } catch (err) {
-        if (err instanceof WireError) this.counters.malformed++;
+        if (err instanceof WireLimitError) this.counters.oversizedStreams++;
+        else if (err instanceof WireError) this.counters.malformed++;
         finish(err instanceof Error ? err : new Error(String(err)));
       }
     });
@@ -289,21 +318,34 @@ export class UdpTcpTransport implements MembershipTransport {
   private acceptStream(socket: Socket): void {
     // Errors (resets mostly) are expected from peers that go away; every path ends in close.
     socket.on("error", (err) => this.logger.debug("gossip stream error", { error: err.message }));
-    if (this.stopping || this.inbound.size >= this.maxInboundStreams) {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (this.inbound.size >= this.maxInboundStreams) {
+      this.counters.refusedInboundStreams++;
       this.logger.debug("inbound stream refused", { open: this.inbound.size });
       socket.destroy();
       return;
     }
     this.inbound.add(socket);
     this.counters.streamsIn++;
-    socket.on("close", () => this.inbound.delete(socket));
-    socket.setTimeout(this.streamIdleTimeoutMs, () => {
-      this.logger.debug("inbound stream idle, closed", { from: socket.remoteAddress });
+    let complete = false;
+    const deadline = setTimeout(() => {
+      this.counters.expiredStreams++;
+      this.logger.debug("inbound stream closed at its deadline", {
+        from: socket.remoteAddress,
+        complete,
+      });
       socket.destroy();
+    }, this.streamDeadlineMs);
+    socket.on("close", () => {
+      clearTimeout(deadline);
+      this.inbound.delete(socket);
     });
     const from = { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    const request = new ByteAccumulator(MAX_STREAM_FRAME_BYTES);
-    let complete = false;
+    const request = new ByteAccumulator(this.maxStreamBytes);
+    const framer = new StreamFramer(this.maxStreamBytes);
 
     socket.on("data", (chunk: Buffer) => {
       // One message per connection (docs/wire.md §4.7); whatever follows it is ignored.
@@ -315,8 +357,17 @@ export class UdpTcpTransport implements MembershipTransport {
           complete = true;
           return;
         }
-        if (!request.push(chunk)) throw new WireError(`stream exceeds ${MAX_STREAM_FRAME_BYTES} bytes`);
-        const length = streamMessageLength(request.view());
+        if (!request.push(chunk)) {
+          complete = true;
+          this.counters.oversizedStreams++;
+          this.logger.debug("inbound stream refused: too large", {
+            from: formatAddress(from),
+            limit: this.maxStreamBytes,
+          });
+          socket.destroy();
+          return;
+        }
+        const length = framer.measure(request.view());
         if (length === undefined) return;
         complete = true;
         const message = request.view().subarray(0, length);
@@ -361,7 +412,10 @@ export class UdpTcpTransport implements MembershipTransport {
 
   /** Bad peer input is counted and dropped; anything else thrown is a bug on this side. */
   private dropInput(kind: "packet" | "stream", from: Address, err: unknown): void {
-    if (err instanceof WireError) {
+    if (err instanceof WireLimitError) {
+      this.counters.oversizedStreams++;
+      this.logger.debug(`${kind} refused: too large`, { from: formatAddress(from), error: err.message });
+    } else if (err instanceof WireError) {
       this.counters.malformed++;
       this.logger.debug(`malformed ${kind} dropped`, { from: formatAddress(from), error: err.message });
     } else {
@@ -402,7 +456,7 @@ function remoteErrorText(message: Uint8Array): string | undefined {
 
 /**
  * Bytes of one stream message as they arrive, in one buffer that doubles when full so that a
- * large push-pull costs linear copying, and whose view is what `streamMessageLength` parses.
+ * large push-pull costs linear copying, and whose view is what a `StreamFramer` measures.
  */
 class ByteAccumulator {
   private buffer = Buffer.alloc(0);

@@ -6,7 +6,7 @@ import { SqliteStore } from "../adapters/sqlite-store.js";
 import { pinoLogger, systemClock, systemRng, systemTimers } from "../adapters/system-env.js";
 import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
 import { UndiciProber } from "../adapters/undici-prober.js";
-import { createMetrics, type HeckMetrics } from "../api/metrics.js";
+import { createMetrics, type HeckMetrics, REFUSAL_REASONS, type RefusalReason } from "../api/metrics.js";
 import { buildServer } from "../api/server.js";
 import type { AgentConfig } from "../config.js";
 import { type Address, formatAddress } from "../core/address.js";
@@ -33,7 +33,10 @@ import { type OriginsPage, type OriginsQuery, pageOfOrigins, probeWatermark } fr
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
 /** Join retries back off from 1 s to this. */
 const MAX_JOIN_BACKOFF_MS = 30_000;
-/** Leave: how long to wait for the dead(From == self) broadcast to go out. */
+/**
+ * Leave: how long to wait for every member to ack the leave (Swim.leave); most of SIGTERM's 5 s
+ * exit budget, the rest is for closing the API and the store.
+ */
 const LEAVE_TIMEOUT_MS = 3000;
 /** Remote state changes are written to disk at least this often. */
 const FLUSH_INTERVAL_MS = 200;
@@ -150,7 +153,12 @@ export class HeckAgent implements HeckNodeApi {
     });
 
     const keyring = config.encrypt ? new Keyring([parseKey(config.encrypt)]) : undefined;
-    const transport = new UdpTcpTransport({ logger: this.#log, ...(keyring ? { keyring } : {}) });
+    const transport = new UdpTcpTransport({
+      logger: this.#log,
+      streamDeadlineMs: membership.tcpTimeoutMs,
+      maxStreamBytes: membership.maxStreamBytes,
+      ...(keyring ? { keyring } : {}),
+    });
     this.#transport = transport;
     const bound = await transport.start(config.bind, {
       onPacket: (from: Address, data: Uint8Array) => this.#swim?.handlePacket(from, data),
@@ -467,6 +475,10 @@ export class HeckAgent implements HeckNodeApi {
       dropped: 0,
     };
     let tombstonesAt = 0;
+    const lastRefused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<
+      RefusalReason,
+      number
+    >;
     const sample = () => {
       // Counting tombstones reads the whole catalog: every ten seconds is often enough.
       if (this.#replicator && Date.now() - tombstonesAt >= COLLECT_INTERVAL_MS) {
@@ -515,6 +527,17 @@ export class HeckAgent implements HeckNodeApi {
       this.#metrics.gossipBytes.inc({ direction: "out" }, now.bytesOut - last.bytesOut);
       this.#metrics.malformedPackets.inc(now.malformed - last.malformed);
       Object.assign(last, now);
+      const refused: Record<RefusalReason, number> = {
+        inbound_streams: transport.refusedInboundStreams,
+        outbound_streams: transport.refusedOutboundStreams,
+        stream_too_large: transport.oversizedStreams,
+        stream_deadline: transport.expiredStreams,
+        decompressed_too_large: swim.oversized,
+      };
+      for (const reason of REFUSAL_REASONS) {
+        this.#metrics.refused.inc({ reason }, refused[reason] - lastRefused[reason]);
+        lastRefused[reason] = refused[reason];
+      }
     };
     sample();
     this.#sampler = setInterval(sample, 1000);

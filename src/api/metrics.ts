@@ -4,6 +4,24 @@ import type { MemberStatus } from "../core/membership/ports.js";
 export type ProbeResult = "success" | "failure";
 /** `in` counts what this node received, `out` what it sent. */
 export type GossipDirection = "in" | "out";
+/**
+ * Why gossip input or output was refused at a bound: too many inbound or outbound streams open,
+ * a stream beyond its byte cap, a stream past its deadline, a packet or stream message that
+ * decompresses beyond its bound.
+ */
+export type RefusalReason =
+  | "inbound_streams"
+  | "outbound_streams"
+  | "stream_too_large"
+  | "stream_deadline"
+  | "decompressed_too_large";
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  "inbound_streams",
+  "outbound_streams",
+  "stream_too_large",
+  "stream_deadline",
+  "decompressed_too_large",
+];
 
 /** The metrics a node exports on `GET /metrics`; the agent updates them, the API only reads. */
 export interface HeckMetrics {
@@ -20,6 +38,7 @@ export interface HeckMetrics {
   readonly gossipMessages: Counter<"direction">;
   readonly gossipBytes: Counter<"direction">;
   readonly malformedPackets: Counter;
+  readonly refused: Counter<"reason">;
   readonly stateSyncBytes: Counter<"direction">;
   readonly stateSessions: Counter<"direction">;
   readonly stateRefusedStamps: Counter;
@@ -90,6 +109,12 @@ export function createMetrics(): HeckMetrics {
     registers,
   });
 
+  const refused = new Counter({
+    name: "heck_gossip_refused_total",
+    help: "Gossip streams and packets refused at a bound (open streams, bytes, deadline, decompressed size), by reason.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
   const stateSyncBytes = new Counter({
     name: "heck_state_sync_bytes_total",
     help: "Anti-entropy bytes (digests and chunks over streams) received (in) and sent (out).",
@@ -133,6 +158,7 @@ export function createMetrics(): HeckMetrics {
   // event breaks rate() and alerts on absent series.
   for (const status of MEMBER_STATUSES) members.set({ status }, 0);
   for (const result of PROBE_RESULTS) probes.inc({ result }, 0);
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   for (const direction of DIRECTIONS) {
     gossipMessages.inc({ direction }, 0);
     gossipBytes.inc({ direction }, 0);
@@ -150,6 +176,7 @@ export function createMetrics(): HeckMetrics {
     gossipMessages,
     gossipBytes,
     malformedPackets,
+    refused,
     stateSyncBytes,
     stateSessions,
     stateRefusedStamps,

@@ -76,6 +76,10 @@ function registerAgentCommand(program: Command, ctx: CliContext): void {
     .option("--data-dir <path>", "durable state (default ./heck-data/<name>)")
     .option("--profile <profile>", "timing preset: lan, wan or local (default lan)")
     .option("--encrypt <key>", "base64 gossip key of 16, 24 or 32 bytes (see heck keygen)")
+    .option(
+      "--insecure-gossip",
+      "allow plain-text gossip on an address beyond loopback (without it such an agent refuses to start)",
+    )
     .option("--api-token <token>", "require Authorization: Bearer <token> on the HTTP API")
     .option("--log-level <level>", "debug, info, warn or error (default info)")
     .action(async (flags: RawSettings) => {

@@ -6,9 +6,9 @@
  * a plaintext stream message carries no overall length (§4.7).
  */
 
-import { WireError } from "../errors.js";
+import { WireError, WireLimitError } from "../errors.js";
 import { crc32 } from "./crc32.js";
-import { lzwCompress, lzwDecompress } from "./lzw.js";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, lzwCompress, lzwDecompress } from "./lzw.js";
 import type {
   AckMessage,
   AliveMessage,
@@ -25,12 +25,18 @@ import type {
   UserMessage,
 } from "./messages.js";
 import { MessageType } from "./messages.js";
-import { MsgpackReader, MsgpackWriter, TruncatedError } from "./msgpack.js";
+import { MsgpackReader, MsgpackWriter, readLength, valueLayout } from "./msgpack.js";
 
 /** memberlist 0.2.2 computes the compound header size in 8 bits, so 128+ parts misparse (§4.2). */
 export const MAX_COMPOUND_PARTS = 127;
 /** Largest encrypted stream frame memberlist accepts (§4.4); also our bound for plain streams. */
 export const MAX_STREAM_BYTES = 20 * 1024 * 1024;
+/**
+ * Everything one datagram decompresses to, all compress wrappers together. memberlist reads
+ * datagrams of up to 64 KiB (docs/wire.md §4.1) and sets no bound on decompression (§4.3); a
+ * packet's worth is the most a real peer's packet can hold, so more is a bomb: refused whole.
+ */
+export const MAX_PACKET_DECOMPRESSED_BYTES = 64 * 1024;
 /** compress-in-compound-in-compress... memberlist recurses without bound; we stop here. */
 const MAX_PACKET_NESTING = 8;
 const U16 = 0xffff;
@@ -360,11 +366,14 @@ function decodePushPull(r: MsgpackReader): PushPullMessage {
   return { type: "pushPull", join: h.join, nodes, userState: r.take(h.userStateLen).slice() };
 }
 
-/** Reads `{Algo, Buf}` after a compress type byte and returns the decompressed message (§3.7). */
-function decompressBody(r: MsgpackReader): Uint8Array {
+/**
+ * Reads `{Algo, Buf}` after a compress type byte and returns the decompressed message (§3.7),
+ * at most `maxBytes` long (a WireLimitError beyond).
+ */
+function decompressBody(r: MsgpackReader, maxBytes: number): Uint8Array {
   const { algo, buf } = readFields(r, COMPRESS, {});
   if (algo !== ALGO_LZW) throw new WireError(`compress: unknown algorithm ${algo}`);
-  return lzwDecompress(buf);
+  return lzwDecompress(buf, maxBytes);
 }
 
 /** Type byte to struct message, for those a packet may carry directly; errResp is stream-only (§1). */
@@ -380,14 +389,22 @@ export interface DecodedPacket {
   errors: string[];
 }
 
-/** A part's WireError becomes a report; anything else is a bug and propagates. */
+/** The packet being decoded: what it yielded so far and the decompression budget left. */
+interface PacketDecoding extends DecodedPacket {
+  decompressBudget: number;
+}
+
+/**
+ * A part's WireError becomes a report; anything else is a bug and propagates. A bound exceeded
+ * (WireLimitError) refuses the whole packet, not just the part.
+ */
 function partErrorMessage(err: unknown): string {
-  if (err instanceof WireError) return err.message;
+  if (err instanceof WireError && !(err instanceof WireLimitError)) return err.message;
   throw err;
 }
 
 /** Decodes one message or container at `depth`, appending to `out`. Throws WireError. */
-function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket): void {
+function decodePacketMessage(data: Uint8Array, depth: number, out: PacketDecoding): void {
   if (depth > MAX_PACKET_NESTING) throw new WireError("packet: nesting too deep");
   const type = data[0];
   if (type === undefined) throw new WireError("packet: missing message type byte");
@@ -402,7 +419,9 @@ function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket
   }
   const r = new MsgpackReader(data, 1);
   if (type === MessageType.compress) {
-    decodePacketMessage(decompressBody(r), depth + 1, out);
+    const inner = decompressBody(r, out.decompressBudget);
+    out.decompressBudget -= inner.length;
+    decodePacketMessage(inner, depth + 1, out);
     return;
   }
   const structType = PACKET_TYPES.get(type);
@@ -416,7 +435,7 @@ function decodePacketMessage(data: Uint8Array, depth: number, out: DecodedPacket
  * others still count. A part longer than the bytes left truncates it and every later part. An
  * empty part (which crashes Serf 0.9.4) is reported and skipped.
  */
-function decodeCompound(data: Uint8Array, depth: number, out: DecodedPacket): void {
+function decodeCompound(data: Uint8Array, depth: number, out: PacketDecoding): void {
   if (data.length < 2) throw new WireError("compound: missing part count");
   const count = data[1]!;
   const headerEnd = 2 + 2 * count;
@@ -446,9 +465,13 @@ function decodeCompound(data: Uint8Array, depth: number, out: DecodedPacket): vo
  * Decodes one plaintext datagram (already decrypted): checks the CRC if the first byte is 12,
  * then unwraps compress and compound recursively and collects every message in order. Problems
  * inside a compound are listed in `errors` while the other parts still count. Throws WireError
- * only when the datagram yields no message at all and something was wrong with it.
+ * only when the datagram yields no message at all and something was wrong with it, and
+ * WireLimitError when its compress wrappers together expand beyond `maxDecompressedBytes`.
  */
-export function decodePacket(data: Uint8Array): DecodedPacket {
+export function decodePacket(
+  data: Uint8Array,
+  options: { maxDecompressedBytes?: number } = {},
+): DecodedPacket {
   let body = data;
   if (data[0] === MessageType.hasCrc) {
     // Recognised only as the outermost byte (§4.5); elsewhere 12 is an unknown type.
@@ -460,10 +483,18 @@ export function decodePacket(data: Uint8Array): DecodedPacket {
       throw new WireError(`packet: CRC mismatch (header ${hex32(expected)}, computed ${hex32(actual)})`);
     }
   }
-  const out: DecodedPacket = { messages: [], errors: [] };
+  const out: PacketDecoding = {
+    messages: [],
+    errors: [],
+    decompressBudget: options.maxDecompressedBytes ?? MAX_PACKET_DECOMPRESSED_BYTES,
+  };
   decodePacketMessage(body, 0, out);
   if (out.messages.length === 0 && out.errors.length > 0) throw new WireError(out.errors.join("; "));
-  return out;
+  return { messages: out.messages, errors: out.errors };
+}
+
+function hex8(v: number): string {
+  return v.toString(16).padStart(2, "0");
 }
 
 function hex32(v: number): string {
@@ -477,61 +508,194 @@ function hex32(v: number): string {
  * Byte length of the first complete stream message in `buf`, or undefined while more bytes are
  * needed (§4.7). Handles a plain message, a compress-wrapped one, and an encrypted frame
  * (`0a` + uint32 BE length + body). Throws WireError for bytes that can never become a valid
- * message, including anything that would exceed MAX_STREAM_BYTES.
+ * message, including anything that would exceed MAX_STREAM_BYTES. A reader that gets the bytes
+ * in pieces should keep one {@link StreamFramer} instead.
  */
 export function streamMessageLength(buf: Uint8Array): number | undefined {
-  const type = buf[0];
-  if (type === undefined) return undefined;
-  if (type === MessageType.encrypt) {
-    if (buf.length < 5) return undefined;
-    const len = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(1);
-    if (len > MAX_STREAM_BYTES) throw new WireError(`stream: encrypted frame of ${len} bytes is too large`);
-    return buf.length >= 5 + len ? 5 + len : undefined;
+  return new StreamFramer().measure(buf);
+}
+
+/** Nesting allowed inside one value, as MsgpackReader.skip allows. */
+const MAX_VALUE_DEPTH = 64;
+
+/** What the framer does once the values it was skipping are behind it. */
+type FramerStep = "type" | "frame" | "end" | "userHeader" | "pushPullHeader" | "pushPullNodes";
+
+/**
+ * Finds where the first stream message ends (§4.7) as its bytes arrive. Each call to
+ * {@link measure} gets the whole buffer so far, which only grows and whose earlier bytes never
+ * change, and resumes where the previous call stopped: a message costs time linear in its length
+ * however finely a peer chunks it. (Parsing afresh on every chunk is quadratic, a cheap way for a
+ * peer to burn this node's CPU with a few megabytes of tiny values.) Throws WireError for bytes
+ * that can never become a valid message, and WireLimitError once the message is known to exceed
+ * `maxBytes`.
+ */
+export class StreamFramer {
+  readonly #maxBytes: number;
+  /** The next byte to look at. */
+  #pos = 0;
+  /** Where the value being skipped for its contents (a header) started. */
+  #valueStart = 0;
+  /** Values still to skip at each open nesting level, innermost last. */
+  readonly #levels: number[] = [];
+  /** Payload bytes (str, bin, ext, fixed-width numbers, raw tails) still to pass over. */
+  #rawLeft = 0;
+  /** What to do when #levels and #rawLeft are both exhausted. */
+  #next: FramerStep = "type";
+  /** A push-pull's UserStateLen, the raw tail after its node states. */
+  #userStateLen = 0;
+  #length: number | undefined;
+
+  constructor(maxBytes: number = MAX_STREAM_BYTES) {
+    this.#maxBytes = Math.min(maxBytes, MAX_STREAM_BYTES);
   }
-  const r = new MsgpackReader(buf, 1);
-  try {
+
+  /** The message length once `buf` holds all of it, else undefined. Throws as described above. */
+  measure(buf: Uint8Array): number | undefined {
+    while (this.#length === undefined) {
+      if (!this.#skip(buf)) return undefined;
+      if (!this.#step(buf)) return undefined;
+    }
+    return this.#length;
+  }
+
+  /** Runs the step after the skipped values; false while it needs more bytes. */
+  #step(buf: Uint8Array): boolean {
+    switch (this.#next) {
+      case "type":
+        return this.#startMessage(buf);
+      case "frame": {
+        if (buf.length < 5) return false;
+        const len = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(1);
+        if (len > MAX_STREAM_BYTES)
+          throw new WireError(`stream: encrypted frame of ${len} bytes is too large`);
+        this.#expect(5 + len);
+        this.#rawLeft = len;
+        this.#pos = 5;
+        this.#next = "end";
+        return true;
+      }
+      case "userHeader": {
+        const r = new MsgpackReader(buf.subarray(0, this.#pos), this.#valueStart);
+        this.#raw(readFields(r, USER_MSG_HEADER, {}).userMsgLen, "end");
+        return true;
+      }
+      case "pushPullHeader": {
+        const r = new MsgpackReader(buf.subarray(0, this.#pos), this.#valueStart);
+        const h = readFields(r, PUSH_PULL_HEADER, {});
+        if (h.nodes > MAX_STREAM_BYTES) throw new WireError(`stream: ${h.nodes} node states is too many`);
+        // Each node state takes at least one byte.
+        this.#expect(this.#pos + h.nodes + h.userStateLen);
+        this.#userStateLen = h.userStateLen;
+        if (h.nodes > 0) this.#levels.push(h.nodes);
+        this.#next = "pushPullNodes";
+        return true;
+      }
+      case "pushPullNodes":
+        this.#raw(this.#userStateLen, "end");
+        return true;
+      case "end":
+        this.#length = this.#pos;
+        return true;
+    }
+  }
+
+  #startMessage(buf: Uint8Array): boolean {
+    const type = buf[0];
+    if (type === undefined) return false;
+    this.#pos = 1;
+    this.#valueStart = 1;
     switch (type) {
+      case MessageType.encrypt:
+        this.#pos = 0;
+        this.#next = "frame";
+        return true;
       case MessageType.compress:
       case MessageType.ping:
       case MessageType.ackResp:
       case MessageType.errResp:
-        r.skip();
+        this.#next = "end";
         break;
       case MessageType.user:
-        r.take(checkedStreamLength(readFields(r, USER_MSG_HEADER, {}).userMsgLen, r.pos));
+        this.#next = "userHeader";
         break;
-      case MessageType.pushPull: {
-        const h = readFields(r, PUSH_PULL_HEADER, {});
-        if (h.nodes > MAX_STREAM_BYTES) throw new WireError(`stream: ${h.nodes} node states is too many`);
-        for (let i = 0; i < h.nodes; i++) r.skip();
-        r.take(checkedStreamLength(h.userStateLen, r.pos));
+      case MessageType.pushPull:
+        this.#next = "pushPullHeader";
         break;
-      }
       default:
         throw new WireError(`stream: msg type (${type}) not supported`);
     }
-  } catch (err) {
-    if (!(err instanceof TruncatedError)) throw err;
-    if (err.needed > MAX_STREAM_BYTES)
-      throw new WireError(`stream: message exceeds ${MAX_STREAM_BYTES} bytes`);
-    return undefined;
+    this.#levels.push(1);
+    return true;
   }
-  return r.pos;
-}
 
-function checkedStreamLength(len: number, at: number): number {
-  if (at + len > MAX_STREAM_BYTES) throw new WireError(`stream: message exceeds ${MAX_STREAM_BYTES} bytes`);
-  return len;
+  /** Passes over `n` raw bytes next, then does `then`. */
+  #raw(n: number, then: FramerStep): void {
+    this.#expect(this.#pos + n);
+    this.#rawLeft = n;
+    this.#next = then;
+  }
+
+  /** The message is at least `total` bytes: refused now if that is beyond the bound. */
+  #expect(total: number): void {
+    if (total > this.#maxBytes) throw new WireLimitError(`stream: message exceeds ${this.#maxBytes} bytes`);
+  }
+
+  /**
+   * Advances over raw bytes and pending msgpack values as far as `buf` goes, checking each value
+   * as MsgpackReader.skip does. True once nothing is left to skip, false when more bytes are needed.
+   */
+  #skip(buf: Uint8Array): boolean {
+    for (;;) {
+      if (this.#rawLeft > 0) {
+        const n = Math.min(this.#rawLeft, buf.length - this.#pos);
+        this.#pos += n;
+        this.#rawLeft -= n;
+        if (this.#rawLeft > 0) return false;
+      }
+      const levels = this.#levels;
+      while (levels.length > 0 && levels[levels.length - 1] === 0) levels.pop();
+      if (levels.length === 0) return true;
+      if (levels.length - 1 > MAX_VALUE_DEPTH) throw new WireError("msgpack: nesting too deep");
+      const at = this.#pos;
+      const tag = buf[at];
+      if (tag === undefined) return false;
+      const layout = valueLayout(tag);
+      if (layout === undefined) throw new WireError(`msgpack: invalid type byte 0x${hex8(tag)}`);
+      const body = at + 1 + layout.lengthBytes;
+      if (body > buf.length) return false;
+      const n = layout.fixed ?? readLength(buf, at + 1, layout.lengthBytes);
+      levels[levels.length - 1]!--;
+      this.#pos = body;
+      if (layout.kind === "container") {
+        // Each element takes at least one byte (a map entry two): a count beyond the bound is refused.
+        this.#expect(body + n * layout.perEntry);
+        if (n > 0) levels.push(n * layout.perEntry);
+      } else {
+        this.#expect(body + n + layout.extra);
+        this.#rawLeft = n + layout.extra;
+      }
+    }
+  }
 }
 
 /**
  * Decodes one plaintext stream message (a compress wrapper is undone once, as memberlist does):
  * ping, ack, err, pushPull, or user in its stream form. Encrypted frames must be opened first
- * (crypto.ts). Truncated input is a WireError; bytes after the message are ignored.
+ * (crypto.ts). Truncated input is a WireError; bytes after the message are ignored. A compressed
+ * message that expands beyond `maxDecompressedBytes` is a WireLimitError.
+ * @param options.maxDecompressedBytes @default DEFAULT_MAX_DECOMPRESSED_BYTES (8 MiB)
  */
-export function decodeStreamMessage(buf: Uint8Array): Message {
+export function decodeStreamMessage(
+  buf: Uint8Array,
+  options: { maxDecompressedBytes?: number } = {},
+): Message {
   let data = buf;
-  if (data[0] === MessageType.compress) data = decompressBody(new MsgpackReader(data, 1));
+  if (data[0] === MessageType.compress)
+    data = decompressBody(
+      new MsgpackReader(data, 1),
+      options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    );
   const type = data[0];
   if (type === undefined) throw new WireError("stream: missing message type byte");
   const r = new MsgpackReader(data, 1);

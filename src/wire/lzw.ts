@@ -5,7 +5,7 @@
  * Pure.
  */
 
-import { WireError } from "../errors.js";
+import { WireError, WireLimitError } from "../errors.js";
 
 const CLEAR = 256;
 const EOF = 257;
@@ -21,14 +21,19 @@ class ByteSink {
   private buf: Uint8Array;
   length = 0;
 
-  constructor(initial: number) {
-    this.buf = new Uint8Array(Math.max(16, initial));
+  /** `cap`: the buffer never grows beyond it (callers keep `length` within it). */
+  constructor(
+    initial: number,
+    private readonly cap = Number.POSITIVE_INFINITY,
+  ) {
+    this.buf = new Uint8Array(Math.max(16, Math.min(initial, cap)));
   }
 
   reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.length + n) size *= 2;
+    size = Math.max(this.length + n, Math.min(size, this.cap));
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
@@ -120,7 +125,8 @@ export function lzwDecompress(
   input: Uint8Array,
   maxOutputBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ): Uint8Array {
-  const out = new ByteSink(input.length * 3);
+  // Never allocates beyond the bound, however the output grows (an LZW bomb expands ~700x).
+  const out = new ByteSink(input.length * 3, maxOutputBytes);
   const prefix = new Uint16Array(1 << MAX_WIDTH);
   const suffix = new Uint8Array(1 << MAX_WIDTH);
   // One code expands to at most one byte per table entry; it is assembled backwards here.
@@ -203,5 +209,5 @@ export function lzwDecompress(
 }
 
 function tooLarge(limit: number): WireError {
-  return new WireError(`lzw: decompressed data exceeds ${limit} bytes`);
+  return new WireLimitError(`lzw: decompressed data exceeds ${limit} bytes`);
 }

@@ -530,3 +530,65 @@ const EXT_LENGTH_BYTES = new Map<number, 1 | 2 | 4>([
 function hex(b: number): string {
   return b.toString(16).padStart(2, "0");
 }
+
+/** How a msgpack value is laid out after its type byte, for readers that skip values piecemeal. */
+export interface ValueLayout {
+  /** A container counts values that follow; a payload is that many raw bytes. */
+  kind: "container" | "payload";
+  /** Bytes of the big-endian length field right after the type byte. */
+  lengthBytes: 0 | 1 | 2 | 4;
+  /** The length when the type byte itself gives it (fix types, fixed-width numbers, nil, bool). */
+  fixed?: number;
+  /** Values per counted entry: 1 for an array, 2 for a map (key and value); 1 for payloads. */
+  perEntry: 1 | 2;
+  /** Payload bytes beyond the length field's count: the type byte of an ext. */
+  extra: 0 | 1;
+}
+
+/**
+ * The layout of the value whose type byte is `tag`, or undefined for the never-used byte 0xc1.
+ * positive and negative fixints are payloads of length 0. Agrees with {@link MsgpackReader.skip}.
+ */
+export function valueLayout(tag: number): ValueLayout | undefined {
+  if (tag < 0x80 || tag >= 0xe0) return { kind: "payload", lengthBytes: 0, fixed: 0, perEntry: 1, extra: 0 };
+  if ((tag & 0xe0) === 0xa0)
+    return { kind: "payload", lengthBytes: 0, fixed: tag & 0x1f, perEntry: 1, extra: 0 };
+  if ((tag & 0xf0) === 0x90)
+    return { kind: "container", lengthBytes: 0, fixed: tag & 0x0f, perEntry: 1, extra: 0 };
+  if ((tag & 0xf0) === 0x80)
+    return { kind: "container", lengthBytes: 0, fixed: tag & 0x0f, perEntry: 2, extra: 0 };
+  const fixed = FIXED_SIZES.get(tag);
+  if (fixed !== undefined) return { kind: "payload", lengthBytes: 0, fixed, perEntry: 1, extra: 0 };
+  const ext = EXT_LENGTH_BYTES.get(tag);
+  if (ext !== undefined) return { kind: "payload", lengthBytes: ext, perEntry: 1, extra: 1 };
+  switch (tag) {
+    case 0xd9:
+    case 0xc4:
+      return { kind: "payload", lengthBytes: 1, perEntry: 1, extra: 0 };
+    case 0xda:
+    case 0xc5:
+      return { kind: "payload", lengthBytes: 2, perEntry: 1, extra: 0 };
+    case 0xdb:
+    case 0xc6:
+      return { kind: "payload", lengthBytes: 4, perEntry: 1, extra: 0 };
+    case 0xdc:
+      return { kind: "container", lengthBytes: 2, perEntry: 1, extra: 0 };
+    case 0xdd:
+      return { kind: "container", lengthBytes: 4, perEntry: 1, extra: 0 };
+    case 0xde:
+      return { kind: "container", lengthBytes: 2, perEntry: 2, extra: 0 };
+    case 0xdf:
+      return { kind: "container", lengthBytes: 4, perEntry: 2, extra: 0 };
+    default:
+      return undefined;
+  }
+}
+
+/** A big-endian unsigned length of `bytes` bytes at `at` (0 bytes: 0). The bytes must be there. */
+export function readLength(buf: Uint8Array, at: number, bytes: 0 | 1 | 2 | 4): number {
+  if (bytes === 0) return 0;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (bytes === 1) return view.getUint8(at);
+  if (bytes === 2) return view.getUint16(at);
+  return view.getUint32(at);
+}

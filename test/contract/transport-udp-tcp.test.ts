@@ -6,6 +6,7 @@ import { UdpTcpTransport, type UdpTcpTransportOptions } from "../../src/adapters
 import type { Address } from "../../src/core/address.js";
 import { decodeStreamMessage, encodeMessage, encodeStreamMessage } from "../../src/wire/codec.js";
 import { Keyring } from "../../src/wire/crypto.js";
+import { MsgpackWriter } from "../../src/wire/msgpack.js";
 import { type TransportHarness, transportContract, waitFor } from "./transport.contract.js";
 
 const LOOPBACK: Address = { host: "127.0.0.1", port: 0 };
@@ -242,7 +243,7 @@ describe("UdpTcpTransport", () => {
     assert.equal(b.stats.bytesIn, 4);
   });
 
-  test("inbound streams above the cap are closed on accept", async () => {
+  test("inbound streams above the cap are closed on accept, and counted", async () => {
     const t = new UdpTcpTransport({ maxInboundStreams: 1 });
     after(() => t.stop());
     const bound = await t.start(LOOPBACK, { onPacket() {}, onStream: () => null });
@@ -254,15 +255,92 @@ describe("UdpTcpTransport", () => {
     const refused = await rawStream(bound, Uint8Array.of(0x00));
     assert.equal(refused.length, 0);
     assert.equal(t.stats.streamsIn, 1);
+    assert.equal(t.stats.refusedInboundStreams, 1);
   });
 
-  test("an inbound stream that goes idle is closed", async () => {
-    const t = new UdpTcpTransport({ streamIdleTimeoutMs: 50 });
+  test("an inbound stream that goes silent is closed at its deadline", async () => {
+    const t = new UdpTcpTransport({ streamDeadlineMs: 50 });
     after(() => t.stop());
     const bound = await t.start(LOOPBACK, { onPacket() {}, onStream: () => null });
     const started = performance.now();
     // An incomplete ping: a msgpack map header that promises a key.
     await rawStream(bound, Uint8Array.of(0x00, 0x81));
     assert.ok(performance.now() - started >= 45);
+    assert.equal(t.stats.expiredStreams, 1);
+  });
+
+  test("a sender trickling bytes is cut off at the total deadline, not kept alive by each byte", async () => {
+    const t = new UdpTcpTransport({ streamDeadlineMs: 150 });
+    after(() => t.stop());
+    const bound = await t.start(LOOPBACK, { onPacket() {}, onStream: () => null });
+    const socket = connect(bound.port, bound.host);
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.on("error", () => {});
+    // A user message promising 1,000 bytes, then one byte every 20 ms: never idle for long.
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(Uint8Array.of(0x08, 0x81, 0xaa, ...Buffer.from("UserMsgLen"), 0xcd, 0x03, 0xe8));
+    const trickle = setInterval(() => socket.write(Uint8Array.of(0)), 20);
+    after(() => clearInterval(trickle));
+    await closed;
+    clearInterval(trickle);
+    assert.equal(t.stats.expiredStreams, 1);
+  });
+
+  test("an inbound stream beyond maxStreamBytes is refused and counted", async () => {
+    const received: Uint8Array[] = [];
+    const t = new UdpTcpTransport({ maxStreamBytes: 64 * 1024 });
+    after(() => t.stop());
+    const bound = await t.start(LOOPBACK, {
+      onPacket() {},
+      onStream: (_from, data) => {
+        received.push(data);
+        return null;
+      },
+    });
+    const big = encodeStreamMessage({ type: "user", payload: new Uint8Array(100_000) }, { compress: false });
+    // Refused on the header, which announces more than the cap: the sender sees a reset.
+    await rawStream(bound, big).catch((err: NodeJS.ErrnoException) => assert.equal(err.code, "ECONNRESET"));
+    assert.equal(received.length, 0);
+    assert.equal(t.stats.oversizedStreams, 1);
+    // A message that hides its size (a ping map of many small entries) is cut off at the cap.
+    const w = new MsgpackWriter().raw(Uint8Array.of(0x00)).mapHeader(40_000);
+    for (let i = 0; i < 40_000; i++) w.int(i % 100).int(1);
+    await rawStream(bound, w.finish()).catch((err: NodeJS.ErrnoException) =>
+      assert.equal(err.code, "ECONNRESET"),
+    );
+    assert.equal(t.stats.oversizedStreams, 2);
+    // One that fits is still served.
+    await rawStream(
+      bound,
+      encodeStreamMessage({ type: "user", payload: new Uint8Array(60_000) }, { compress: false }),
+    );
+    assert.equal(received.length, 1);
+  });
+
+  test("a reply beyond maxStreamBytes fails the outbound stream and is counted", async () => {
+    const server = new UdpTcpTransport();
+    after(() => server.stop());
+    const big = encodeStreamMessage({ type: "user", payload: new Uint8Array(100_000) }, { compress: false });
+    const address = await server.start(LOOPBACK, { onPacket() {}, onStream: () => big });
+    const client = new UdpTcpTransport({ maxStreamBytes: 64 * 1024 });
+    after(() => client.stop());
+    await client.start(LOOPBACK, { onPacket() {}, onStream: () => null });
+    const { err } = await stream(client, address, ping);
+    assert.match(err?.message ?? "", /exceeds 65536 bytes/);
+    assert.equal(client.stats.oversizedStreams, 1);
+  });
+
+  test("outbound streams beyond the cap fail at once and are counted", async () => {
+    const listener = await silentListener();
+    after(() => listener.close());
+    const t = new UdpTcpTransport({ maxOutboundStreams: 2 });
+    after(() => t.stop());
+    await t.start(LOOPBACK, { onPacket() {}, onStream: () => null });
+    const held = [stream(t, listener.address, ping), stream(t, listener.address, ping)];
+    const { err } = await stream(t, listener.address, ping);
+    assert.match(err?.message ?? "", /2 outbound streams already in flight/);
+    assert.equal(t.stats.refusedOutboundStreams, 1);
+    await t.stop();
+    for (const r of await Promise.all(held)) assert.match(r.err?.message ?? "", /transport stopped/);
   });
 });

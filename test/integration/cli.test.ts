@@ -112,3 +112,21 @@ describe("the CLI against a real agent", { timeout: 60_000 }, () => {
     assert.equal(await exited, 0);
   });
 });
+
+test("an agent binding beyond loopback without a key refuses to start, exit code 2, naming --insecure-gossip", async () => {
+  const dir = tempDir("heck-insecure-");
+  after(() => dir.remove());
+  const res = await heck([
+    "agent",
+    "--name",
+    "wide",
+    "--bind",
+    "0.0.0.0:0",
+    "--advertise",
+    "192.0.2.10:7946",
+    "--data-dir",
+    dir.path,
+  ]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /--insecure-gossip/);
+});

@@ -25,6 +25,7 @@ describe("agent configuration", () => {
     assert.equal(c.logLevel, "info");
     assert.deepEqual(c.join, []);
     assert.equal(c.encrypt, undefined);
+    assert.equal(c.insecureGossip, false);
   });
 
   test("environment names are HECK_ plus the flag in upper snake case", () => {
@@ -86,5 +87,45 @@ describe("agent configuration", () => {
   test("a 32-byte base64 key is accepted", () => {
     const key = Buffer.alloc(32, 7).toString("base64");
     assert.equal(resolveAgentConfig({ name: "n", encrypt: key }, {}).encrypt, key);
+  });
+
+  describe("plain-text gossip beyond loopback takes --insecure-gossip (issue 7, item 2)", () => {
+    const wide = { name: "n", bind: "0.0.0.0:7946", advertise: "192.0.2.10:7946" };
+    const key = Buffer.alloc(32, 7).toString("base64");
+
+    test("without a key the agent refuses to start, and the error names both remedies", () => {
+      for (const bind of ["0.0.0.0:7946", "192.0.2.10:7946", "[::]:7946"]) {
+        assert.throws(
+          () => resolveAgentConfig({ ...wide, bind }, {}),
+          (err: Error) =>
+            err instanceof ConfigError &&
+            /^bind/.test(err.message) &&
+            /--encrypt/.test(err.message) &&
+            /--insecure-gossip/.test(err.message),
+          bind,
+        );
+      }
+    });
+
+    test("a key, or an explicit --insecure-gossip from flag, environment or file, lets it start", () => {
+      assert.equal(resolveAgentConfig({ ...wide, encrypt: key }, {}).insecureGossip, false);
+      assert.equal(resolveAgentConfig({ ...wide, insecureGossip: true }, {}).insecureGossip, true);
+      assert.equal(resolveAgentConfig(wide, { HECK_INSECURE_GOSSIP: "true" }).insecureGossip, true);
+      const config = file({ insecureGossip: true });
+      assert.equal(resolveAgentConfig({ ...wide, config }, {}).insecureGossip, true);
+    });
+
+    test("loopback binds need neither", () => {
+      for (const bind of ["127.0.0.1:7946", "127.0.0.2:7946", "[::1]:7946"]) {
+        assert.equal(resolveAgentConfig({ name: "n", bind }, {}).encrypt, undefined, bind);
+      }
+    });
+
+    test("a value other than true or false is refused and named", () => {
+      assert.throws(
+        () => resolveAgentConfig(wide, { HECK_INSECURE_GOSSIP: "maybe" }),
+        (err: Error) => err instanceof ConfigError && /^insecureGossip/.test(err.message),
+      );
+    });
   });
 });

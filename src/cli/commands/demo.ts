@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -40,9 +41,11 @@ function startDemoOrigins(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
-function startAgent(args: string[]): Promise<{ child: ChildProcess; line: string }> {
+function startAgent(args: string[], key: string): Promise<{ child: ChildProcess; line: string }> {
+  // The key goes by the environment, where other users' `ps` cannot read it.
   const child = spawn(process.execPath, [HECK_BIN, "agent", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, HECK_ENCRYPT: key },
   });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
@@ -66,6 +69,8 @@ const DEMO_ORIGINS = (base: string): Record<string, object> => ({
 export async function runDemoCommand(options: Partial<DemoOptions> = {}): Promise<number> {
   const { agents = 3, httpPort = 8700, gossipPort = 7946 } = options;
   const dataRoot = mkdtempSync(join(tmpdir(), "heck-demo-"));
+  // A fresh key per demo: even on loopback, the demo shows gossip the way it should run.
+  const key = randomBytes(32).toString("base64");
   const originServer = await startDemoOrigins();
   const originPort = (originServer.address() as AddressInfo).port;
   const children: ChildProcess[] = [];
@@ -103,7 +108,7 @@ export async function runDemoCommand(options: Partial<DemoOptions> = {}): Promis
         "warn",
       ];
       if (i > 0) args.push("--join", `127.0.0.1:${gossipPort}`);
-      const { child, line } = await startAgent(args);
+      const { child, line } = await startAgent(args, key);
       children.push(child);
       console.log(line);
     }

@@ -1,4 +1,5 @@
 import { ConfigError } from "../../errors.js";
+import { MAX_STREAM_BYTES } from "../../wire/codec.js";
 
 /**
  * Membership timing, one place, with memberlist's three presets (DefaultLANConfig, DefaultWANConfig,
@@ -45,6 +46,14 @@ export interface MembershipConfig {
   reconnectTimeoutMs: number;
   /** LZW-compress stream messages, unconditionally as Serf does (docs/wire.md §4.3). @default true */
   compressStreams: boolean;
+  /**
+   * Largest stream message read, on the wire and after decompression; a larger one is refused
+   * and counted. It must hold a push-pull of every member plus the state digest, and one chunk of
+   * the state exchange (at most 1 MiB, which LZW may grow by half). A small cap bounds the memory
+   * a hostile peer can pin per stream; memberlist's own bound is 20 MiB (docs/wire.md §4.4).
+   * @default 4194304 (4 MiB)
+   */
+  maxStreamBytes: number;
 }
 
 export type ProfileName = "lan" | "wan" | "local";
@@ -68,6 +77,7 @@ const lan: MembershipConfig = {
   reconnectIntervalMs: 30_000,
   reconnectTimeoutMs: 86_400_000,
   compressStreams: true,
+  maxStreamBytes: 4 * 1024 * 1024,
 };
 
 const wan: MembershipConfig = {
@@ -141,6 +151,15 @@ export function validateMembershipConfig(config: MembershipConfig): void {
   }
   if (config.probeTimeoutMs > config.probeIntervalMs) {
     throw new ConfigError("membership.probeTimeoutMs must not exceed membership.probeIntervalMs");
+  }
+  if (
+    !Number.isInteger(config.maxStreamBytes) ||
+    config.maxStreamBytes < 65_536 ||
+    config.maxStreamBytes > MAX_STREAM_BYTES
+  ) {
+    throw new ConfigError(
+      `membership.maxStreamBytes must be an integer in 65536..${MAX_STREAM_BYTES}, got ${config.maxStreamBytes}`,
+    );
   }
   // Room for the compound header, one part length and a useful message (docs/wire.md §4.2).
   if (!Number.isInteger(config.udpBufferSize) || config.udpBufferSize < 64 || config.udpBufferSize > 65_507) {

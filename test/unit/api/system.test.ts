@@ -122,6 +122,7 @@ test("GET /metrics answers Prometheus text with heck's metrics", async () => {
     "heck_gossip_messages_total",
     "heck_gossip_bytes_total",
     "heck_malformed_packets_total",
+    "heck_gossip_refused_total",
     "process_cpu_user_seconds_total",
   ]) {
     assert.match(res.body, new RegExp(`^# TYPE ${name} `, "m"), name);
@@ -129,6 +130,7 @@ test("GET /metrics answers Prometheus text with heck's metrics", async () => {
   assert.match(res.body, /^heck_probes_total\{result="success"\} 1$/m);
   assert.match(res.body, /^heck_probes_total\{result="failure"\} 0$/m);
   assert.match(res.body, /^heck_members\{status="alive"\} 3$/m);
+  assert.match(res.body, /^heck_gossip_refused_total\{reason="stream_too_large"\} 0$/m);
 });
 
 test("two nodes in one process keep separate metrics", async () => {

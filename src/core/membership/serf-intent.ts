@@ -1,0 +1,83 @@
+import { WireError } from "../../errors.js";
+import { MsgpackReader, MsgpackWriter } from "../../wire/msgpack.js";
+
+/**
+ * Serf's member intents, the part of Serf's protocol a heck node needs so that Serf shows its
+ * graceful leave as "left" rather than "failed" (docs/wire.md §6.4, §6.8). Serf sets "left" only
+ * for a member whose leave intent it saw; the intent counts only if its Lamport time is above the
+ * last status time Serf holds for that member, which Serf's clock always is, so a leaver takes
+ * the highest member clock it has heard from Serf, plus one.
+ */
+
+/** First byte of a Serf user message or push-pull user state (docs/wire.md §6.4). */
+export const SerfMessageType = {
+  leaveIntent: 0,
+  joinIntent: 1,
+  pushPull: 2,
+} as const;
+
+/**
+ * The member Lamport time (`LTime`) a Serf leave or join intent, or Serf's push-pull user state,
+ * carries; undefined for anything else, malformed input included. Never throws.
+ */
+export function serfMemberTime(payload: Uint8Array): bigint | undefined {
+  const type = payload[0];
+  if (
+    type !== SerfMessageType.leaveIntent &&
+    type !== SerfMessageType.joinIntent &&
+    type !== SerfMessageType.pushPull
+  )
+    return undefined;
+  try {
+    const r = new MsgpackReader(payload, 1);
+    const fields = r.readMapHeader();
+    for (let i = 0; i < fields; i++) {
+      if (r.readString() !== "LTime") {
+        r.skip();
+        continue;
+      }
+      const ltime = r.readInteger();
+      return ltime >= 0n ? ltime : undefined;
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof WireError) return undefined;
+    throw err;
+  }
+}
+
+/** A Serf leave intent for `node` at Lamport time `ltime`: `00` + `{LTime, Node, Prune}` (§6.4). */
+export function encodeSerfLeaveIntent(ltime: bigint, node: string): Uint8Array {
+  return new MsgpackWriter()
+    .raw(Uint8Array.of(SerfMessageType.leaveIntent))
+    .mapHeader(3)
+    .str("LTime")
+    .int(ltime)
+    .str("Node")
+    .str(node)
+    .str("Prune")
+    .bool(false)
+    .finish();
+}
+
+const MAX_U64 = 2n ** 64n - 1n;
+
+/** The highest Serf member clock heard so far, from intents and push-pull states. */
+export class SerfClock {
+  #time = 0n;
+
+  get time(): bigint {
+    return this.#time;
+  }
+
+  /** Looks at a user message or push-pull user state; anything that is not Serf's is ignored. */
+  witness(payload: Uint8Array): void {
+    const t = serfMemberTime(payload);
+    if (t !== undefined && t > this.#time) this.#time = t;
+  }
+
+  /** Our own leave intent, later than every member status time Serf may hold for us. */
+  leaveIntent(node: string): Uint8Array {
+    return encodeSerfLeaveIntent(this.#time < MAX_U64 ? this.#time + 1n : MAX_U64, node);
+  }
+}
