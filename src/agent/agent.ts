@@ -14,6 +14,7 @@ import type { Logger } from "../core/env.js";
 import { profile } from "../core/membership/config.js";
 import type { MemberEvent, MemberStatus, MemberView } from "../core/membership/ports.js";
 import { Swim } from "../core/membership/swim.js";
+import { encodeTags, HECK_TAG, isHeckMeta } from "../core/membership/tags.js";
 import { ownerOf } from "../core/ownership/rendezvous.js";
 import { Replicator } from "../core/state/replication.js";
 import type { OriginEntry, OriginSpec } from "../core/state/types.js";
@@ -180,6 +181,8 @@ export class HeckAgent implements HeckNodeApi {
       log: this.#log,
       transport,
       delegate: replicator,
+      meta: encodeTags({ [HECK_TAG]: VERSION }),
+      sharesDelegate: isHeckMeta,
       onMemberEvent: (event) => this.#onMemberEvent(event),
     });
     this.#swim = swim;
@@ -347,9 +350,13 @@ export class HeckAgent implements HeckNodeApi {
    */
   #ownerCandidates(): string[] {
     if (!this.#swim) return [];
+    // Serf agents sharing the cluster (no heck tag) neither probe nor hold heck's state.
     this.#candidates ??= this.#swim
       .members()
-      .filter((m) => m.status === "alive" || m.status === "suspect")
+      .filter(
+        (m) =>
+          (m.status === "alive" || m.status === "suspect") && (m.name === this.name || isHeckMeta(m.meta)),
+      )
       .map((m) => m.name);
     return this.#candidates;
   }

@@ -99,6 +99,13 @@ export async function serfMembers(agent: SerfAgent): Promise<Map<string, string>
   return new Map(parsed.members.map((m) => [m.name, m.status]));
 }
 
+/** `serf members -format=json`: each member's tags, by name. */
+export async function serfTags(agent: SerfAgent): Promise<Map<string, Record<string, string>>> {
+  const out = await serfCli(["members", `-rpc-addr=${agent.rpc}`, "-format=json"]);
+  const parsed = JSON.parse(out) as { members: Array<{ name: string; tags: Record<string, string> }> };
+  return new Map(parsed.members.map((m) => [m.name, m.tags ?? {}]));
+}
+
 /** `serf leave`: the agent leaves gracefully and exits. Resolves once the process is gone. */
 export async function serfLeave(agent: SerfAgent): Promise<void> {
   const exited = new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, test } from "node:test";
+import { VERSION } from "../../src/version.js";
 import {
   type AgentProcess,
   api,
@@ -10,7 +11,7 @@ import {
   waitFor,
 } from "../helpers/cluster.js";
 import { requireProgram } from "../helpers/require-program.js";
-import { type SerfAgent, serfLeave, serfMembers, startSerf, stopSerf } from "../helpers/serf.js";
+import { type SerfAgent, serfLeave, serfMembers, serfTags, startSerf, stopSerf } from "../helpers/serf.js";
 
 /**
  * Issue 7, item 1: heck agents and HashiCorp Serf agents (Debian's `serf` 0.9.4) in one cluster
@@ -76,6 +77,30 @@ for (const mode of ["plain", "encrypted"] as const) {
         },
         20_000,
       );
+    });
+
+    test("only heck agents own origins, and Serf lists them with their heck tag", async () => {
+      const origins = Array.from({ length: 30 }, (_, i) => ({
+        id: `mixed-${i}`,
+        url: "http://127.0.0.1:9/",
+      }));
+      assert.equal((await api(heck[0]!, "POST", "/v1/origins", { origins })).status, 200);
+      const owners = await waitFor(
+        "the origins on heck-2",
+        async () => {
+          const page = await api<{ origins: Array<{ owner: string }> }>(
+            heck[1]!,
+            "GET",
+            "/v1/origins?limit=100",
+          );
+          return page.body.origins.length === 30 ? new Set(page.body.origins.map((o) => o.owner)) : undefined;
+        },
+        10_000,
+      );
+      for (const owner of owners) assert.match(owner, /^heck-/);
+      const tags = await serfTags(serf[0]!);
+      assert.equal(tags.get("heck-1")?.heck, VERSION);
+      assert.equal(tags.get("serf-2")?.heck, undefined);
     });
 
     test("a heck agent's SIGTERM shows as left in serf members, and in heck", async () => {

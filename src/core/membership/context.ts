@@ -65,6 +65,7 @@ export interface NodeContextOptions {
   log: Logger;
   transport: MembershipTransport;
   delegate: MembershipDelegate | undefined;
+  sharesDelegate: ((meta: Uint8Array) => boolean) | undefined;
   table: MemberTable;
   self: MemberState;
 }
@@ -87,6 +88,8 @@ export class NodeContext {
   readonly log: Logger;
   readonly transport: MembershipTransport;
   readonly delegate: MembershipDelegate | undefined;
+  /** Whether the delegate's broadcasts go to a member with this meta (SwimOptions.sharesDelegate). */
+  readonly sharesDelegate: ((meta: Uint8Array) => boolean) | undefined;
   readonly table: MemberTable;
   readonly self: MemberState;
   readonly awareness: Awareness;
@@ -108,6 +111,7 @@ export class NodeContext {
     this.log = options.log;
     this.transport = options.transport;
     this.delegate = options.delegate;
+    this.sharesDelegate = options.sharesDelegate;
     this.table = options.table;
     this.self = options.self;
     this.awareness = new Awareness(options.config.awarenessMaxMultiplier);

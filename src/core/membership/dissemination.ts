@@ -53,7 +53,7 @@ export class Dissemination {
     );
     for (const target of targets) {
       const room = ctx.config.udpBufferSize - COMPOUND_HEADER_BYTES - this.#crcBytes(target);
-      const parts = this.#takeBroadcasts(room, MAX_COMPOUND_PARTS);
+      const parts = this.#takeBroadcasts(room, MAX_COMPOUND_PARTS, target);
       if (parts.length === 0) return;
       const packet = parts.length === 1 ? (parts[0] as Uint8Array) : encodeCompound(parts);
       ctx.stats.gossipPackets++;
@@ -65,10 +65,12 @@ export class Dissemination {
    * Membership broadcasts first, then the delegate's user payloads (as type-8 messages) in the
    * room left, at most `maxParts` in all.
    */
-  #takeBroadcasts(room: number, maxParts: number): Uint8Array[] {
+  #takeBroadcasts(room: number, maxParts: number, dest: MemberState | undefined): Uint8Array[] {
     const parts = this.#broadcasts.take(COMPOUND_PART_BYTES, room, maxParts);
     const delegate = this.#ctx.delegate;
     if (!delegate || parts.length >= maxParts) return parts;
+    const shares = this.#ctx.sharesDelegate;
+    if (dest && shares && !shares(dest.meta)) return parts;
     let used = 0;
     for (const p of parts) used += p.length + COMPOUND_PART_BYTES;
     const left = room - used;
@@ -97,7 +99,7 @@ export class Dissemination {
   sendPiggybacked(to: Address, message: Uint8Array, dest: MemberState | undefined): void {
     const room =
       this.#ctx.config.udpBufferSize - message.length - COMPOUND_HEADER_BYTES - this.#crcBytes(dest);
-    const extra = room > 0 ? this.#takeBroadcasts(room, MAX_COMPOUND_PARTS - 1) : [];
+    const extra = room > 0 ? this.#takeBroadcasts(room, MAX_COMPOUND_PARTS - 1, dest) : [];
     const packet = extra.length === 0 ? message : encodeCompound([message, ...extra]);
     this.sendPacket(to, packet, dest);
   }

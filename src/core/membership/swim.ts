@@ -35,6 +35,12 @@ export interface SwimOptions {
   transport: MembershipTransport;
   delegate?: MembershipDelegate;
   /**
+   * Whether the delegate's user broadcasts go to a member with this meta. Serf agents sharing a
+   * cluster with heck have no use for heck's state deltas (and log each as an unknown message), so
+   * the agent sends them to heck members only. @default every member
+   */
+  sharesDelegate?: (meta: Uint8Array) => boolean;
+  /**
    * Every status change of every member, ourselves included, and the first sight of each
    * (previous "none"). A Meta change of an alive member is reported with previous "alive".
    */
@@ -94,6 +100,7 @@ export class Swim {
       log: options.log ?? silentLogger,
       transport: options.transport,
       delegate: options.delegate,
+      sharesDelegate: options.sharesDelegate,
       table,
       self,
     });
