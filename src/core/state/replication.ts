@@ -1037,8 +1037,10 @@ export class Replicator implements MembershipDelegate {
 
   #enqueue(key: string, payload: Uint8Array): void {
     this.#queue.queue({ key, payload });
-    if (this.#queue.size() > MAX_QUEUED_DELTAS)
-      this.stats.droppedDeltas += this.#queue.prune(MAX_QUEUED_DELTAS);
+    // Pruned to three quarters, so that a burst prunes once in a while, not at every delta.
+    if (this.#queue.size() > MAX_QUEUED_DELTAS) {
+      this.stats.droppedDeltas += this.#queue.prune((MAX_QUEUED_DELTAS * 3) / 4);
+    }
   }
 
   #queueWatermark(node: string, marks: ReadonlyMap<number, number>): void {
