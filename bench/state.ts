@@ -97,7 +97,36 @@ function encodedSize(from: number, n: number): number {
   return pack(records).length;
 }
 
+/** Milliseconds for one GET, measured at the client (loopback). */
+async function timedGet(
+  agent: AgentProcess,
+  path: string,
+): Promise<{ ms: number; body: { nextCursor: string | null } }> {
+  const t0 = performance.now();
+  const res = await api<{ nextCursor: string | null }>(agent, "GET", path);
+  return { ms: performance.now() - t0, body: res.body };
+}
+
+/** Page latencies on one node: the first page, a page deep in the catalog, and filtered pages. */
+async function pageLatencies(agent: AgentProcess, owner: string): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = { first: [], deep: [], status: [], owner: [] };
+  let cursor: string | null = null;
+  for (let i = 0; i < 50; i++) {
+    const page = await timedGet(agent, `/v1/origins?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
+    cursor = page.body.nextCursor;
+    if (!cursor) break;
+  }
+  for (let i = 0; i < 5; i++) {
+    out.first?.push((await timedGet(agent, "/v1/origins?limit=1000")).ms);
+    if (cursor) out.deep?.push((await timedGet(agent, `/v1/origins?limit=1000&cursor=${cursor}`)).ms);
+    out.status?.push((await timedGet(agent, "/v1/origins?limit=1000&status=unhealthy")).ms);
+    out.owner?.push((await timedGet(agent, `/v1/origins?limit=1000&owner=${owner}`)).ms);
+  }
+  return out;
+}
+
 interface Figures {
+  pages: Record<string, number[]>;
   spreadMs: number;
   bootstrapMs: number[];
   bootstrapLagMs: number[];
@@ -129,6 +158,7 @@ async function measure(): Promise<Figures> {
   const dir = tempDir("heck-bench-state-");
   const agents: AgentProcess[] = [];
   const figures: Figures = {
+    pages: {},
     spreadMs: 0,
     bootstrapMs: [],
     bootstrapLagMs: [],
@@ -186,6 +216,7 @@ async function measure(): Promise<Figures> {
     // Steady state with the whole catalog, once every origin has had its first probe.
     await new Promise((r) => setTimeout(r, INTERVAL_MS + 5000));
     figures.gossipLarge = await gossipRate(agents);
+    figures.pages = await pageLatencies(agents[1] as AgentProcess, "c");
     const n = ORIGINS + RUNS * MISSED - 100;
     figures.rssPerOriginBytes = agents.map(
       (x, i) => ((rssMiB(x.child.pid as number) - (rssBefore[i] as number)) * 1024 * 1024) / n,
@@ -241,6 +272,10 @@ const rows = [
   ],
   ["time to repair it, from its restart (ms)", ...fmt(f.repairMs)],
   ["RSS per origin per node (bytes; goal <= 1024)", ...fmt(f.rssPerOriginBytes)],
+  ["GET /v1/origins?limit=1000, first page (ms; goal < 50)", ...fmt(f.pages.first ?? [], 1)],
+  ["the same, 50 pages deep through the cursor (ms)", ...fmt(f.pages.deep ?? [], 1)],
+  ["the same with ?status=unhealthy (ms)", ...fmt(f.pages.status ?? [], 1)],
+  ["the same with ?owner= one of three nodes (ms)", ...fmt(f.pages.owner ?? [], 1)],
   ["steady gossip out per node, 100 origins (bytes/s)", ...fmt(f.gossipSmall)],
   [`steady gossip out per node, ${ORIGINS} origins (bytes/s)`, ...fmt(f.gossipLarge)],
 ];
@@ -264,7 +299,8 @@ four nodes over the bootstrap), leaves, misses ${MISSED} new origins, and comes 
 point at a closed local port with a ${INTERVAL_MS / 1000} s interval; steady gossip is measured over
 ${STEADY_WINDOW_MS / 1000} s once every origin has had its first probe, so no status changes, from
 \`heck_gossip_bytes_total{direction="out"}\` on each of the three nodes. RSS per origin is the growth of
-each node's RSS from 100 origins to the full catalog, divided by the origins added. ${machineLine()}
+each node's RSS from 100 origins to the full catalog, divided by the origins added. Page times are
+measured at the client over loopback, five times each, on one node holding the whole catalog. ${machineLine()}
 
 ${body}
 ${extra ? `\n${extra}\n` : ""}`,
