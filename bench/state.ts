@@ -109,7 +109,7 @@ async function timedGet(
 
 /** Page latencies on one node: the first page, a page deep in the catalog, and filtered pages. */
 async function pageLatencies(agent: AgentProcess, owner: string): Promise<Record<string, number[]>> {
-  const out: Record<string, number[]> = { first: [], deep: [], status: [], owner: [] };
+  const out: Record<string, number[]> = { first: [], deep: [], status: [], none: [], owner: [] };
   let cursor: string | null = null;
   for (let i = 0; i < 50; i++) {
     const page = await timedGet(agent, `/v1/origins?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
@@ -120,6 +120,7 @@ async function pageLatencies(agent: AgentProcess, owner: string): Promise<Record
     out.first?.push((await timedGet(agent, "/v1/origins?limit=1000")).ms);
     if (cursor) out.deep?.push((await timedGet(agent, `/v1/origins?limit=1000&cursor=${cursor}`)).ms);
     out.status?.push((await timedGet(agent, "/v1/origins?limit=1000&status=unhealthy")).ms);
+    out.none?.push((await timedGet(agent, "/v1/origins?limit=1000&status=healthy")).ms);
     out.owner?.push((await timedGet(agent, `/v1/origins?limit=1000&owner=${owner}`)).ms);
   }
   return out;
@@ -275,6 +276,10 @@ const rows = [
   ["GET /v1/origins?limit=1000, first page (ms; goal < 50)", ...fmt(f.pages.first ?? [], 1)],
   ["the same, 50 pages deep through the cursor (ms)", ...fmt(f.pages.deep ?? [], 1)],
   ["the same with ?status=unhealthy (ms)", ...fmt(f.pages.status ?? [], 1)],
+  [
+    "the same with ?status=healthy, which no origin has: the whole catalog read (ms)",
+    ...fmt(f.pages.none ?? [], 1),
+  ],
   ["the same with ?owner= one of three nodes (ms)", ...fmt(f.pages.owner ?? [], 1)],
   ["steady gossip out per node, 100 origins (bytes/s)", ...fmt(f.gossipSmall)],
   [`steady gossip out per node, ${ORIGINS} origins (bytes/s)`, ...fmt(f.gossipLarge)],
