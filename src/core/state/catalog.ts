@@ -21,7 +21,7 @@ export function canonicalSpec(spec: OriginSpec | null): string {
   const headers = Object.keys(spec.headers)
     .sort()
     .map((name) => [name, spec.headers[name]]);
-  return JSON.stringify([
+  const fields: unknown[] = [
     spec.url,
     spec.method,
     spec.intervalMs,
@@ -31,7 +31,21 @@ export function canonicalSpec(spec: OriginSpec | null): string {
     spec.unhealthyThreshold,
     headers,
     spec.bodyContains ?? null,
-  ]);
+  ];
+  // The probing options of issue 8 are appended only when one is set, so that a spec without them
+  // keeps the canonical form older nodes compute.
+  const extra = [
+    spec.fastIntervalMs,
+    spec.downIntervalMs,
+    spec.hostHeader,
+    spec.followRedirects,
+    spec.freshConnection,
+    spec.tlsSkipVerify,
+    spec.tlsCa,
+    spec.tlsServerName,
+  ];
+  if (extra.some((v) => v !== undefined)) fields.push(...extra.map((v) => v ?? null));
+  return JSON.stringify(fields);
 }
 
 /**
@@ -50,6 +64,14 @@ export function sameSpec(a: OriginSpec | null, b: unknown): boolean {
     o.healthyThreshold !== a.healthyThreshold ||
     o.unhealthyThreshold !== a.unhealthyThreshold ||
     o.bodyContains !== a.bodyContains ||
+    o.fastIntervalMs !== a.fastIntervalMs ||
+    o.downIntervalMs !== a.downIntervalMs ||
+    o.hostHeader !== a.hostHeader ||
+    o.followRedirects !== a.followRedirects ||
+    o.freshConnection !== a.freshConnection ||
+    o.tlsSkipVerify !== a.tlsSkipVerify ||
+    o.tlsCa !== a.tlsCa ||
+    o.tlsServerName !== a.tlsServerName ||
     !Array.isArray(o.expectStatus) ||
     o.expectStatus.length !== a.expectStatus.length ||
     typeof o.headers !== "object" ||

@@ -104,6 +104,14 @@ function normalSpec(spec: OriginSpec): OriginSpec {
     headers: { ...spec.headers },
   };
   if (spec.bodyContains !== undefined) out.bodyContains = spec.bodyContains;
+  if (spec.fastIntervalMs !== undefined) out.fastIntervalMs = spec.fastIntervalMs;
+  if (spec.downIntervalMs !== undefined) out.downIntervalMs = spec.downIntervalMs;
+  if (spec.hostHeader !== undefined) out.hostHeader = spec.hostHeader;
+  if (spec.followRedirects !== undefined) out.followRedirects = spec.followRedirects;
+  if (spec.freshConnection !== undefined) out.freshConnection = spec.freshConnection;
+  if (spec.tlsSkipVerify !== undefined) out.tlsSkipVerify = spec.tlsSkipVerify;
+  if (spec.tlsCa !== undefined) out.tlsCa = spec.tlsCa;
+  if (spec.tlsServerName !== undefined) out.tlsServerName = spec.tlsServerName;
   return out;
 }
 
