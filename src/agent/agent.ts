@@ -152,7 +152,11 @@ export class HeckAgent implements HeckNodeApi {
     store.setMeta("incarnation", String(storedIncarnation + 1));
     swim.start();
 
-    this.#prober = new UndiciProber({ nodeName: config.name, version: VERSION });
+    this.#prober = new UndiciProber({
+      nodeName: config.name,
+      version: VERSION,
+      denyPrivateTargets: config.denyPrivateTargets,
+    });
     this.#checker = new Checker({
       self: config.name,
       prober: this.#prober,
@@ -177,6 +181,8 @@ export class HeckAgent implements HeckNodeApi {
       node: this,
       ...(config.apiToken ? { apiToken: config.apiToken } : {}),
       logger: false,
+      maxOrigins: config.maxOrigins,
+      denyPrivateTargets: config.denyPrivateTargets,
     });
     this.#server = server;
     await server.listen({ host: config.http.host, port: config.http.port });
@@ -218,6 +224,10 @@ export class HeckAgent implements HeckNodeApi {
 
   ownedCount(): number {
     return this.#checker?.owned() ?? 0;
+  }
+
+  originCount(): number {
+    return this.#replicator?.catalog.size ?? 0;
   }
 
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView } {

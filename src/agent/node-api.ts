@@ -76,6 +76,8 @@ export interface HeckNodeApi {
   origin(id: string): OriginView | undefined;
   /** Number of live origins this node owns and probes. */
   ownedCount(): number;
+  /** Number of live origins in this node's view; without it the API counts `origins()`. */
+  originCount?(): number;
   /** Durable before it returns: `created` is false when it replaced an existing origin. */
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView };
   /** All or nothing, durable before it returns; returns the count. */
