@@ -4,7 +4,7 @@ import type { HeckNodeApi, OriginView } from "../../agent/node-api.js";
 import { parseOriginSpec, validateOriginId } from "../../core/checks/spec.js";
 import { deniedAddressReason, deniedHostReason } from "../../core/checks/target-policy.js";
 import type { HealthStatus, OriginSpec } from "../../core/state/types.js";
-import { HeckError, NotFoundError, ValidationError } from "../../errors.js";
+import { type HeckError, NotFoundError, ValidationError } from "../../errors.js";
 import { ApiError, type ErrorDetail } from "../errors.js";
 import { refuseUnknownFields, requireArray, requireObject } from "../input.js";
 
