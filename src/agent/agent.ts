@@ -107,7 +107,7 @@ export class HeckAgent implements HeckNodeApi {
     replicator.onChange((change) => {
       if (change.kind === "origin") {
         this.#persistOrigin(change.entry);
-        this.#checker?.reconcile();
+        this.#checker?.originChanged(change.entry.id);
       } else {
         this.#persistHealth(change.record);
         const previous = change.previous?.status ?? "unknown";
@@ -162,13 +162,14 @@ export class HeckAgent implements HeckNodeApi {
       prober: this.#prober,
       state: {
         liveOrigins: () => replicator.catalog.live(),
+        origin: (id) => replicator.catalog.get(id),
         healthOf: (id) => replicator.health.get(id),
         recordHealth: (id, fields) => replicator.recordHealth(id, fields),
       },
       clock: systemClock,
       timers: systemTimers,
       rng: systemRng,
-      ownerOf: (id) => this.#ownerOf(id),
+      members: () => this.#ownerCandidates(),
       onProbe: (ok, latencyMs) => {
         this.#metrics.probes.inc({ result: ok ? "success" : "failure" });
         this.#metrics.probeDuration.observe(latencyMs / 1000);
@@ -312,8 +313,9 @@ export class HeckAgent implements HeckNodeApi {
     return this.#candidates;
   }
 
+  /** The checker's incremental index answers; an origin it has not indexed yet is hashed here. */
   #ownerOf(id: string): string | undefined {
-    return ownerOf(id, this.#ownerCandidates());
+    return this.#checker?.ownerOf(id) ?? ownerOf(id, this.#ownerCandidates());
   }
 
   #view(entry: OriginEntry): OriginView {
@@ -334,7 +336,7 @@ export class HeckAgent implements HeckNodeApi {
     if (event.member.name === this.name) {
       this.#store?.setMeta("incarnation", String(event.member.incarnation));
     }
-    this.#checker?.reconcile();
+    this.#checker?.membersChanged();
     clearTimeout(this.#peersTimer);
     this.#peersTimer = setTimeout(() => this.#savePeers(), 1000);
     this.#peersTimer.unref();
