@@ -1,6 +1,7 @@
 import { lookup as dnsLookup } from "node:dns";
 import { isIP, type LookupFunction, connect as netConnect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
+import type { Readable } from "node:stream";
 import { Agent, buildConnector, type Dispatcher, interceptors, request } from "undici";
 import { parseExpectStatus, type StatusMatcher } from "../core/checks/expect-status.js";
 import type { ProbeResult, Prober } from "../core/checks/prober.js";
@@ -22,6 +23,9 @@ export const MAX_REDIRECTS = 5;
  * first and names the phase, and the abandoned connect attempt is cut shortly after.
  */
 const CONNECT_TIMEOUT_SLACK_MS = 50;
+
+/** The abort reason for work a settled probe abandons; made once, since a stack costs. */
+const PROBE_SETTLED = new Error("probe settled");
 
 /** The step a probe was in when its deadline passed; named in the error. */
 export type ProbePhase = "DNS lookup" | "connect" | "TLS handshake" | "response headers" | "body";
@@ -77,6 +81,7 @@ interface Pools {
  */
 export class UndiciProber implements Prober {
   private readonly pools = new Map<string, Pools>();
+  private readonly targets = new WeakMap<OriginSpec, { pools: Pools; originKey: string }>();
   private readonly userAgent: string;
   private readonly nodeName: string;
   private readonly denyPrivate: boolean;
@@ -101,43 +106,44 @@ export class UndiciProber implements Prober {
     if (this.closed) return { ok: false, statusCode: null, latencyMs: elapsed(), error: "prober closed" };
 
     const controller = new AbortController();
-    const onCallerAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener("abort", onCallerAbort, { once: true });
     const progress: ProbeProgress = { statusCode: null, phase: () => "connect" };
     const work = spec.url.startsWith("tcp:")
       ? this.connectCheck(spec, controller.signal, progress)
       : this.httpCheck(spec, controller.signal, progress);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<ProbeVerdict>((resolve) => {
-      timer = setTimeout(() => {
-        const phase = progress.phase();
-        resolve({ statusCode: progress.statusCode, error: `${phase} timeout after ${spec.timeoutMs} ms` });
-      }, spec.timeoutMs);
-    });
-    const aborted = new Promise<never>((_resolve, reject) => {
-      if (signal) signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-    aborted.catch(() => {});
-    try {
-      // A plain race: undici defers an abort until a pending connect settles, so only racing
-      // the work against the deadline makes the deadline hold in every phase.
-      const verdict = await Promise.race([
-        work.catch((err: unknown) => ({ statusCode: progress.statusCode, error: describeError(err) })),
-        deadline,
-        aborted,
-      ]);
-      return {
-        ok: verdict.error === null,
-        statusCode: verdict.statusCode,
-        latencyMs: elapsed(),
-        error: verdict.error,
+    // The work races the deadline and the caller's abort; the first to finish decides. A race
+    // rather than an abort alone: undici defers an abort until a pending connect settles, so only
+    // this makes the deadline hold in every phase. Whatever is still running when the deadline or
+    // the caller wins is aborted, which releases its socket.
+    return new Promise<ProbeResult>((resolve, reject) => {
+      let settled = false;
+      const finish = (verdict: ProbeVerdict | undefined, reason?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onCallerAbort);
+        if (verdict === undefined) {
+          controller.abort(reason);
+          reject(reason);
+          return;
+        }
+        resolve({
+          ok: verdict.error === null,
+          statusCode: verdict.statusCode,
+          latencyMs: elapsed(),
+          error: verdict.error,
+        });
       };
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onCallerAbort);
-      // Whatever is still running is abandoned: abort it so that its socket is released.
-      controller.abort(new Error("probe settled"));
-    }
+      const onCallerAbort = () => finish(undefined, signal?.reason);
+      signal?.addEventListener("abort", onCallerAbort, { once: true });
+      const timer = setTimeout(() => {
+        const error = `${progress.phase()} timeout after ${spec.timeoutMs} ms`;
+        finish({ statusCode: progress.statusCode, error });
+        controller.abort(PROBE_SETTLED);
+      }, spec.timeoutMs);
+      work.then(finish, (err: unknown) =>
+        finish({ statusCode: progress.statusCode, error: describeError(err) }),
+      );
+    });
   }
 
   /**
@@ -159,9 +165,7 @@ export class UndiciProber implements Prober {
     progress: ProbeProgress,
   ): Promise<ProbeVerdict> {
     const matcher = matcherFor(spec.expectStatus);
-    const pools = this.poolsFor(spec);
-    const url = new URL(spec.url);
-    const originKey = `${url.protocol}//${url.host}`;
+    const { pools, originKey } = this.targetOf(spec);
     progress.phase = () =>
       progress.statusCode !== null ? "body" : (pools.attempts.get(originKey)?.phase ?? "response headers");
     const options: Parameters<typeof request>[1] & { servername?: string } = {
@@ -191,7 +195,7 @@ export class UndiciProber implements Prober {
         error = `body lacks ${JSON.stringify(shorten(spec.bodyContains, 60))}`;
       }
     } finally {
-      if (!res.body.destroyed) res.body.destroy();
+      if (!res.body.destroyed) res.body.on("error", ignore).destroy();
     }
     return { statusCode: res.statusCode, error };
   }
@@ -236,6 +240,17 @@ export class UndiciProber implements Prober {
         reject(err);
       });
     });
+  }
+
+  /** The pools and origin key of a spec, cached per spec object (a spec is immutable once stored). */
+  private targetOf(spec: OriginSpec): { pools: Pools; originKey: string } {
+    let target = this.targets.get(spec);
+    if (target === undefined) {
+      const url = new URL(spec.url);
+      target = { pools: this.poolsFor(spec), originKey: `${url.protocol}//${url.host}` };
+      this.targets.set(spec, target);
+    }
+    return target;
   }
 
   private poolsFor(spec: OriginSpec): Pools {
@@ -354,18 +369,49 @@ function matcherFor(expectStatus: ReadonlyArray<number | string>): StatusMatcher
   return matcher;
 }
 
-/** Reads at most `limit` bytes; stopping early destroys the stream so the rest is never fetched. */
-async function readPrefix(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) break;
-  }
-  const all = Buffer.concat(chunks);
-  return all.length > limit ? all.subarray(0, limit) : all;
+/**
+ * Reads at most `limit` bytes; stopping early destroys the stream so the rest is never fetched.
+ * Rejects when the stream fails (a body cut short). Event listeners rather than an async iterator:
+ * this runs on every probe, and the iterator costs several promise turns per chunk.
+ */
+function readPrefix(body: Readable, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: Error) => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", onError);
+      body.off("close", onClose);
+      if (error) {
+        reject(error);
+        return;
+      }
+      const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      resolve(all.length > limit ? all.subarray(0, limit) : all);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) {
+        finish();
+        // undici reports a destroyed body as an abort error; nobody is waiting for it now.
+        body.on("error", ignore);
+        body.destroy();
+      }
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) => finish(err);
+    // Destroyed without an error or an end: the deadline's abort, handled by the caller's race.
+    const onClose = () => finish(new Error("body closed"));
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", onError);
+    body.once("close", onClose);
+  });
 }
+
+function ignore(): void {}
 
 /** A short human reason for a failed request: the failing step and the system code when there is one. */
 export function describeError(err: unknown): string {
