@@ -61,7 +61,13 @@ interface Task extends DueItem {
   host: string;
   check: CheckState;
   phase: TaskPhase;
-  inFlight: AbortController | undefined;
+  /**
+   * Aborted when the task ends (the origin moved away or was deleted, or the checker stopped),
+   * which aborts its probe in flight. One per task rather than one per probe: it is aborted once.
+   */
+  readonly ended: AbortController;
+  /** Counts the task's probes, so that a result is taken only from the latest. */
+  probes: number;
 }
 
 /** A first-in first-out queue that does not shift arrays. */
@@ -199,8 +205,7 @@ export class Checker {
     this.#timer = this.#drainTimer = this.#workTimer = undefined;
     for (const task of this.#tasks.values()) {
       task.phase = "stopped";
-      task.inFlight?.abort();
-      task.inFlight = undefined;
+      task.ended.abort();
     }
     this.#tasks.clear();
     this.#due.clear();
@@ -274,7 +279,8 @@ export class Checker {
         host: hostOf(spec.url),
         check,
         phase: "queued",
-        inFlight: undefined,
+        ended: new AbortController(),
+        probes: 0,
         dueAt: firstDueAt(id, intervalFor(spec, check), now, this.#handoverSpreadMs),
         heapIndex: -1,
       };
@@ -298,8 +304,7 @@ export class Checker {
     this.#tasks.delete(task.id);
     this.#due.remove(task);
     task.phase = "stopped";
-    task.inFlight?.abort();
-    task.inFlight = undefined;
+    task.ended.abort();
   }
 
   /** Keeps the one timer armed for the head of the due heap. */
@@ -364,9 +369,8 @@ export class Checker {
     const startedAt = this.#o.clock.now();
     const lateMs = Math.max(0, startedAt - task.dueAt);
     const spec = task.spec;
-    const controller = new AbortController();
+    const probe = ++task.probes;
     task.phase = "running";
-    task.inFlight = controller;
     this.#inFlight++;
     this.#inFlightByHost.set(host, (this.#inFlightByHost.get(host) ?? 0) + 1);
     let released = false;
@@ -385,12 +389,11 @@ export class Checker {
         if (next !== undefined) this.#ready.push(next);
       }
     };
-    const current = () => task.phase === "running" && task.inFlight === controller && !this.#stopped;
-    this.#o.prober.probe(spec, controller.signal).then(
+    const current = () => task.phase === "running" && task.probes === probe && !this.#stopped;
+    this.#o.prober.probe(spec, task.ended.signal).then(
       (result) => {
         release();
         if (current()) {
-          task.inFlight = undefined;
           this.#o.onProbe?.(result.ok, result.latencyMs, lateMs);
           this.#record(task, spec, result.ok, result.latencyMs, result.error);
           this.#requeue(task, startedAt);
@@ -402,7 +405,6 @@ export class Checker {
         // any other leaves the origin scheduled as if the probe had not happened.
         release();
         if (current()) {
-          task.inFlight = undefined;
           this.#requeue(task, startedAt);
         }
         this.#drain();
