@@ -26,6 +26,9 @@ const CONNECT_TIMEOUT_SLACK_MS = 50;
 /** The abort reason for work a settled probe abandons; made once, since a stack costs. */
 const PROBE_SETTLED = new Error("probe settled");
 
+/** A `tcp://` origin: a connect check. Schemes are case-insensitive. */
+const TCP_URL = /^tcp:/i;
+
 /** The abort reason once a body has given all that is read of it. */
 const BODY_BOUND_REACHED = new Error("body bound reached");
 
@@ -140,7 +143,7 @@ export class UndiciProber implements Prober {
 
     const cancel = new Cancel();
     const progress: ProbeProgress = { statusCode: null, phase: () => "connect" };
-    const work = spec.url.startsWith("tcp:")
+    const work = TCP_URL.test(spec.url)
       ? this.connectCheck(spec, cancel, progress)
       : this.httpCheck(spec, cancel, progress);
     // The work races the deadline and the caller's abort; the first to finish decides. A race
@@ -186,7 +189,8 @@ export class UndiciProber implements Prober {
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
-      for (const socket of this.sockets) socket.destroy();
+      for (const socket of this.sockets)
+        socket.destroy(Object.assign(new Error("prober closed"), { code: "UND_ERR_DESTROYED" }));
       await Promise.all([...this.pools.values()].map((p) => p.agent.destroy()));
     })();
     return this.closing;

@@ -222,6 +222,7 @@ describe("UndiciProber: the checks users expect", () => {
       { ok: ok.ok, statusCode: ok.statusCode, error: ok.error },
       { ok: true, statusCode: null, error: null },
     );
+    assert.equal((await p.probe(spec(`TCP://127.0.0.1:${port}`))).ok, true, "the scheme in any case");
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const closed = await p.probe(spec(`tcp://127.0.0.1:${port}`));
     assert.equal(closed.ok, false);
@@ -307,6 +308,18 @@ describe("UndiciProber: the checks users expect", () => {
     const mismatch = await p.probe({ ...spec(url), tlsCa: tls?.cert as string, tlsServerName: "other.test" });
     assert.equal(mismatch.ok, false);
     assert.match(mismatch.error ?? "", /ERR_TLS_CERT_ALTNAME_INVALID/);
+  });
+});
+
+describe("UndiciProber: close", () => {
+  test("close ends a TCP check in flight at once, as prober closed", async () => {
+    const p = new UndiciProber({ nodeName: "n", version: "1", lookup: () => {} });
+    const pending = p.probe({ ...spec("tcp://stuck.test:80"), timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 20));
+    await p.close();
+    const result = await pending;
+    assert.equal(result.error, "prober closed");
+    assert.ok(result.latencyMs < 1000, `latency ${result.latencyMs}`);
   });
 });
 
