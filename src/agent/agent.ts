@@ -170,9 +170,10 @@ export class HeckAgent implements HeckNodeApi {
       timers: systemTimers,
       rng: systemRng,
       members: () => this.#ownerCandidates(),
-      onProbe: (ok, latencyMs) => {
+      onProbe: (ok, latencyMs, lateMs) => {
         this.#metrics.probes.inc({ result: ok ? "success" : "failure" });
         this.#metrics.probeDuration.observe(latencyMs / 1000);
+        this.#metrics.probeLateness.observe(lateMs / 1000);
       },
     });
     this.#checker.reconcile();
