@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { systemClock, systemRng, systemTimers } from "../src/adapters/system-env.js";
 import { UndiciProber } from "../src/adapters/undici-prober.js";
@@ -23,7 +24,8 @@ import { machineLine, summarize, table, writeSection } from "./report.js";
  */
 
 const CONNECTIONS = Number(process.env.HECK_BENCH_CONNECTIONS ?? 32);
-const THROUGHPUT_SECONDS = Number(process.env.HECK_BENCH_SECONDS ?? 10);
+const THROUGHPUT_SECONDS = Number(process.env.HECK_BENCH_SECONDS ?? 5);
+const THROUGHPUT_RUNS = Number(process.env.HECK_BENCH_RUNS ?? 3);
 
 /** A keep-alive HTTP origin answering "ok", in its own process so that it does not share our loop. */
 async function startOrigin(): Promise<{ port: number; child: ChildProcess }> {
@@ -198,25 +200,42 @@ function ownershipBench(members: number, origins: number, runs: number) {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 
+const loadAtStart = loadavg()[0] ?? Number.NaN;
 const origin = await startOrigin();
 const url = `http://127.0.0.1:${origin.port}/`;
 const sections: string[] = [];
 try {
-  console.log(`throughput: wrk and heck, ${CONNECTIONS} connections, ${THROUGHPUT_SECONDS} s each`);
-  const wrk = wrkRate(origin.port, CONNECTIONS, THROUGHPUT_SECONDS);
-  const prober = new UndiciProber({ nodeName: "bench", version: "bench" });
-  // Demand far above what one process can serve, so the limits and the loop are what bound it.
-  const saturated = await checkerRun(prober, url, 5000, 100, 2000, THROUGHPUT_SECONDS * 1000, {
-    maxConcurrentProbes: CONNECTIONS,
-    maxProbesPerHost: CONNECTIONS,
-  });
-  await prober.close();
+  console.log(
+    `throughput: wrk and heck, ${CONNECTIONS} connections, ${THROUGHPUT_SECONDS} s each, ${THROUGHPUT_RUNS} rounds`,
+  );
+  // Rounds alternate wrk and heck, so that a busy moment of the machine does not fall on one side.
+  const wrkRates: number[] = [];
+  const heckRates: number[] = [];
+  for (let round = 0; round < THROUGHPUT_RUNS; round++) {
+    const wrk = wrkRate(origin.port, CONNECTIONS, THROUGHPUT_SECONDS);
+    if (wrk !== undefined) wrkRates.push(wrk);
+    const prober = new UndiciProber({ nodeName: "bench", version: "bench" });
+    // Demand far above what one process can serve, so the limits and the loop are what bound it.
+    const saturated = await checkerRun(prober, url, 5000, 100, 2000, THROUGHPUT_SECONDS * 1000, {
+      maxConcurrentProbes: CONNECTIONS,
+      maxProbesPerHost: CONNECTIONS,
+    });
+    await prober.close();
+    heckRates.push(saturated.probesPerSecond);
+  }
+  const ratios = wrkRates.map((w, i) => (heckRates[i] ?? Number.NaN) / w);
+  const rateCells = (values: number[]) => {
+    const s = summarize(values);
+    return values.length === 0
+      ? ["wrk not installed", "", ""]
+      : [fmt(s.median, 0), fmt(s.min, 0), fmt(s.max, 0)];
+  };
   const throughputTable = table(
-    ["client", "connections", "requests or probes per second"],
+    ["client", "connections", "per second (median)", "min", "max"],
     [
-      ["wrk (Debian wrk 4.1, 1 thread)", CONNECTIONS, wrk === undefined ? "wrk not installed" : fmt(wrk, 0)],
-      ["heck checker + undici prober", CONNECTIONS, fmt(saturated.probesPerSecond, 0)],
-      ["heck / wrk", "", wrk === undefined ? "n/a" : fmt(saturated.probesPerSecond / wrk, 2)],
+      ["wrk (Debian wrk 4.1, 1 thread), requests", CONNECTIONS, ...rateCells(wrkRates)],
+      ["heck checker + undici prober, probes", CONNECTIONS, ...rateCells(heckRates)],
+      ["heck / wrk, same round", "", ...(ratios.length === 0 ? ["n/a", "", ""] : cells(ratios, 2))],
     ],
   );
   console.log(throughputTable);
@@ -293,9 +312,9 @@ try {
   await stopOrigin(origin.child);
 }
 
-function cells(values: number[]): string[] {
+function cells(values: number[], digits = 1): string[] {
   const s = summarize(values);
-  return [fmt(s.median), fmt(s.min), fmt(s.max)];
+  return [fmt(s.median, digits), fmt(s.min, digits), fmt(s.max, digits)];
 }
 
 writeSection(
@@ -303,7 +322,7 @@ writeSection(
   [
     "## The probing engine (`npm run bench:probe`)",
     "",
-    `${machineLine()} One process runs the checker (in-memory state: no SQLite, no gossip); the origin is a Node HTTP server in another process on loopback.`,
+    `${machineLine()} Load average when the run began: ${fmt(loadAtStart, 2)} (the machine is shared, so figures move from run to run). One process runs the checker (in-memory state: no SQLite, no gossip); the origin is a Node HTTP server in another process on loopback.`,
     "",
     ...sections.flatMap((s) => [s, ""]),
   ].join("\n"),
