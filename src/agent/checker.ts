@@ -52,6 +52,13 @@ export interface CheckerOptions {
   ownershipHashesPerTurn?: number;
 }
 
+/**
+ * Starting or updating the probing of one origin (catalog and health lookups, parsing its URL,
+ * a heap insert) costs about as much as this many rendezvous hashes; counted against the slice
+ * budget so that a catalog of 100,000 origins arriving at once is also taken in slices.
+ */
+const APPLY_COST_IN_HASHES = 8;
+
 type TaskPhase = "queued" | "waiting" | "running" | "stopped";
 
 interface Task extends DueItem {
@@ -251,6 +258,7 @@ export class Checker {
       if (spent >= budget) break;
       this.#dirty.delete(id);
       const entry = this.#o.state.origin(id);
+      spent += APPLY_COST_IN_HASHES;
       if (entry?.spec) {
         if (!index.has(id)) spent += perNewOrigin;
         index.upsert(id);

@@ -297,6 +297,42 @@ describe("checker", () => {
     checker.stop();
   });
 
+  test("a large catalog is taken in slices, one timer turn at a time", async () => {
+    const net = new SimNetwork({ seed: 1 });
+    const host = net.addHost("self", { host: "10.0.0.1", port: 1 });
+    const state = new MemoryState();
+    for (let i = 0; i < 5000; i++) state.add(`o${i}`, spec(60_000, { url: `http://127.0.0.1:1/${i}` }));
+    /** The owned count after each timer callback: how far each turn got. */
+    const progress: number[] = [];
+    let checker: Checker | undefined;
+    const timers: Timers = {
+      setTimeout: (fn, delayMs) =>
+        host.timers.setTimeout(() => {
+          fn();
+          progress.push(checker?.owned() ?? 0);
+        }, delayMs),
+      clearTimeout: (handle) => host.timers.clearTimeout(handle),
+    };
+    checker = new Checker({
+      self: "self",
+      prober: new ScriptedProber(() => net.now, host.timers),
+      state,
+      clock: net.clock,
+      timers,
+      rng: seededRng(2),
+      members: () => ["self"],
+      ownershipHashesPerTurn: 1000,
+    });
+    checker.reconcile();
+    net.runFor(0);
+    assert.equal(checker.owned(), 5000);
+    const steps = progress.filter((owned, i) => owned > (progress[i - 1] ?? 0));
+    // 5000 origins at about 9 hashes' worth each, 1000 per turn: some 45 turns, none of them all.
+    assert.ok(steps.length >= 30, `${steps.length} turns: ${progress.slice(0, 5)}`);
+    assert.ok((steps[0] ?? 0) < 200, `first turn took ${steps[0]}`);
+    checker.stop();
+  });
+
   test("stop() cancels every timer and is safe twice", async () => {
     const { net, host, prober, state, checker, run } = setup();
     for (let i = 0; i < 5; i++) state.add(`o${i}`, spec(200, { url: `http://127.0.0.1:1/${i}` }));
