@@ -364,12 +364,20 @@ export class Checker {
       this.#start(task);
       started++;
     }
-    if (this.#ready.size > 0 && this.#inFlight < this.#maxConcurrent && this.#drainTimer === undefined) {
-      this.#drainTimer = this.#o.timers.setTimeout(() => {
-        this.#drainTimer = undefined;
-        this.#drain();
-      }, 0);
-    }
+    if (this.#ready.size > 0 && this.#inFlight < this.#maxConcurrent) this.#scheduleDrain();
+  }
+
+  /**
+   * Starts waiting probes on a later turn rather than from the callback of the probe that just
+   * finished: under load, hundreds of probes finish in one turn of the event loop, and starting
+   * their successors there too would make that turn as long as all of them together.
+   */
+  #scheduleDrain(): void {
+    if (this.#stopped || this.#drainTimer !== undefined || this.#ready.size === 0) return;
+    this.#drainTimer = this.#o.timers.setTimeout(() => {
+      this.#drainTimer = undefined;
+      this.#drain();
+    }, 0);
   }
 
   #start(task: Task): void {
@@ -406,7 +414,7 @@ export class Checker {
           this.#record(task, spec, result.ok, result.latencyMs, result.error);
           this.#requeue(task, startedAt);
         }
-        this.#drain();
+        this.#scheduleDrain();
       },
       () => {
         // An abort (the origin moved away, or the checker stopped) is the only expected rejection;
@@ -415,7 +423,7 @@ export class Checker {
         if (current()) {
           this.#requeue(task, startedAt);
         }
-        this.#drain();
+        this.#scheduleDrain();
       },
     );
   }
