@@ -25,11 +25,24 @@ export interface AgentConfig {
   insecureGossip: boolean;
   apiToken: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * Refuse probe targets in loopback, link-local, private, unique-local and other special-purpose
+   * ranges, when a spec is accepted and on the resolved address at every probe.
+   */
+  denyPrivateTargets: boolean;
+  /** The most live origins the cluster takes; an upsert beyond it is refused with 409. */
+  maxOrigins: number;
 }
 
-/** Raw settings as strings, as flags, env variables or a config file give them. */
+/** The default of `maxOrigins`: ten times the size heck is built and measured for. */
+export const DEFAULT_MAX_ORIGINS = 1_000_000;
+
+/**
+ * Raw settings as flags, env variables or a config file give them: strings, except the booleans
+ * and numbers that a flag without a value or a JSON file may carry.
+ */
 export type RawSettings = Partial<
-  Record<keyof AgentConfig | "config", string | string[] | boolean | undefined>
+  Record<keyof AgentConfig | "config", string | string[] | boolean | number | undefined>
 >;
 
 const SETTINGS = [
@@ -44,6 +57,8 @@ const SETTINGS = [
   "insecureGossip",
   "apiToken",
   "logLevel",
+  "denyPrivateTargets",
+  "maxOrigins",
 ] as const;
 type Setting = (typeof SETTINGS)[number];
 
@@ -67,6 +82,8 @@ const fileSchema = z
     insecureGossip: z.boolean(),
     apiToken: z.string(),
     logLevel: z.string(),
+    denyPrivateTargets: z.union([z.boolean(), z.string()]),
+    maxOrigins: z.union([z.number(), z.string()]),
   })
   .partial()
   .strict();
@@ -104,9 +121,9 @@ function address(field: string, text: string): Address {
   return a;
 }
 
-function list(value: string | string[] | undefined): string[] {
+function list(value: RawSettings[keyof RawSettings]): string[] {
   if (value === undefined) return [];
-  const items = Array.isArray(value) ? value : [value];
+  const items = (Array.isArray(value) ? value : [value]).map(String);
   return items
     .flatMap((v) => v.split(","))
     .map((v) => v.trim())
@@ -121,12 +138,11 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
   const envSettings = fromEnv(env);
   const configPath = (flags.config as string | undefined) ?? env.HECK_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
-  const pick = (key: Setting): string | string[] | boolean | undefined =>
-    flags[key] ?? envSettings[key] ?? file[key];
+  const pick = (key: Setting): RawSettings[Setting] => flags[key] ?? envSettings[key] ?? file[key];
   const one = (key: Setting): string | undefined => {
     const v = pick(key);
-    if (typeof v === "boolean") throw new ConfigError(`${key}: expects a value, not a switch`);
-    return Array.isArray(v) ? v[v.length - 1] : v;
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    return last === undefined ? undefined : String(last);
   };
   const yes = (key: Setting): boolean => {
     const v = pick(key);
@@ -177,6 +193,15 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
       `bind: ${bind.host} is reachable beyond this machine and gossip is not encrypted; pass --encrypt KEY (see \`heck keygen\`) or, to accept plain-text gossip, --insecure-gossip`,
     );
   }
+  const denyText = one("denyPrivateTargets") ?? "false";
+  if (!["true", "false", "1", "0"].includes(denyText)) {
+    throw new ConfigError(`denyPrivateTargets: "${denyText}" must be true or false`);
+  }
+  const maxText = one("maxOrigins") ?? String(DEFAULT_MAX_ORIGINS);
+  const maxOrigins = Number(maxText);
+  if (!/^[0-9]+$/.test(maxText.trim()) || !Number.isSafeInteger(maxOrigins) || maxOrigins < 1) {
+    throw new ConfigError(`maxOrigins: "${maxText}" must be a positive integer`);
+  }
   return {
     name,
     bind,
@@ -189,6 +214,8 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
     insecureGossip,
     apiToken: one("apiToken"),
     logLevel,
+    denyPrivateTargets: denyText === "true" || denyText === "1",
+    maxOrigins,
   };
 }
 

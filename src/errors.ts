@@ -11,6 +11,8 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "malformed_packet"
   | "config_invalid"
+  | "target_denied"
+  | "origin_limit_reached"
   | "internal";
 
 export class HeckError extends Error {

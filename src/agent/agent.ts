@@ -137,7 +137,7 @@ export class HeckAgent implements HeckNodeApi {
       this.#scheduleFlush();
       if (change.kind === "origin") {
         if ((change.entry === undefined) !== (change.previous === undefined)) this.#sortedIds = undefined;
-        this.#checker?.reconcile();
+        this.#checker?.originChanged(change.id);
         return;
       }
       const status = change.record?.status ?? "unknown";
@@ -194,22 +194,28 @@ export class HeckAgent implements HeckNodeApi {
     store.setMeta("incarnation", String(storedIncarnation + 1));
     swim.start();
 
-    this.#prober = new UndiciProber({ nodeName: config.name, version: VERSION });
+    this.#prober = new UndiciProber({
+      nodeName: config.name,
+      version: VERSION,
+      denyPrivateTargets: config.denyPrivateTargets,
+    });
     this.#checker = new Checker({
       self: config.name,
       prober: this.#prober,
       state: {
         liveOrigins: () => replicator.liveOrigins(),
+        origin: (id) => replicator.origin(id),
         healthOf: (id) => replicator.healthOf(id),
         recordHealth: (id, fields) => replicator.recordHealth(id, fields),
       },
       clock: systemClock,
       timers: systemTimers,
       rng: systemRng,
-      ownerOf: (id) => this.#ownerOf(id),
-      onProbe: (ok, latencyMs) => {
+      members: () => this.#ownerCandidates(),
+      onProbe: (ok, latencyMs, lateMs) => {
         this.#metrics.probes.inc({ result: ok ? "success" : "failure" });
         this.#metrics.probeDuration.observe(latencyMs / 1000);
+        this.#metrics.probeLateness.observe(lateMs / 1000);
       },
     });
     this.#checker.reconcile();
@@ -222,6 +228,8 @@ export class HeckAgent implements HeckNodeApi {
       node: this,
       ...(config.apiToken ? { apiToken: config.apiToken } : {}),
       logger: false,
+      maxOrigins: config.maxOrigins,
+      denyPrivateTargets: config.denyPrivateTargets,
     });
     this.#server = server;
     await server.listen({ host: config.http.host, port: config.http.port });
@@ -361,8 +369,9 @@ export class HeckAgent implements HeckNodeApi {
     return this.#candidates;
   }
 
+  /** The checker's incremental index answers; an origin it has not indexed yet is hashed here. */
   #ownerOf(id: string): string | undefined {
-    return ownerOf(id, this.#ownerCandidates());
+    return this.#checker?.ownerOf(id) ?? ownerOf(id, this.#ownerCandidates());
   }
 
   #view(entry: OriginEntry): OriginView {
@@ -383,7 +392,7 @@ export class HeckAgent implements HeckNodeApi {
     if (event.member.name === this.name) {
       this.#store?.setMeta("incarnation", String(event.member.incarnation));
     }
-    this.#checker?.reconcile();
+    this.#checker?.membersChanged();
     clearTimeout(this.#peersTimer);
     this.#peersTimer = setTimeout(() => this.#savePeers(), 1000);
     this.#peersTimer.unref();

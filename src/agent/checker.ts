@@ -1,12 +1,23 @@
 import { type CheckState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
+import { type DueItem, DueQueue } from "../core/checks/due-queue.js";
 import type { Prober } from "../core/checks/prober.js";
-import { firstDueAt, nextDueAt } from "../core/checks/schedule.js";
+import {
+  DEFAULT_HANDOVER_SPREAD_MS,
+  DEFAULT_JITTER_PERCENT,
+  firstDueAt,
+  intervalFor,
+  nextDueAt,
+} from "../core/checks/schedule.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
+import { OwnerIndex } from "../core/ownership/owner-index.js";
 import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.js";
 
 /** What the checker reads and writes of the replicated state. */
 export interface CheckerState {
+  /** Every live origin (read on `reconcile()`, the full resynchronisation). */
   liveOrigins(): Iterable<OriginEntry>;
+  /** The catalog entry of `id` (a tombstone has `spec: null`), or undefined. */
+  origin(id: string): OriginEntry | undefined;
   healthOf(id: string): HealthRecord | undefined;
   /** Records this node's probe outcome in the replicated health register. */
   recordHealth(id: string, fields: Omit<HealthRecord, "id">): void;
@@ -20,33 +31,127 @@ export interface CheckerOptions {
   clock: Clock;
   timers: Timers;
   rng: Rng;
-  /** The owner of an origin in this node's current view. */
-  ownerOf(originId: string): string | undefined;
-  /** Called after every completed probe, for metrics. */
-  onProbe?(ok: boolean, latencyMs: number): void;
-}
-
-interface Task {
-  spec: OriginSpec;
-  check: CheckState;
-  timer: TimerHandle | undefined;
-  inFlight: AbortController | undefined;
+  /** The members that may own origins in this node's current view (alive and suspect). */
+  members(): readonly string[];
+  /**
+   * Called after every completed probe, for metrics: its verdict, its latency, and how late it
+   * started after it was due (time spent waiting for a free probe slot included).
+   */
+  onProbe?(ok: boolean, latencyMs: number, lateMs: number): void;
+  /** Probes in flight at once on this node. @default 1024 */
+  maxConcurrentProbes?: number;
+  /** Probes in flight at once to one target `host:port`, so that no origin host is stormed. @default 32 */
+  maxProbesPerHost?: number;
+  /** Probes started in one turn of the event loop; the rest start on the next turns. @default 256 */
+  maxStartsPerTurn?: number;
+  /** Jitter of each later probe, in percent of the interval, centred on it (Envoy's interval_jitter_percent). @default 10 */
+  jitterPercent?: number;
+  /** An inherited origin is first probed within min(interval, this), spread by id. @default 2000 */
+  handoverSpreadMs?: number;
+  /** Rendezvous hashes of ownership work per turn of the event loop. @default 20000 */
+  ownershipHashesPerTurn?: number;
 }
 
 /**
- * Probes the origins this node owns, one timer per origin. Ownership is recomputed by
- * `reconcile()`, which coalesces bursts (a push-pull that brings ten thousand origins, a member
- * event) into one pass on the next tick. A new owner starts from the replicated status (contract:
- * no reset to `unknown`).
+ * Starting or updating the probing of one origin (catalog and health lookups, parsing its URL,
+ * a heap insert) costs about as much as this many rendezvous hashes; counted against the slice
+ * budget so that a catalog of 100,000 origins arriving at once is also taken in slices.
+ */
+const APPLY_COST_IN_HASHES = 8;
+
+type TaskPhase = "queued" | "waiting" | "running" | "stopped";
+
+interface Task extends DueItem {
+  readonly id: string;
+  spec: OriginSpec;
+  /** `host:port` of the target, the key of the per-host limit. */
+  host: string;
+  check: CheckState;
+  phase: TaskPhase;
+  /**
+   * The probe in flight, aborted when the task ends (the origin moved away or was deleted, or the
+   * checker stopped). One per probe, not one per task: at 100,000 owned origins, controllers kept
+   * per task would hold some 70 MB.
+   */
+  inFlight: AbortController | undefined;
+  /** Counts the task's probes, so that a result is taken only from the latest. */
+  probes: number;
+}
+
+/** A first-in first-out queue that does not shift arrays. */
+class Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+  push(item: T): void {
+    this.#items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head] as T;
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+/**
+ * Probes the origins this node owns (contract.md "Probes", issue 8 items 1-3).
+ *
+ * Ownership lives in an {@link OwnerIndex}, updated incrementally: a member event costs one hash
+ * per origin for a join and none for a departure, and an origin change costs one hash per member,
+ * instead of a full members x origins pass. Only the origins whose owner changed are started or
+ * stopped; this node stops probing an origin the moment it sees it is no longer the owner (a probe
+ * in flight is aborted and its result dropped). Big changes are worked off in slices so the event
+ * loop never stalls on them.
+ *
+ * Scheduled probes sit in one due-time heap driven by a single timer. A due probe starts when a
+ * slot is free under both the node's and the target host's concurrency limit, else waits in line.
+ * A new owner starts from the replicated status (contract: no reset to `unknown`) and probes an
+ * inherited origin within min(interval, 2 s), staggered by id.
  */
 export class Checker {
   readonly #o: CheckerOptions;
+  readonly #index = new OwnerIndex();
   readonly #tasks = new Map<string, Task>();
-  #reconcileTimer: TimerHandle | undefined;
+  readonly #due = new DueQueue<Task>();
+  readonly #ready = new Fifo<Task>();
+  readonly #waitingForHost = new Map<string, Fifo<Task>>();
+  readonly #inFlightByHost = new Map<string, number>();
+  #inFlight = 0;
+  readonly #maxConcurrent: number;
+  readonly #maxPerHost: number;
+  readonly #maxStartsPerTurn: number;
+  readonly #jitterPercent: number;
+  readonly #handoverSpreadMs: number;
+  readonly #hashesPerTurn: number;
+
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #drainTimer: TimerHandle | undefined;
+  #workTimer: TimerHandle | undefined;
+  #membersDirty = false;
+  #resyncPending = false;
+  readonly #dirty = new Set<string>();
   #stopped = false;
 
   constructor(options: CheckerOptions) {
     this.#o = options;
+    this.#maxConcurrent = options.maxConcurrentProbes ?? 1024;
+    this.#maxPerHost = options.maxProbesPerHost ?? 32;
+    this.#maxStartsPerTurn = options.maxStartsPerTurn ?? 256;
+    this.#jitterPercent = options.jitterPercent ?? DEFAULT_JITTER_PERCENT;
+    this.#handoverSpreadMs = options.handoverSpreadMs ?? DEFAULT_HANDOVER_SPREAD_MS;
+    this.#hashesPerTurn = options.ownershipHashesPerTurn ?? 20_000;
   }
 
   /** Number of origins this node owns and probes. */
@@ -59,98 +164,309 @@ export class Checker {
     return this.#tasks.keys();
   }
 
-  /** Schedules one ownership pass on the next tick; repeated calls before it runs coalesce. */
-  reconcile(): void {
-    if (this.#stopped || this.#reconcileTimer !== undefined) return;
-    this.#reconcileTimer = this.#o.timers.setTimeout(() => {
-      this.#reconcileTimer = undefined;
-      this.reconcileNow();
-    }, 0);
+  /** Probes in flight now. */
+  inFlight(): number {
+    return this.#inFlight;
   }
 
-  /** One ownership pass: start probing newly owned origins, stop probing the others. */
+  /**
+   * The owner of `originId` by this node's index, or undefined when the index does not know the
+   * origin yet or has its owner still to recompute.
+   */
+  ownerOf(originId: string): string | undefined {
+    return this.#index.ownerOf(originId);
+  }
+
+  /** Origins per owner, by this node's index. */
+  countByOwner(): Map<string, number> {
+    return this.#index.countByOwner();
+  }
+
+  /** The member set may have changed: re-read `members()` on the next turn (bursts coalesce). */
+  membersChanged(): void {
+    this.#membersDirty = true;
+    this.#scheduleWork();
+  }
+
+  /** The origin `id` was added, replaced or deleted: handle it on the next turn (bursts coalesce). */
+  originChanged(id: string): void {
+    this.#dirty.add(id);
+    this.#scheduleWork();
+  }
+
+  /** A full resynchronisation with the catalog and the member set, on the next turn. */
+  reconcile(): void {
+    this.#resyncPending = true;
+    this.#membersDirty = true;
+    this.#scheduleWork();
+  }
+
+  /** Does every pending ownership change now, in one go (for tests and benchmarks). */
   reconcileNow(): void {
     if (this.#stopped) return;
-    const seen = new Set<string>();
-    for (const entry of this.#o.state.liveOrigins()) {
-      const spec = entry.spec;
-      if (!spec || this.#o.ownerOf(entry.id) !== this.#o.self) continue;
-      seen.add(entry.id);
-      const task = this.#tasks.get(entry.id);
-      if (!task) {
-        const replicated = this.#o.state.healthOf(entry.id)?.status;
-        const fresh: Task = {
-          spec,
-          check: initialCheckState(replicated),
-          timer: undefined,
-          inFlight: undefined,
-        };
-        this.#tasks.set(entry.id, fresh);
-        this.#arm(entry.id, fresh, firstDueAt(entry.id, spec.intervalMs, this.#o.clock.now()));
-      } else if (task.spec !== spec) {
-        // Replaced spec: keep the status and streak, restart the schedule at the new interval.
-        task.spec = spec;
-        this.#cancel(task);
-        this.#arm(entry.id, task, firstDueAt(entry.id, spec.intervalMs, this.#o.clock.now()));
-      }
-    }
-    for (const [id, task] of this.#tasks) {
-      if (seen.has(id)) continue;
-      this.#cancel(task);
-      this.#tasks.delete(id);
-    }
+    if (this.#workTimer !== undefined) this.#o.timers.clearTimeout(this.#workTimer);
+    this.#workTimer = undefined;
+    while (this.#workSlice(Number.POSITIVE_INFINITY)) {}
   }
 
   /** Stops every timer and aborts probes in flight. Safe twice. */
   stop(): void {
     this.#stopped = true;
-    if (this.#reconcileTimer !== undefined) this.#o.timers.clearTimeout(this.#reconcileTimer);
-    this.#reconcileTimer = undefined;
-    for (const task of this.#tasks.values()) this.#cancel(task);
+    for (const handle of [this.#timer, this.#drainTimer, this.#workTimer]) {
+      if (handle !== undefined) this.#o.timers.clearTimeout(handle);
+    }
+    this.#timer = this.#drainTimer = this.#workTimer = undefined;
+    for (const task of this.#tasks.values()) {
+      task.phase = "stopped";
+      task.inFlight?.abort();
+    }
     this.#tasks.clear();
+    this.#due.clear();
+    this.#ready.clear();
+    this.#waitingForHost.clear();
+    this.#dirty.clear();
   }
 
-  #arm(id: string, task: Task, dueAt: number): void {
-    const delay = Math.max(0, dueAt - this.#o.clock.now());
-    task.timer = this.#o.timers.setTimeout(() => this.#probe(id, task), delay);
+  #scheduleWork(): void {
+    if (this.#stopped || this.#workTimer !== undefined) return;
+    this.#workTimer = this.#o.timers.setTimeout(() => {
+      this.#workTimer = undefined;
+      if (this.#workSlice(this.#hashesPerTurn)) this.#scheduleWork();
+    }, 0);
+  }
+
+  /** One slice of ownership work of about `budget` hashes; returns true when work remains. */
+  #workSlice(budget: number): boolean {
+    if (this.#stopped) return false;
+    const index = this.#index;
+    if (this.#resyncPending) {
+      this.#resyncPending = false;
+      const live = new Set<string>();
+      for (const entry of this.#o.state.liveOrigins()) {
+        live.add(entry.id);
+        this.#dirty.add(entry.id);
+      }
+      for (const id of this.#tasks.keys()) this.#dirty.add(id);
+      for (const id of index.ids()) if (!live.has(id)) this.#dirty.add(id);
+    }
+    let spent = 0;
+    if (this.#membersDirty) {
+      this.#membersDirty = false;
+      const members = this.#o.members();
+      for (const id of index.setMembers(members, budget)) this.#apply(id);
+      if (index.busy) spent = budget;
+    } else if (index.busy) {
+      for (const id of index.settle(budget)) this.#apply(id);
+      spent = budget;
+    }
+    const perNewOrigin = Math.max(1, index.members().length);
+    for (const id of this.#dirty) {
+      if (spent >= budget) break;
+      this.#dirty.delete(id);
+      const entry = this.#o.state.origin(id);
+      spent += APPLY_COST_IN_HASHES;
+      if (entry?.spec) {
+        if (!index.has(id)) spent += perNewOrigin;
+        index.upsert(id);
+      } else {
+        index.remove(id);
+      }
+      this.#apply(id);
+    }
+    return this.#membersDirty || this.#resyncPending || index.busy || this.#dirty.size > 0;
+  }
+
+  /** Starts, updates or stops probing `id` after its owner or spec may have changed. */
+  #apply(id: string): void {
+    const spec = this.#o.state.origin(id)?.spec ?? null;
+    const task = this.#tasks.get(id);
+    if (spec === null || this.#index.ownerOf(id) !== this.#o.self) {
+      if (task) this.#cancel(task);
+      return;
+    }
+    const now = this.#o.clock.now();
+    if (task === undefined) {
+      const check = initialCheckState(this.#o.state.healthOf(id)?.status);
+      const fresh: Task = {
+        id,
+        spec,
+        host: hostOf(spec.url),
+        check,
+        phase: "queued",
+        inFlight: undefined,
+        probes: 0,
+        dueAt: firstDueAt(id, intervalFor(spec, check), now, this.#handoverSpreadMs),
+        heapIndex: -1,
+      };
+      this.#tasks.set(id, fresh);
+      this.#due.push(fresh);
+      this.#armTimer();
+    } else if (task.spec !== spec) {
+      // Replaced spec: keep the status and streak; a queued probe comes soon under the new spec.
+      task.spec = spec;
+      task.host = hostOf(spec.url);
+      if (task.phase === "queued") {
+        this.#due.remove(task);
+        task.dueAt = firstDueAt(id, intervalFor(spec, task.check), now, this.#handoverSpreadMs);
+        this.#due.push(task);
+        this.#armTimer();
+      }
+    }
   }
 
   #cancel(task: Task): void {
-    if (task.timer !== undefined) this.#o.timers.clearTimeout(task.timer);
-    task.timer = undefined;
+    this.#tasks.delete(task.id);
+    this.#due.remove(task);
+    task.phase = "stopped";
     task.inFlight?.abort();
-    task.inFlight = undefined;
   }
 
-  #probe(id: string, task: Task): void {
-    task.timer = undefined;
+  /** Keeps the one timer armed for the head of the due heap. */
+  #armTimer(): void {
+    if (this.#stopped) return;
+    const head = this.#due.peek();
+    if (head === undefined || (this.#timer !== undefined && this.#timerAt <= head.dueAt)) return;
+    if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
+    this.#timerAt = head.dueAt;
+    this.#timer = this.#o.timers.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#fire();
+      },
+      Math.max(0, head.dueAt - this.#o.clock.now()),
+    );
+  }
+
+  /** Moves every due probe into the ready line, starts what the limits allow, re-arms. */
+  #fire(): void {
+    const now = this.#o.clock.now();
+    for (let head = this.#due.peek(); head !== undefined && head.dueAt <= now; head = this.#due.peek()) {
+      this.#due.pop();
+      head.phase = "waiting";
+      this.#ready.push(head);
+    }
+    this.#drain();
+    this.#armTimer();
+  }
+
+  /** Starts waiting probes while slots are free, at most maxStartsPerTurn in this turn. */
+  #drain(): void {
+    if (this.#stopped) return;
+    let started = 0;
+    while (this.#inFlight < this.#maxConcurrent && started < this.#maxStartsPerTurn) {
+      const task = this.#ready.shift();
+      if (task === undefined) break;
+      if (task.phase !== "waiting") continue;
+      if ((this.#inFlightByHost.get(task.host) ?? 0) >= this.#maxPerHost) {
+        let line = this.#waitingForHost.get(task.host);
+        if (line === undefined) {
+          line = new Fifo();
+          this.#waitingForHost.set(task.host, line);
+        }
+        line.push(task);
+        continue;
+      }
+      this.#start(task);
+      started++;
+    }
+    if (this.#ready.size > 0 && this.#inFlight < this.#maxConcurrent) this.#scheduleDrain();
+  }
+
+  /**
+   * Starts waiting probes on a later turn rather than from the callback of the probe that just
+   * finished: under load, hundreds of probes finish in one turn of the event loop, and starting
+   * their successors there too would make that turn as long as all of them together.
+   */
+  #scheduleDrain(): void {
+    if (this.#stopped || this.#drainTimer !== undefined || this.#ready.size === 0) return;
+    this.#drainTimer = this.#o.timers.setTimeout(() => {
+      this.#drainTimer = undefined;
+      this.#drain();
+    }, 0);
+  }
+
+  #start(task: Task): void {
+    const host = task.host;
     const startedAt = this.#o.clock.now();
+    const lateMs = Math.max(0, startedAt - task.dueAt);
     const spec = task.spec;
+    const probe = ++task.probes;
     const controller = new AbortController();
     task.inFlight = controller;
+    task.phase = "running";
+    this.#inFlight++;
+    this.#inFlightByHost.set(host, (this.#inFlightByHost.get(host) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (task.inFlight === controller) task.inFlight = undefined;
+      this.#inFlight--;
+      const left = (this.#inFlightByHost.get(host) ?? 1) - 1;
+      if (left > 0) this.#inFlightByHost.set(host, left);
+      else this.#inFlightByHost.delete(host);
+      // The host has a free slot: its first waiting probe goes back in line.
+      const line = this.#waitingForHost.get(host);
+      if (line !== undefined) {
+        const next = line.shift();
+        if (line.size === 0) this.#waitingForHost.delete(host);
+        if (next !== undefined) this.#ready.push(next);
+      }
+    };
+    const current = () => task.phase === "running" && task.probes === probe && !this.#stopped;
     this.#o.prober.probe(spec, controller.signal).then(
       (result) => {
-        if (this.#tasks.get(id) !== task || task.inFlight !== controller) return;
-        task.inFlight = undefined;
-        this.#o.onProbe?.(result.ok, result.latencyMs);
-        const previous = this.#o.state.healthOf(id);
-        const check = nextCheckState(task.check, result.ok, spec);
-        task.check = check;
-        const now = this.#o.clock.now();
-        const changed = !previous || previous.status !== check.status;
-        this.#o.state.recordHealth(id, {
-          status: check.status,
-          reporter: this.#o.self,
-          checkedAt: now,
-          changedAt: changed ? now : (previous?.changedAt ?? now),
-          latencyMs: result.latencyMs,
-          error: result.error,
-        });
-        this.#arm(id, task, nextDueAt(startedAt, spec.intervalMs, this.#o.rng));
+        release();
+        if (current()) {
+          this.#o.onProbe?.(result.ok, result.latencyMs, lateMs);
+          this.#record(task, spec, result.ok, result.latencyMs, result.error);
+          this.#requeue(task, startedAt);
+        }
+        this.#scheduleDrain();
       },
       () => {
-        // Only an abort rejects: the task was cancelled or the checker stopped.
+        // An abort (the origin moved away, or the checker stopped) is the only expected rejection;
+        // any other leaves the origin scheduled as if the probe had not happened.
+        release();
+        if (current()) {
+          this.#requeue(task, startedAt);
+        }
+        this.#scheduleDrain();
       },
     );
+  }
+
+  #record(task: Task, spec: OriginSpec, ok: boolean, latencyMs: number, error: string | null): void {
+    const previous = this.#o.state.healthOf(task.id);
+    const check = nextCheckState(task.check, ok, spec);
+    task.check = check;
+    const now = this.#o.clock.now();
+    const changed = !previous || previous.status !== check.status;
+    this.#o.state.recordHealth(task.id, {
+      status: check.status,
+      reporter: this.#o.self,
+      checkedAt: now,
+      changedAt: changed ? now : (previous?.changedAt ?? now),
+      latencyMs,
+      error,
+    });
+  }
+
+  #requeue(task: Task, startedAt: number): void {
+    const interval = intervalFor(task.spec, task.check);
+    task.dueAt = nextDueAt(startedAt, interval, this.#o.rng, this.#jitterPercent);
+    task.phase = "queued";
+    this.#due.push(task);
+    this.#armTimer();
+  }
+}
+
+/** `host:port` of a probe URL, the key of the per-host limit. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
   }
 }

@@ -47,6 +47,9 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   invalid_input: 400,
   unknown_field: 400,
   config_invalid: 400,
+  target_denied: 400,
+  // The request is valid; the cluster's state (its origin count) is what refuses it.
+  origin_limit_reached: 409,
   unauthorized: 401,
   not_found: 404,
   body_too_large: 413,

@@ -31,6 +31,8 @@ export interface HeckMetrics {
   readonly members: Gauge<"status">;
   readonly probes: Counter<"result">;
   readonly probeDuration: Histogram;
+  /** How late probes started after they were due (waits for a free probe slot included). */
+  readonly probeLateness: Histogram;
   /** Live origins this node owns and probes. */
   readonly ownedOrigins: Gauge;
   /** Live origins in the catalog (cluster-wide, this node's view). */
@@ -57,6 +59,8 @@ const DIRECTIONS: readonly GossipDirection[] = ["in", "out"];
  * buckets span 5 ms to 60 s roughly evenly on a log scale.
  */
 const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Lateness is healthy in milliseconds; seconds of it mean the node cannot keep up. */
+const PROBE_LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
 
 export function createMetrics(): HeckMetrics {
   const registry = new Registry();
@@ -79,6 +83,12 @@ export function createMetrics(): HeckMetrics {
     name: "heck_probe_duration_seconds",
     help: "Duration of the probes this node completed, successful or not.",
     buckets: PROBE_DURATION_BUCKETS,
+    registers,
+  });
+  const probeLateness = new Histogram({
+    name: "heck_probe_lateness_seconds",
+    help: "How late this node started its probes after they were due, waits for a free slot included.",
+    buckets: PROBE_LATENESS_BUCKETS,
     registers,
   });
   const ownedOrigins = new Gauge({
@@ -171,6 +181,7 @@ export function createMetrics(): HeckMetrics {
     members,
     probes,
     probeDuration,
+    probeLateness,
     ownedOrigins,
     origins,
     gossipMessages,

@@ -23,6 +23,12 @@ export interface ServerOptions {
   batchBodyLimitBytes?: number;
   /** Interval of the SSE heartbeat comment. @default 15000 */
   sseHeartbeatMs?: number;
+  /** Cluster-wide cap on live origins (409 `origin_limit_reached` beyond it). @default unlimited */
+  maxOrigins?: number;
+  /** Refuse specs that aim at loopback, link-local, private or unique-local targets. @default false */
+  denyPrivateTargets?: boolean;
+  /** Name resolution for `denyPrivateTargets` at acceptance. @default dns.lookup */
+  resolveHost?: (host: string) => Promise<string[]>;
 }
 
 const MIB = 1024 * 1024;
@@ -79,7 +85,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   if (options.apiToken !== undefined && options.apiToken !== "") registerBearerAuth(app, options.apiToken);
 
   registerSystemRoutes(app, node);
-  registerOriginRoutes(app, node, { batchBodyLimitBytes: options.batchBodyLimitBytes ?? 16 * MIB });
+  registerOriginRoutes(app, node, {
+    batchBodyLimitBytes: options.batchBodyLimitBytes ?? 16 * MIB,
+    ...(options.maxOrigins === undefined ? {} : { maxOrigins: options.maxOrigins }),
+    ...(options.denyPrivateTargets === undefined ? {} : { denyPrivateTargets: options.denyPrivateTargets }),
+    ...(options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost }),
+  });
   registerEventStream(
     app,
     node,

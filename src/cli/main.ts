@@ -82,6 +82,11 @@ function registerAgentCommand(program: Command, ctx: CliContext): void {
     )
     .option("--api-token <token>", "require Authorization: Bearer <token> on the HTTP API")
     .option("--log-level <level>", "debug, info, warn or error (default info)")
+    .option(
+      "--deny-private-targets",
+      "refuse probe targets in loopback, link-local, private and unique-local ranges",
+    )
+    .option("--max-origins <n>", "the most origins the cluster takes (default 1000000)")
     .action(async (flags: RawSettings) => {
       const { runAgentCommand } = await import("./commands/agent.js");
       ctx.exitCode = await runAgentCommand(flags);

@@ -136,11 +136,11 @@ export function proberContract(name: string, factory: ProberFactory): void {
       );
     });
 
-    test("a server slower than timeoutMs fails with a timeout", async () => {
+    test("a server slower than timeoutMs fails with a timeout naming the response headers", async () => {
       const result = await prober.probe(specFor(`${origin.base}/hang`, { timeoutMs: 150 }));
       assert.equal(result.ok, false);
       assert.equal(result.statusCode, null);
-      assert.equal(result.error, "timeout after 150 ms");
+      assert.equal(result.error, "response headers timeout after 150 ms");
       assert.ok(result.latencyMs >= 140 && result.latencyMs < 1500, `latency ${result.latencyMs}`);
     });
 
@@ -148,7 +148,7 @@ export function proberContract(name: string, factory: ProberFactory): void {
       const result = await prober.probe(specFor(`${origin.base}/stall-body`, { timeoutMs: 150 }));
       assert.equal(result.ok, false);
       assert.equal(result.statusCode, 200);
-      assert.equal(result.error, "timeout after 150 ms");
+      assert.equal(result.error, "body timeout after 150 ms");
     });
 
     test("bodyContains passes when the body holds the text", async () => {

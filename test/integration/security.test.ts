@@ -87,4 +87,42 @@ describe("security on real agents", { timeout: 60_000 }, () => {
     const get = await api(t, "GET", "/v1/origins/x", undefined, { authorization: `Bearer ${token}` });
     assert.equal(get.status, 404, "the refused PUT changed nothing");
   });
+
+  test("--deny-private-targets refuses private targets on a real agent, storing nothing", async () => {
+    const g = await startAgent({
+      name: "guard",
+      dataDir: `${dir.path}/guard`,
+      extra: ["--deny-private-targets"],
+    });
+    agents.push(g);
+    for (const url of [
+      "http://127.0.0.1:9/",
+      "http://169.254.169.254/latest/meta-data/",
+      "tcp://localhost:22",
+    ]) {
+      const refused = await api<{ error: { code: string; field: string } }>(g, "PUT", "/v1/origins/x", {
+        url,
+      });
+      assert.equal(refused.status, 400, url);
+      assert.deepEqual([refused.body.error.code, refused.body.error.field], ["target_denied", "url"], url);
+    }
+    assert.equal((await api(g, "GET", "/v1/origins/x")).status, 404);
+  });
+
+  test("--max-origins caps the origins a real agent takes, with 409 origin_limit_reached", async () => {
+    const c = await startAgent({
+      name: "capped",
+      dataDir: `${dir.path}/capped`,
+      extra: ["--max-origins", "2"],
+    });
+    agents.push(c);
+    // A closed loopback port: the agent's probes of these go nowhere else.
+    const spec = { url: "http://127.0.0.1:9/", intervalMs: 60_000 };
+    assert.equal((await api(c, "PUT", "/v1/origins/a", spec)).status, 201);
+    assert.equal((await api(c, "PUT", "/v1/origins/b", spec)).status, 201);
+    const third = await api<{ error: { code: string } }>(c, "PUT", "/v1/origins/c", spec);
+    assert.equal(third.status, 409);
+    assert.equal(third.body.error.code, "origin_limit_reached");
+    assert.equal((await api(c, "PUT", "/v1/origins/a", { ...spec, intervalMs: 30_000 })).status, 200);
+  });
 });

@@ -128,4 +128,26 @@ describe("agent configuration", () => {
       );
     });
   });
+
+  test("denyPrivateTargets and maxOrigins come from flags, env or file, validated", () => {
+    const d = resolveAgentConfig({ name: "n" }, {});
+    assert.equal(d.denyPrivateTargets, false);
+    assert.equal(d.maxOrigins, 1_000_000);
+    assert.equal(resolveAgentConfig({ name: "n", denyPrivateTargets: true }, {}).denyPrivateTargets, true);
+    const env = { HECK_DENY_PRIVATE_TARGETS: "true", HECK_MAX_ORIGINS: "5000" };
+    const fromEnv = resolveAgentConfig({ name: "n" }, env);
+    assert.equal(fromEnv.denyPrivateTargets, true);
+    assert.equal(fromEnv.maxOrigins, 5000);
+    const fromFile = resolveAgentConfig(
+      { config: file({ name: "n", denyPrivateTargets: true, maxOrigins: 7 }) },
+      {},
+    );
+    assert.deepEqual([fromFile.denyPrivateTargets, fromFile.maxOrigins], [true, 7]);
+    assert.throws(() => resolveAgentConfig({ name: "n", maxOrigins: "0" }, {}), /maxOrigins/);
+    assert.throws(() => resolveAgentConfig({ name: "n", maxOrigins: "1e3" }, {}), /maxOrigins/);
+    assert.throws(
+      () => resolveAgentConfig({ name: "n", denyPrivateTargets: "yes" }, {}),
+      /denyPrivateTargets/,
+    );
+  });
 });

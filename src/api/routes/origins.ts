@@ -1,9 +1,11 @@
+import { lookup } from "node:dns/promises";
 import type { FastifyInstance } from "fastify";
 import type { HeckNodeApi } from "../../agent/node-api.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../agent/origins-page.js";
 import { parseOriginSpec, validateOriginId } from "../../core/checks/spec.js";
+import { deniedAddressReason, deniedHostReason } from "../../core/checks/target-policy.js";
 import type { HealthStatus, OriginSpec } from "../../core/state/types.js";
-import { NotFoundError, ValidationError } from "../../errors.js";
+import { type HeckError, NotFoundError, ValidationError } from "../../errors.js";
 import { ApiError, type ErrorDetail } from "../errors.js";
 import { refuseUnknownFields, requireArray, requireObject } from "../input.js";
 
@@ -18,7 +20,26 @@ const HEALTH_STATUSES: readonly HealthStatus[] = ["healthy", "unhealthy", "unkno
 export interface OriginRouteOptions {
   /** Body limit of `POST /v1/origins`, which carries up to {@link MAX_BATCH_ORIGINS} specs. */
   batchBodyLimitBytes: number;
+  /**
+   * The most live origins the cluster takes: an upsert that would add origins beyond it is refused
+   * with 409 `origin_limit_reached` (replacing an existing origin is always allowed). Counted in
+   * this node's view, so concurrent writes through several nodes may overshoot it a little.
+   * @default unlimited
+   */
+  maxOrigins?: number;
+  /**
+   * Refuse specs whose target is loopback, link-local, private or unique-local: an IP literal or
+   * `localhost` at once, a name on the addresses it resolves to now (400 `target_denied`). The
+   * prober checks the resolved address again at every probe.
+   * @default false
+   */
+  denyPrivateTargets?: boolean;
+  /** Resolves a host name to its addresses for `denyPrivateTargets`. @default dns.lookup, all */
+  resolveHost?: (host: string) => Promise<string[]>;
 }
+
+/** How long acceptance waits for a name to resolve; a name that does not resolve is judged at probe time. */
+const ACCEPT_LOOKUP_TIMEOUT_MS = 2000;
 
 type IdParams = { Params: { id: string } };
 
@@ -57,9 +78,55 @@ export function registerOriginRoutes(
     return view;
   });
 
+  const resolveHost = options.resolveHost ?? resolveAll;
+
+  /** Throws 409 when adding `added` origins would pass the cap. */
+  const checkCapacity = (added: number) => {
+    const max = options.maxOrigins;
+    if (max === undefined || added === 0) return;
+    const live = node.originCount();
+    if (live + added > max) {
+      throw new ApiError(
+        409,
+        "origin_limit_reached",
+        `the cluster holds ${live} origins and takes at most ${max} (--max-origins); ` +
+          `${added} more would pass it: delete origins or raise the limit`,
+      );
+    }
+  };
+
+  /** Throws 400 `target_denied` for a private target when the agent refuses them. */
+  const checkTargets = async (specs: readonly OriginSpec[], label: (i: number) => string) => {
+    if (!options.denyPrivateTargets) return;
+    const byHost = new Map<string, number>();
+    specs.forEach((spec, i) => {
+      const host = new URL(spec.url).hostname;
+      if (!byHost.has(host)) byHost.set(host, i);
+    });
+    for (const [host, i] of byHost) {
+      const reason = deniedHostReason(host);
+      if (reason !== undefined) throw targetDenied(label(i), host, reason);
+    }
+    const names = [...byHost].filter(([host]) => !/^[0-9.]+$|^\[/.test(host));
+    const denied = await Promise.all(
+      names.map(async ([host, i]) => {
+        const addresses = await withTimeout(resolveHost(host), ACCEPT_LOOKUP_TIMEOUT_MS).catch(() => []);
+        for (const address of addresses) {
+          const reason = deniedAddressReason(address);
+          if (reason !== undefined) return targetDenied(label(i), `${host} (${address})`, reason);
+        }
+        return undefined;
+      }),
+    );
+    const first = denied.find((e) => e !== undefined);
+    if (first) throw first;
+  };
+
   app.put<IdParams>("/v1/origins/:id", async (request, reply) => {
     const id = validateOriginId(request.params.id);
     const spec = parseOriginSpec(withoutMatchingId(request.body, id));
+    await checkTargets([spec], () => "url");
+    checkCapacity(node.origin(id) === undefined ? 1 : 0);
     const { created, view } = node.putOrigin(id, spec);
     if (created) reply.header("location", `/v1/origins/${encodeURIComponent(id)}`);
     return reply.code(created ? 201 : 200).send(view);
@@ -73,8 +140,34 @@ export function registerOriginRoutes(
 
   app.post("/v1/origins", { bodyLimit: options.batchBodyLimitBytes }, async (request) => {
     const items = parseBatch(request.body);
+    await checkTargets(
+      items.map((item) => item.spec),
+      (i) => `origins[${i}].url`,
+    );
+    checkCapacity(items.filter((item) => node.origin(item.id) === undefined).length);
     return { upserted: node.putOrigins(items) };
   });
+}
+
+function targetDenied(field: string, target: string, reason: string): HeckError {
+  return new ValidationError(
+    `${field}: target ${target} is ${reason}; this agent refuses private targets (--deny-private-targets)`,
+    field,
+    "target_denied",
+  );
+}
+
+async function resolveAll(host: string): Promise<string[]> {
+  const answers = await lookup(host, { all: true });
+  return answers.map((a) => a.address);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error("lookup timed out")), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function optionalQueryValue(query: Record<string, unknown>, name: string): string | undefined {

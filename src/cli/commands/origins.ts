@@ -22,6 +22,14 @@ interface AddFlags extends ClientFlags {
   unhealthyThreshold?: number;
   header?: Record<string, string>;
   bodyContains?: string;
+  fastIntervalMs?: number;
+  downIntervalMs?: number;
+  hostHeader?: string;
+  followRedirects?: boolean;
+  freshConnection?: boolean;
+  tlsSkipVerify?: boolean;
+  tlsCa?: string;
+  tlsServerName?: string;
 }
 
 export function originPath(id: string): string {
@@ -68,7 +76,7 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       .description("add an origin, or replace the origin with this id")
       .argument("<id>", "origin id: 1-128 characters of A-Z a-z 0-9 . _ : -")
       .option("--file <path>", "read the spec from a JSON file ('-' for stdin); flags override its fields")
-      .option("--url <url>", "http: or https: URL to probe")
+      .option("--url <url>", "http: or https: URL to probe, or tcp://host:port for a connect check")
       .option("--method <method>", "probe method, GET or HEAD (default GET)", method)
       .option("--interval-ms <ms>", "probe interval (default 5000)", integer)
       .option(
@@ -84,7 +92,15 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       .option("--healthy-threshold <n>", "successes in a row that make it healthy (default 2)", integer)
       .option("--unhealthy-threshold <n>", "failures in a row that make it unhealthy (default 3)", integer)
       .option("--header <name:value>", "request header, repeatable", header)
-      .option("--body-contains <text>", "text the response body must contain"),
+      .option("--body-contains <text>", "text the response body must contain")
+      .option("--fast-interval-ms <ms>", "interval while the status is changing (HAProxy fastinter)", integer)
+      .option("--down-interval-ms <ms>", "interval while unhealthy (HAProxy downinter)", integer)
+      .option("--host-header <host>", "Host header to send (and TLS server name unless --tls-server-name)")
+      .option("--follow-redirects", "follow up to 5 redirects instead of judging the 3xx")
+      .option("--fresh-connection", "a new connection for every probe instead of keep-alive")
+      .option("--tls-skip-verify", "accept any certificate (https)")
+      .option("--tls-ca <file>", "PEM file of the CA certificates to verify the origin against (https)")
+      .option("--tls-server-name <name>", "TLS server name (SNI) to send and verify (https)"),
   ).action(async (id: string, flags: AddFlags) => {
     const spec = await buildSpec(flags, ctx);
     const { status, body } = await ctx.client(flags).put<OriginView>(originPath(id), spec);
@@ -126,6 +142,17 @@ function describeOrigin(o: OriginView, now: number = Date.now()): string {
   ];
   for (const [name, value] of Object.entries(o.headers)) pairs.push(["header", `${name}: ${value}`]);
   if (o.bodyContains !== undefined) pairs.push(["body contains", JSON.stringify(o.bodyContains)]);
+  if (o.fastIntervalMs !== undefined) pairs.push(["fast interval", `${o.fastIntervalMs}ms`]);
+  if (o.downIntervalMs !== undefined) pairs.push(["down interval", `${o.downIntervalMs}ms`]);
+  if (o.hostHeader !== undefined) pairs.push(["host header", o.hostHeader]);
+  const options = [
+    o.followRedirects ? "follow redirects" : "",
+    o.freshConnection ? "fresh connection" : "",
+    o.tlsSkipVerify ? "TLS unverified" : "",
+    o.tlsCa !== undefined ? "pinned CA" : "",
+    o.tlsServerName !== undefined ? `TLS server name ${o.tlsServerName}` : "",
+  ].filter((x) => x !== "");
+  if (options.length > 0) pairs.push(["options", options.join(", ")]);
   pairs.push(
     ["owner", o.owner ?? "-"],
     ["status", o.health.status],
@@ -175,7 +202,21 @@ async function buildSpec(flags: AddFlags, ctx: CliContext): Promise<Record<strin
     healthyThreshold: flags.healthyThreshold,
     unhealthyThreshold: flags.unhealthyThreshold,
     bodyContains: flags.bodyContains,
+    fastIntervalMs: flags.fastIntervalMs,
+    downIntervalMs: flags.downIntervalMs,
+    hostHeader: flags.hostHeader,
+    followRedirects: flags.followRedirects,
+    freshConnection: flags.freshConnection,
+    tlsSkipVerify: flags.tlsSkipVerify,
+    tlsServerName: flags.tlsServerName,
   };
+  if (flags.tlsCa !== undefined) {
+    try {
+      fromFlags.tlsCa = await readFile(flags.tlsCa, "utf8");
+    } catch (err) {
+      throw new UsageError(`--tls-ca: cannot read ${flags.tlsCa}: ${(err as Error).message}`);
+    }
+  }
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) spec[key] = value;
   if (flags.header) {
     const fileHeaders = typeof spec.headers === "object" && spec.headers !== null ? spec.headers : {};

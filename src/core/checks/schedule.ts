@@ -2,28 +2,49 @@
  * When an owner probes an origin. Two spreads keep probes from bunching:
  *
  * - a deterministic phase: an owner that takes over many origins at once (at start, or when a
- *   member dies and its origins move) starts each one at an offset within its interval derived
- *   from a hash of the origin id, so first probes are spread evenly instead of firing together, and
- *   every node computes the same offset for an origin;
- * - a random jitter spanning {@link JITTER_FRACTION} of the interval, centred on it, on every later
- *   probe, so that origins with the same interval do not stay in lock step (the same reason
- *   memberlist and Serf randomise their timers), while the mean gap stays exactly one interval:
- *   an origin sees one probe per interval on average, not slightly fewer.
+ *   member dies and its origins move) starts each one at an offset derived from a hash of the
+ *   origin id, so first probes are spread evenly instead of firing together, and every node
+ *   computes the same offset for an origin;
+ * - a random jitter on every later probe, a percentage of the interval as Envoy's
+ *   `interval_jitter_percent`, so that origins with the same interval do not stay in lock step
+ *   (the same reason memberlist and Serf randomise their timers). Unlike Envoy's, which only adds,
+ *   it is centred on the interval: the mean gap stays exactly one interval, so an origin sees one
+ *   probe per interval on average, not slightly fewer.
+ *
+ * Which interval applies depends on the check state, as HAProxy's `inter`, `fastinter` and
+ * `downinter`: see {@link intervalFor}.
  */
 import { xxh32 } from "@node-rs/xxhash";
 import type { Rng } from "../env.js";
+import type { OriginSpec } from "../state/types.js";
+import type { CheckState } from "./check-state.js";
 
-/** Later probes come within ±JITTER_FRACTION/2 intervals of one interval after the previous start. */
-export const JITTER_FRACTION = 0.1;
+/** Later probes come within ±(jitterPercent / 2) % of one interval after the previous start. */
+export const DEFAULT_JITTER_PERCENT = 10;
 
-/** The origin's deterministic offset within its interval, in [0, intervalMs). */
-export function phaseOffsetMs(originId: string, intervalMs: number): number {
-  return Math.floor((xxh32(originId, 0) / 2 ** 32) * intervalMs);
+/**
+ * An inherited origin is first probed within min(interval, this): a new owner must not leave an
+ * origin with a one-hour interval unprobed for an hour (issue 8, item 3).
+ */
+export const DEFAULT_HANDOVER_SPREAD_MS = 2000;
+
+/** The origin's deterministic offset within a window of `windowMs`, in [0, windowMs). */
+export function phaseOffsetMs(originId: string, windowMs: number): number {
+  return Math.floor((xxh32(originId, 0) / 2 ** 32) * windowMs);
 }
 
-/** When a new owner first probes the origin: `now` plus the origin's phase offset. */
-export function firstDueAt(originId: string, intervalMs: number, now: number): number {
-  return now + phaseOffsetMs(originId, intervalMs);
+/**
+ * When a new owner first probes the origin: `now` plus the origin's phase within
+ * min(intervalMs, handoverSpreadMs). Spread by the id's hash, so that a crash that moves 30,000
+ * origins to this node starts them evenly over the window rather than all at once.
+ */
+export function firstDueAt(
+  originId: string,
+  intervalMs: number,
+  now: number,
+  handoverSpreadMs = DEFAULT_HANDOVER_SPREAD_MS,
+): number {
+  return now + phaseOffsetMs(originId, Math.max(1, Math.min(intervalMs, handoverSpreadMs)));
 }
 
 /**
@@ -31,6 +52,30 @@ export function firstDueAt(originId: string, intervalMs: number, now: number): n
  * previous probe has settled, so probes of one origin never overlap even when the jitter shortens
  * the gap.
  */
-export function nextDueAt(startedAt: number, intervalMs: number, rng: Rng): number {
-  return startedAt + intervalMs + Math.floor((rng.next() - 0.5) * JITTER_FRACTION * intervalMs);
+export function nextDueAt(
+  startedAt: number,
+  intervalMs: number,
+  rng: Rng,
+  jitterPercent = DEFAULT_JITTER_PERCENT,
+): number {
+  return startedAt + intervalMs + Math.floor((rng.next() - 0.5) * (jitterPercent / 100) * intervalMs);
+}
+
+/**
+ * The interval for the probe after a result, by check state (HAProxy's semantics):
+ * `fastIntervalMs` while the status is changing (still `unknown`, or a streak of results against
+ * the current status has begun), `downIntervalMs` while `unhealthy` with no success since, else
+ * `intervalMs`. Either falls back to `intervalMs` when the spec does not set it.
+ */
+export function intervalFor(
+  spec: Pick<OriginSpec, "intervalMs" | "fastIntervalMs" | "downIntervalMs">,
+  check: CheckState,
+): number {
+  const changing =
+    check.status === "unknown" ||
+    (check.status === "healthy" && check.failures > 0) ||
+    (check.status === "unhealthy" && check.successes > 0);
+  if (changing) return spec.fastIntervalMs ?? spec.intervalMs;
+  if (check.status === "unhealthy") return spec.downIntervalMs ?? spec.intervalMs;
+  return spec.intervalMs;
 }

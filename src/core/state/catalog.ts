@@ -68,10 +68,19 @@ export function canonicalSpec(spec: OriginSpec | null): string {
 }
 
 /**
- * Whether two specs probe the same thing: same URL, method and headers. A status measured against
- * one target says nothing about another, so a spec whose target changed starts `unknown`; a change
- * of interval, timeout, thresholds or expectations keeps the status.
+ * Whether two specs probe the same thing: same URL, method, headers (the Host override included)
+ * and TLS settings. A status measured against one target says nothing about another, so a spec
+ * whose target changed starts `unknown`; a change of interval, timeout, thresholds or
+ * expectations keeps the status.
  */
 export function sameTarget(a: OriginSpec, b: OriginSpec): boolean {
-  return a.url === b.url && a.method === b.method && equalValues(a.headers, b.headers);
+  return (
+    a.url === b.url &&
+    a.method === b.method &&
+    equalValues(a.headers, b.headers) &&
+    a.hostHeader === b.hostHeader &&
+    a.tlsServerName === b.tlsServerName &&
+    a.tlsSkipVerify === b.tlsSkipVerify &&
+    a.tlsCa === b.tlsCa
+  );
 }

@@ -25,6 +25,22 @@ export interface OriginSpec {
   unhealthyThreshold: number;
   headers: Record<string, string>;
   bodyContains?: string;
+  /** Probe interval while the status is changing (a streak towards a flip), HAProxy's `fastinter`. */
+  fastIntervalMs?: number;
+  /** Probe interval while the origin is unhealthy, HAProxy's `downinter`. */
+  downIntervalMs?: number;
+  /** Sent as the Host header (and used as the TLS server name unless `tlsServerName` is set). */
+  hostHeader?: string;
+  /** Follow redirects (at most 5); when absent a 3xx is judged by `expectStatus` as it is. */
+  followRedirects?: true;
+  /** Open a new connection for every probe instead of reusing a kept-alive one. */
+  freshConnection?: true;
+  /** Accept any certificate (https only). */
+  tlsSkipVerify?: true;
+  /** PEM certificates to verify the origin against instead of the system's CAs (https only). */
+  tlsCa?: string;
+  /** The TLS server name (SNI) and the name the certificate must match (https only). */
+  tlsServerName?: string;
 }
 
 /**

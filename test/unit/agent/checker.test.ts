@@ -1,24 +1,70 @@
 import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
-import { Checker, type CheckerState } from "../../../src/agent/checker.js";
+import { Checker, type CheckerOptions, type CheckerState } from "../../../src/agent/checker.js";
 import type { ProbeResult, Prober } from "../../../src/core/checks/prober.js";
 import { parseOriginSpec } from "../../../src/core/checks/spec.js";
-import { seededRng } from "../../../src/core/env.js";
+import { seededRng, type Timers } from "../../../src/core/env.js";
+import { ownerOf } from "../../../src/core/ownership/rendezvous.js";
 import type { HealthRecord, OriginEntry, OriginSpec } from "../../../src/core/state/types.js";
 import { SimNetwork } from "../../sim/sim-network.js";
 
-/** The checker on virtual time, with a scripted prober standing in for undici (tested on its own). */
+/**
+ * The checker on virtual time, with a scripted prober standing in for undici (tested on its own).
+ * Ownership is real rendezvous hashing over the members the test sets.
+ */
 
 const spec = (intervalMs: number, over: Partial<OriginSpec> = {}): OriginSpec =>
   parseOriginSpec({ url: "http://127.0.0.1:1/", intervalMs, ...over });
 
+interface Call {
+  url: string;
+  at: number;
+}
+
+/** Answers after `delayMs` of virtual time (0: at once); records calls and the concurrency seen. */
 class ScriptedProber implements Prober {
-  readonly calls: string[] = [];
+  readonly calls: Call[] = [];
   failing = new Set<string>();
-  probe(s: OriginSpec): Promise<ProbeResult> {
-    this.calls.push(s.url);
+  delayMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  readonly inFlightByHost = new Map<string, number>();
+  maxInFlightByHost = 0;
+  aborted = 0;
+  constructor(
+    private readonly now: () => number,
+    private readonly timers: Timers,
+  ) {}
+  probe(s: OriginSpec, signal?: AbortSignal): Promise<ProbeResult> {
+    this.calls.push({ url: s.url, at: this.now() });
     const ok = !this.failing.has(s.url);
-    return Promise.resolve({ ok, statusCode: ok ? 200 : 503, latencyMs: 3, error: ok ? null : "status 503" });
+    const result = { ok, statusCode: ok ? 200 : 503, latencyMs: 3, error: ok ? null : "status 503" };
+    if (this.delayMs === 0) return Promise.resolve(result);
+    const host = new URL(s.url).host;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const perHost = (this.inFlightByHost.get(host) ?? 0) + 1;
+    this.inFlightByHost.set(host, perHost);
+    this.maxInFlightByHost = Math.max(this.maxInFlightByHost, perHost);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.inFlight--;
+        this.inFlightByHost.set(host, (this.inFlightByHost.get(host) ?? 1) - 1);
+      };
+      const handle = this.timers.setTimeout(() => {
+        done();
+        resolve(result);
+      }, this.delayMs);
+      signal?.addEventListener("abort", () => {
+        this.timers.clearTimeout(handle);
+        this.aborted++;
+        done();
+        reject(signal.reason);
+      });
+    });
+  }
+  urls(from = 0): string[] {
+    return this.calls.slice(from).map((c) => c.url);
   }
 }
 
@@ -36,7 +82,10 @@ class MemoryState implements CheckerState {
     });
   }
   liveOrigins(): Iterable<OriginEntry> {
-    return this.origins.values();
+    return [...this.origins.values()].filter((e) => e.spec !== null);
+  }
+  origin(id: string): OriginEntry | undefined {
+    return this.origins.get(id);
   }
   healthOf(id: string): HealthRecord | undefined {
     return this.health.get(id);
@@ -48,11 +97,20 @@ class MemoryState implements CheckerState {
   }
 }
 
-function setup(owner: (id: string) => string) {
+/** Origin ids owned by `owner` when the members are `members`. */
+function idsOwnedBy(owner: string, members: string[], n: number, prefix = "o"): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++)
+    if (ownerOf(`${prefix}${i}`, members) === owner) out.push(`${prefix}${i}`);
+  return out;
+}
+
+function setup(options: Partial<CheckerOptions> = {}) {
   const net = new SimNetwork({ seed: 1 });
   const host = net.addHost("self", { host: "10.0.0.1", port: 1 });
-  const prober = new ScriptedProber();
+  const prober = new ScriptedProber(() => net.now, host.timers);
   const state = new MemoryState();
+  let members = ["self"];
   const checker = new Checker({
     self: "self",
     prober,
@@ -60,54 +118,144 @@ function setup(owner: (id: string) => string) {
     clock: net.clock,
     timers: host.timers,
     rng: seededRng(2),
-    ownerOf: owner,
+    members: () => members,
+    ...options,
   });
+  const setMembers = (next: string[]) => {
+    members = next;
+    checker.membersChanged();
+  };
   /** Advances virtual time in small steps, letting probe promises settle in between. */
-  const run = async (ms: number) => {
-    for (let t = 0; t < ms; t += 10) {
-      net.runFor(10);
+  const run = async (ms: number, stepMs = 10) => {
+    for (let t = 0; t < ms; t += stepMs) {
+      net.runFor(stepMs);
       await new Promise((r) => setImmediate(r));
     }
   };
-  return { net, host, prober, state, checker, run };
+  return { net, host, prober, state, checker, run, setMembers };
 }
 
 describe("checker", () => {
   test("probes only the origins this node owns, about once per interval", async () => {
-    const owners: Record<string, string> = { mine: "self", theirs: "other" };
-    const { prober, state, checker, run } = setup((id) => owners[id]!);
-    state.add("mine", spec(1000, { url: "http://127.0.0.1:1/mine" }));
-    state.add("theirs", spec(1000, { url: "http://127.0.0.1:1/theirs" }));
+    const { prober, state, checker, run, setMembers } = setup();
+    const [mine] = idsOwnedBy("self", ["self", "other"], 1);
+    const [theirs] = idsOwnedBy("other", ["self", "other"], 1);
+    state.add(mine!, spec(1000, { url: "http://127.0.0.1:1/mine" }));
+    state.add(theirs!, spec(1000, { url: "http://127.0.0.1:1/theirs" }));
+    setMembers(["self", "other"]);
     checker.reconcile();
     await run(10_000);
-    const mine = prober.calls.filter((u) => u.endsWith("/mine")).length;
-    assert.ok(mine >= 9 && mine <= 11, `probed ${mine} times in 10 intervals`);
-    assert.equal(prober.calls.filter((u) => u.endsWith("/theirs")).length, 0);
+    const count = prober.urls().filter((u) => u.endsWith("/mine")).length;
+    assert.ok(count >= 9 && count <= 11, `probed ${count} times in 10 intervals`);
+    assert.equal(prober.urls().filter((u) => u.endsWith("/theirs")).length, 0);
     assert.equal(checker.owned(), 1);
+    assert.equal(checker.ownerOf(theirs!), "other");
     checker.stop();
   });
 
-  test("an origin that moves away stops being probed here; one that moves here starts", async () => {
-    const owners: Record<string, string> = { a: "self", b: "other" };
-    const { prober, state, checker, run } = setup((id) => owners[id]!);
-    state.add("a", spec(500, { url: "http://127.0.0.1:1/a" }));
-    state.add("b", spec(500, { url: "http://127.0.0.1:1/b" }));
+  test("a member that joins takes its origins at once, a probe in flight is aborted; they return when it leaves", async () => {
+    const { prober, state, checker, run, setMembers } = setup();
+    const ids = Array.from({ length: 40 }, (_, i) => `o${i}`);
+    for (const id of ids) state.add(id, spec(500, { url: `http://127.0.0.1:1/${id}` }));
     checker.reconcile();
-    await run(2000);
-    owners.a = "other";
-    owners.b = "self";
-    checker.reconcile();
+    await run(1000);
+    assert.equal(checker.owned(), 40);
+    prober.delayMs = 200;
+    await run(600);
+    const moving = new Set(ids.filter((id) => ownerOf(id, ["self", "joiner"]) === "joiner"));
+    assert.ok(moving.size > 5 && moving.size < 35, `${moving.size} move`);
+    setMembers(["self", "joiner"]);
     await run(10);
+    assert.ok(prober.aborted > 0, "probes in flight for moved origins were aborted");
+    assert.equal(checker.owned(), 40 - moving.size);
     const before = prober.calls.length;
     await run(3000);
-    const after = prober.calls.slice(before);
-    assert.equal(after.filter((u) => u.endsWith("/a")).length, 0, "a no longer probed");
-    assert.ok(after.filter((u) => u.endsWith("/b")).length >= 5, "b probed by its new owner");
+    const after = prober.urls(before).map((u) => u.slice(u.lastIndexOf("/") + 1));
+    assert.equal(after.filter((id) => moving.has(id)).length, 0, "moved origins no longer probed here");
+    assert.ok(after.length > 0);
+    setMembers(["self"]);
+    await run(10);
+    assert.equal(checker.owned(), 40);
+    checker.stop();
+  });
+
+  test("an inherited origin is probed within min(interval, 2 s), staggered rather than all at once", async () => {
+    const { net, prober, state, checker, run, setMembers } = setup();
+    const members = ["self", "doomed"];
+    setMembers(members);
+    const inherited = idsOwnedBy("doomed", members, 3000);
+    for (const id of inherited) state.add(id, spec(3_600_000, { url: `http://127.0.0.1:1/${id}` }));
+    checker.reconcile();
+    await run(5000, 50);
+    assert.equal(prober.calls.length, 0, "the other member's origins are not probed here");
+    const diedAt = net.now;
+    setMembers(["self"]);
+    // Small steps: probe results (promises) settle between steps, as they would within a few ms.
+    await run(2100, 5);
+    assert.equal(new Set(prober.urls()).size, 3000, "every inherited hourly origin probed within 2 s");
+    const perWindow = new Map<number, number>();
+    for (const c of prober.calls) {
+      assert.ok(c.at - diedAt <= 2050, `probe at +${c.at - diedAt} ms`);
+      const w = Math.floor((c.at - diedAt) / 100);
+      perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+    }
+    // 3000 spread evenly over 2 s is 150 per 100 ms; allow for hashing noise, never a burst.
+    const busiest = Math.max(...perWindow.values());
+    assert.ok(busiest < 300, `busiest 100 ms: ${busiest}`);
+    checker.stop();
+  });
+
+  test("concurrency is bounded per node and per target host, and every origin still gets probed", async () => {
+    const { prober, state, checker, run } = setup({ maxConcurrentProbes: 20, maxProbesPerHost: 3 });
+    prober.delayMs = 300;
+    for (let i = 0; i < 200; i++) {
+      const host = `127.0.0.${1 + (i % 10)}`;
+      state.add(`o${i}`, spec(1000, { url: `http://${host}:1/o${i}`, timeoutMs: 500 }));
+    }
+    checker.reconcile();
+    await run(10_000);
+    assert.ok(prober.maxInFlight <= 20, `max in flight ${prober.maxInFlight}`);
+    assert.ok(prober.maxInFlightByHost <= 3, `max per host ${prober.maxInFlightByHost}`);
+    assert.equal(prober.maxInFlight, 20, "the node limit is used, not undershot");
+    assert.equal(new Set(prober.urls()).size, 200, "no origin starves");
+    checker.stop();
+  });
+
+  test("fastIntervalMs while the status changes, downIntervalMs while down", async () => {
+    const { prober, state, checker, run } = setup({ jitterPercent: 0 });
+    const url = "http://127.0.0.1:1/flaky";
+    state.add(
+      "flaky",
+      spec(10_000, { url, fastIntervalMs: 1000, downIntervalMs: 30_000, unhealthyThreshold: 3 }),
+    );
+    state.health.set("flaky", {
+      id: "flaky",
+      status: "healthy",
+      reporter: "old",
+      checkedAt: 1,
+      changedAt: 1,
+      latencyMs: 1,
+      error: null,
+    });
+    prober.failing.add(url);
+    checker.reconcile();
+    await run(100_000, 50);
+    const at = prober.calls.map((c) => c.at);
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    // Healthy: the first failure comes after the handover; then two fast probes flip it; then down.
+    assert.deepEqual(gaps.slice(0, 2), [1000, 1000], `gaps ${gaps}`);
+    assert.deepEqual(gaps.slice(2, 4), [30_000, 30_000], `gaps ${gaps}`);
+    assert.equal(state.health.get("flaky")?.status, "unhealthy");
+    prober.failing.clear();
+    const n = prober.calls.length;
+    await run(35_000, 50);
+    const recovering = prober.calls.slice(n - 1).map((c) => c.at);
+    assert.equal(recovering[2]! - recovering[1]!, 1000, "a success while down: fast again");
     checker.stop();
   });
 
   test("a new owner carries on from the replicated status instead of starting at unknown", async () => {
-    const { prober, state, checker, run } = setup(() => "self");
+    const { state, checker, run, prober } = setup();
     state.add("o", spec(1000, { url: "http://127.0.0.1:1/o", unhealthyThreshold: 3 }));
     state.health.set("o", {
       id: "o",
@@ -128,14 +276,70 @@ describe("checker", () => {
     );
     assert.equal(state.writes[0]!.changedAt, 1, "changedAt kept while the status holds");
     const last = state.writes.at(-1)!;
-    assert.equal(last.status, "unhealthy");
     assert.equal(last.reporter, "self");
     assert.equal(last.error, "status 503");
     checker.stop();
   });
 
+  test("a replaced spec takes effect; a deleted origin stops being probed", async () => {
+    const { prober, state, checker, run } = setup({ jitterPercent: 0 });
+    state.add("o", spec(1000, { url: "http://127.0.0.1:1/v1" }));
+    checker.reconcile();
+    await run(3000);
+    state.add("o", spec(500, { url: "http://127.0.0.1:1/v2" }));
+    checker.originChanged("o");
+    const n = prober.calls.length;
+    await run(3000);
+    const v2 = prober.calls.slice(n).filter((c) => c.url.endsWith("/v2"));
+    assert.ok(v2.length >= 5, `${v2.length} probes of the new spec`);
+    state.origins.delete("o");
+    checker.originChanged("o");
+    await run(10);
+    const m = prober.calls.length;
+    await run(3000);
+    assert.equal(prober.calls.length, m);
+    assert.equal(checker.owned(), 0);
+    checker.stop();
+  });
+
+  test("a large catalog is taken in slices, one timer turn at a time", async () => {
+    const net = new SimNetwork({ seed: 1 });
+    const host = net.addHost("self", { host: "10.0.0.1", port: 1 });
+    const state = new MemoryState();
+    for (let i = 0; i < 5000; i++) state.add(`o${i}`, spec(60_000, { url: `http://127.0.0.1:1/${i}` }));
+    /** The owned count after each timer callback: how far each turn got. */
+    const progress: number[] = [];
+    let checker: Checker | undefined;
+    const timers: Timers = {
+      setTimeout: (fn, delayMs) =>
+        host.timers.setTimeout(() => {
+          fn();
+          progress.push(checker?.owned() ?? 0);
+        }, delayMs),
+      clearTimeout: (handle) => host.timers.clearTimeout(handle),
+    };
+    checker = new Checker({
+      self: "self",
+      prober: new ScriptedProber(() => net.now, host.timers),
+      state,
+      clock: net.clock,
+      timers,
+      rng: seededRng(2),
+      members: () => ["self"],
+      ownershipHashesPerTurn: 1000,
+    });
+    checker.reconcile();
+    net.runFor(0);
+    assert.equal(checker.owned(), 5000);
+    const steps = progress.filter((owned, i) => owned > (progress[i - 1] ?? 0));
+    // 5000 origins at about 9 hashes' worth each, 1000 per turn: some 45 turns, none of them all.
+    assert.ok(steps.length >= 30, `${steps.length} turns: ${progress.slice(0, 5)}`);
+    assert.ok((steps[0] ?? 0) < 200, `first turn took ${steps[0]}`);
+    checker.stop();
+  });
+
   test("stop() cancels every timer and is safe twice", async () => {
-    const { net, host, prober, state, checker, run } = setup(() => "self");
+    const { net, host, prober, state, checker, run } = setup();
     for (let i = 0; i < 5; i++) state.add(`o${i}`, spec(200, { url: `http://127.0.0.1:1/${i}` }));
     checker.reconcile();
     await run(1000);

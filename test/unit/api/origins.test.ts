@@ -274,3 +274,111 @@ describe("POST /v1/origins (batch)", () => {
     assert.equal(array.statusCode, 400);
   });
 });
+
+describe("origin limits (issue 8)", () => {
+  test("--max-origins: a new origin beyond the cap is refused with 409; replacing one is not", async () => {
+    const capped = buildServer({ node, maxOrigins: 2 });
+    try {
+      for (const id of ["a", "b"]) {
+        assert.equal(
+          (await capped.inject({ method: "PUT", url: `/v1/origins/${id}`, payload: spec })).statusCode,
+          201,
+        );
+      }
+      const third = await capped.inject({ method: "PUT", url: "/v1/origins/c", payload: spec });
+      assert.equal(third.statusCode, 409);
+      assert.equal(third.json().error.code, "origin_limit_reached");
+      assert.match(third.json().error.message, /at most 2/);
+      const replace = await capped.inject({
+        method: "PUT",
+        url: "/v1/origins/a",
+        payload: { ...spec, intervalMs: 1000 },
+      });
+      assert.equal(replace.statusCode, 200);
+      const batch = await capped.inject({
+        method: "POST",
+        url: "/v1/origins",
+        payload: {
+          origins: [
+            { id: "a", ...spec },
+            { id: "d", ...spec },
+          ],
+        },
+      });
+      assert.equal(batch.statusCode, 409);
+      assert.equal(node.origin("d"), undefined, "all or nothing");
+      const replaceAll = await capped.inject({
+        method: "POST",
+        url: "/v1/origins",
+        payload: {
+          origins: [
+            { id: "a", ...spec },
+            { id: "b", ...spec },
+          ],
+        },
+      });
+      assert.equal(replaceAll.statusCode, 200);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  test("--deny-private-targets: literals, localhost and names resolving to private addresses are refused", async () => {
+    const resolved: Record<string, string[]> = {
+      "public.test": ["93.184.216.34"],
+      "internal.test": ["93.184.216.34", "10.0.0.7"],
+    };
+    const guarded = buildServer({
+      node,
+      denyPrivateTargets: true,
+      resolveHost: async (host) => resolved[host] ?? [],
+    });
+    try {
+      const cases: Array<[string, RegExp]> = [
+        ["http://127.0.0.1:8080/", /loopback/],
+        ["http://169.254.169.254/latest/meta-data/", /link-local/],
+        ["https://[fd00::1]/", /unique-local/],
+        ["http://localhost:9000/", /loopback/],
+        ["tcp://192.168.1.10:22", /private/],
+        ["http://internal.test/", /internal\.test \(10\.0\.0\.7\) is private/],
+      ];
+      for (const [url, reason] of cases) {
+        const res = await guarded.inject({ method: "PUT", url: "/v1/origins/x", payload: { url } });
+        assert.equal(res.statusCode, 400, url);
+        assert.equal(res.json().error.code, "target_denied", url);
+        assert.equal(res.json().error.field, "url", url);
+        assert.match(res.json().error.message, reason, url);
+      }
+      const ok = await guarded.inject({
+        method: "PUT",
+        url: "/v1/origins/x",
+        payload: { url: "http://public.test/" },
+      });
+      assert.equal(ok.statusCode, 201);
+      const batch = await guarded.inject({
+        method: "POST",
+        url: "/v1/origins",
+        payload: {
+          origins: [
+            { id: "p", url: "http://public.test/" },
+            { id: "q", url: "http://10.1.1.1/" },
+          ],
+        },
+      });
+      assert.equal(batch.statusCode, 400);
+      assert.equal(batch.json().error.field, "origins[1].url");
+      assert.equal(node.origin("p"), undefined);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  test("without the flag, private targets are accepted", async () => {
+    const res = await app.inject({
+      method: "PUT",
+      url: "/v1/origins/x",
+      payload: { url: "http://10.0.0.1/" },
+    });
+    assert.equal(res.statusCode, 201);
+  });
+});

@@ -117,6 +117,7 @@ test("GET /metrics answers Prometheus text with heck's metrics", async () => {
     "heck_members",
     "heck_probes_total",
     "heck_probe_duration_seconds",
+    "heck_probe_lateness_seconds",
     "heck_owned_origins",
     "heck_origins",
     "heck_gossip_messages_total",

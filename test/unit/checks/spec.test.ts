@@ -142,10 +142,86 @@ describe("parseOriginSpec", () => {
   });
 });
 
+const PEM = `-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vy\n-----END CERTIFICATE-----\n`;
+
+describe("parseOriginSpec: the checks of issue 8", () => {
+  it("accepts tcp://host:port connect checks and refuses HTTP-only fields on them", () => {
+    const spec = parseOriginSpec({ url: "tcp://db.internal:5432" });
+    assert.equal(spec.url, "tcp://db.internal:5432");
+    refused({ url: "tcp://db.internal" }, "url");
+    refused({ url: "tcp://db.internal:5432/path" }, "url");
+    refused({ url: "tcp://db.internal:5432", bodyContains: "x" }, "bodyContains");
+    refused({ url: "tcp://db.internal:5432", headers: { A: "b" } }, "headers");
+    refused({ url: "tcp://db.internal:5432", followRedirects: true }, "followRedirects");
+  });
+
+  it("keeps the optional probing fields, storing booleans only when true", () => {
+    const full = {
+      url: "https://example.com/",
+      intervalMs: 10_000,
+      fastIntervalMs: 1000,
+      downIntervalMs: 30_000,
+      timeoutMs: 1000,
+      hostHeader: "api.example.com:8443",
+      followRedirects: true,
+      freshConnection: true,
+      tlsCa: PEM,
+      tlsServerName: "api.example.com",
+    };
+    assert.deepEqual(parseOriginSpec(full), { ...parseOriginSpec({ url: full.url }), ...full });
+    const off = parseOriginSpec({ url, followRedirects: false, freshConnection: false });
+    assert.equal("followRedirects" in off, false);
+    assert.equal("freshConnection" in off, false);
+    assert.equal(parseOriginSpec({ url: "https://x/", tlsSkipVerify: true }).tlsSkipVerify, true);
+  });
+
+  it("takes TLS fields only on https: origins, and not a pinned CA with verification off", () => {
+    refused({ url, tlsSkipVerify: true }, "tlsSkipVerify");
+    refused({ url: "https://x/", tlsCa: "not a certificate" }, "tlsCa");
+    refused({ url: "https://x/", tlsSkipVerify: true, tlsCa: PEM }, "tlsCa");
+    refused({ url: "https://x/", tlsServerName: "bad name" }, "tlsServerName");
+  });
+
+  it("refuses a Host header override that is not a host", () => {
+    refused({ url, hostHeader: "a b" }, "hostHeader");
+    refused({ url, hostHeader: "x\r\nInjected: 1" }, "hostHeader");
+    assert.equal(parseOriginSpec({ url, hostHeader: "[::1]:80" }).hostHeader, "[::1]:80");
+  });
+
+  it("bounds fastIntervalMs and downIntervalMs, and keeps timeoutMs within each", () => {
+    refused({ url, fastIntervalMs: 99 }, "fastIntervalMs");
+    refused({ url, downIntervalMs: 3_600_001 }, "downIntervalMs");
+    refused({ url, intervalMs: 5000, fastIntervalMs: 500, timeoutMs: 1000 }, "timeoutMs");
+    assert.equal(parseOriginSpec({ url, intervalMs: 5000, fastIntervalMs: 500 }).timeoutMs, 500);
+  });
+
+  it("limits URL length, header count and size, bodyContains length and expectStatus entries", () => {
+    refused({ url: `http://x/${"a".repeat(2048)}` }, "url");
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`X-${i}`, "v"]));
+    assert.match(refused({ url, headers: many }, "headers").message, /at most 32/);
+    refused({ url, headers: { "X-Big": "v".repeat(8200) } }, "headers");
+    refused({ url, bodyContains: "x".repeat(1025) }, "bodyContains");
+    refused({ url, expectStatus: Array.from({ length: 33 }, () => 200) }, "expectStatus");
+    assert.equal(parseOriginSpec({ url, bodyContains: "x".repeat(1024) }).bodyContains?.length, 1024);
+  });
+});
+
 describe("isOriginSpec", () => {
   it("accepts what parseOriginSpec returns", () => {
     assert.ok(isOriginSpec(parseOriginSpec({ url })));
     assert.ok(isOriginSpec(parseOriginSpec({ url, bodyContains: "x", headers: { A: "b" } })));
+    assert.ok(isOriginSpec(parseOriginSpec({ url: "tcp://h:1" })));
+    const https = { url: "https://h/", fastIntervalMs: 2000, tlsCa: PEM, followRedirects: true };
+    assert.ok(isOriginSpec(parseOriginSpec(https)));
+  });
+
+  it("refuses peer specs that break the limits or the scheme rules", () => {
+    const spec = parseOriginSpec({ url });
+    assert.equal(isOriginSpec({ ...spec, followRedirects: false }), false);
+    assert.equal(isOriginSpec({ ...spec, tlsSkipVerify: true }), false);
+    assert.equal(isOriginSpec({ ...spec, url: "tcp://h:1", bodyContains: "x" }), false);
+    assert.equal(isOriginSpec({ ...spec, fastIntervalMs: 100 }), false);
+    assert.equal(isOriginSpec({ ...spec, bodyContains: "x".repeat(2000) }), false);
   });
 
   it("refuses incomplete, out-of-bounds or extended specs", () => {

@@ -150,6 +150,52 @@ describe("against a running agent", () => {
     assert.equal(node.origin("www")?.method, "HEAD");
   });
 
+  test("origins add passes the probing options of issue 8", async () => {
+    const res = await heck([
+      "origins",
+      "add",
+      "api",
+      "--http",
+      http,
+      "--json",
+      "--url",
+      "https://api.example.com/health",
+      "--interval-ms",
+      "10000",
+      "--fast-interval-ms",
+      "1000",
+      "--down-interval-ms",
+      "30000",
+      "--host-header",
+      "api.internal.example",
+      "--follow-redirects",
+      "--fresh-connection",
+      "--tls-skip-verify",
+      "--tls-server-name",
+      "api.example.com",
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const view = JSON.parse(res.stdout);
+    assert.deepEqual(
+      [view.fastIntervalMs, view.downIntervalMs, view.hostHeader, view.followRedirects, view.freshConnection],
+      [1000, 30000, "api.internal.example", true, true],
+    );
+    assert.deepEqual([view.tlsSkipVerify, view.tlsServerName], [true, "api.example.com"]);
+    const missing = await heck([
+      "origins",
+      "add",
+      "x",
+      "--http",
+      http,
+      "--url",
+      url,
+      "--tls-ca",
+      "/nonexistent.pem",
+    ]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--tls-ca/);
+  });
+
   test("origins add --file reads a spec, flags override it, '-' reads stdin", async () => {
     const dir = mkdtempSync(join(tmpdir(), "heck-cli-"));
     try {
