@@ -21,6 +21,7 @@ import type { OriginEntry, OriginSpec } from "../core/state/types.js";
 import { VERSION } from "../version.js";
 import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
+import { Confirmer } from "./confirmer.js";
 import { DepartedMembers } from "./departed.js";
 import {
   type HeckNodeApi,
@@ -64,6 +65,7 @@ export class HeckAgent implements HeckNodeApi {
   #swim: Swim | undefined;
   #replicator: Replicator | undefined;
   #checker: Checker | undefined;
+  #confirmer: Confirmer | undefined;
   #prober: UndiciProber | undefined;
   #server: FastifyInstance | undefined;
   #gossipAddress: Address;
@@ -199,6 +201,14 @@ export class HeckAgent implements HeckNodeApi {
       version: VERSION,
       denyPrivateTargets: config.denyPrivateTargets,
     });
+    const confirmer = new Confirmer({
+      self: config.name,
+      replicator,
+      prober: this.#prober,
+      members: () => this.#ownerCandidates(),
+      log: this.#log,
+    });
+    this.#confirmer = confirmer;
     this.#checker = new Checker({
       self: config.name,
       prober: this.#prober,
@@ -217,6 +227,8 @@ export class HeckAgent implements HeckNodeApi {
         this.#metrics.probeDuration.observe(latencyMs / 1000);
         this.#metrics.probeLateness.observe(lateMs / 1000);
       },
+      confirm: (id) => confirmer.ask(id),
+      onConfirm: (outcome) => this.#metrics.confirmations.inc({ outcome }),
     });
     this.#checker.reconcile();
     this.#wireGauges();
@@ -328,6 +340,7 @@ export class HeckAgent implements HeckNodeApi {
     clearTimeout(this.#peersTimer);
     clearInterval(this.#sampler);
     this.#checker?.stop();
+    this.#confirmer?.stop();
     const swim = this.#swim;
     if (leave && swim) {
       await new Promise<void>((resolve) => swim.leave(LEAVE_TIMEOUT_MS, resolve));

@@ -38,6 +38,16 @@ export interface CheckerOptions {
    * started after it was due (time spent waiting for a free probe slot included).
    */
   onProbe?(ok: boolean, latencyMs: number, lateMs: number): void;
+  /**
+   * Asks another member to probe `originId` once, before this node turns it `unhealthy`: a node
+   * whose own network is broken must not mark healthy origins down. Resolves with the member that
+   * answered and whether its probe failed too; undefined when no member could be asked or none
+   * answered in time (the verdict then stands on this node's probes alone). Without it, no
+   * confirmation is asked. Origins with `confirm: false` are never confirmed.
+   */
+  confirm?(originId: string): Promise<{ by: string; failed: boolean } | undefined>;
+  /** Called once per confirmation asked, for metrics. */
+  onConfirm?(outcome: "confirmed" | "refuted" | "unanswered"): void;
   /** Probes in flight at once on this node. @default 1024 */
   maxConcurrentProbes?: number;
   /** Probes in flight at once to one target `host:port`, so that no origin host is stormed. @default 32 */
@@ -420,8 +430,16 @@ export class Checker {
         release();
         if (current()) {
           this.#o.onProbe?.(result.ok, result.latencyMs, lateMs);
-          this.#record(task, spec, result.ok, result.latencyMs, result.error);
-          this.#requeue(task, startedAt);
+          const turnsDown =
+            !result.ok &&
+            task.check.status !== "unhealthy" &&
+            nextCheckState(task.check, false, spec).status === "unhealthy";
+          if (turnsDown && this.#o.confirm && spec.confirm !== false) {
+            this.#confirmThenRecord(task, spec, probe, startedAt, result.latencyMs, result.error);
+          } else {
+            this.#record(task, spec, result.ok, result.latencyMs, result.error);
+            this.#requeue(task, startedAt);
+          }
         }
         this.#scheduleDrain();
       },
@@ -437,7 +455,45 @@ export class Checker {
     );
   }
 
-  #record(task: Task, spec: OriginSpec, ok: boolean, latencyMs: number, error: string | null): void {
+  /**
+   * The failure that would turn `task` unhealthy is checked from a second place first. The task
+   * stays `running` (no new probe of it starts) until the answer; if ownership moved meanwhile,
+   * the answer is dropped.
+   */
+  #confirmThenRecord(
+    task: Task,
+    spec: OriginSpec,
+    probe: number,
+    startedAt: number,
+    latencyMs: number,
+    error: string | null,
+  ): void {
+    const confirm = this.#o.confirm as NonNullable<CheckerOptions["confirm"]>;
+    const settle = (answer: { by: string; failed: boolean } | undefined) => {
+      if (task.phase !== "running" || task.probes !== probe || this.#stopped) return;
+      if (answer && !answer.failed) {
+        // The origin answered the other member: the failure is this node's own. No verdict; the
+        // streak starts over, so the next failures ask again.
+        this.#o.onConfirm?.("refuted");
+        task.check = { status: task.check.status, successes: 0, failures: 0 };
+      } else {
+        this.#o.onConfirm?.(answer ? "confirmed" : "unanswered");
+        this.#record(task, spec, false, latencyMs, error, answer?.by ?? null);
+      }
+      this.#requeue(task, startedAt);
+      this.#scheduleDrain();
+    };
+    confirm(task.id).then(settle, () => settle(undefined));
+  }
+
+  #record(
+    task: Task,
+    spec: OriginSpec,
+    ok: boolean,
+    latencyMs: number,
+    error: string | null,
+    confirmedBy: string | null = null,
+  ): void {
     const previous = this.#o.state.healthOf(task.id);
     const check = nextCheckState(task.check, ok, spec);
     task.check = check;
@@ -450,6 +506,7 @@ export class Checker {
       changedAt: changed ? now : (previous?.changedAt ?? now),
       latencyMs,
       error,
+      confirmedBy: check.status === "unhealthy" ? (confirmedBy ?? previous?.confirmedBy ?? null) : null,
     });
   }
 

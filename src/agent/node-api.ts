@@ -12,6 +12,8 @@ export interface HealthView {
   changedAt: string | null;
   latencyMs: number | null;
   error: string | null;
+  /** The member whose own probe confirmed the last turn to `unhealthy` (null: none asked, or none could). */
+  confirmedBy: string | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -26,6 +28,7 @@ export function toHealthView(record: HealthRecord | undefined): HealthView {
       changedAt: null,
       latencyMs: null,
       error: null,
+      confirmedBy: null,
     };
   }
   return {
@@ -35,6 +38,7 @@ export function toHealthView(record: HealthRecord | undefined): HealthView {
     changedAt: iso(record.changedAt),
     latencyMs: record.latencyMs,
     error: record.error,
+    confirmedBy: record.confirmedBy ?? null,
   };
 }
 

@@ -47,6 +47,7 @@ export interface HeckMetrics {
   readonly stateTombstones: Gauge;
   readonly stateCollected: Counter;
   readonly stateGossipQueue: Gauge;
+  readonly confirmations: Counter<"outcome">;
   readonly stateDroppedDeltas: Counter;
 }
 
@@ -164,10 +165,18 @@ export function createMetrics(): HeckMetrics {
     registers,
   });
 
+  const confirmations = new Counter({
+    name: "heck_confirmations_total",
+    help: "Failures checked from a second member before turning an origin unhealthy: confirmed (it failed there too), refuted (it answered there; no verdict) or unanswered (no member could ask; the verdict stands alone).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+
   // Every label value is present from the start: a series that appears only after its first
   // event breaks rate() and alerts on absent series.
   for (const status of MEMBER_STATUSES) members.set({ status }, 0);
   for (const result of PROBE_RESULTS) probes.inc({ result }, 0);
+  for (const outcome of ["confirmed", "refuted", "unanswered"] as const) confirmations.inc({ outcome }, 0);
   for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   for (const direction of DIRECTIONS) {
     gossipMessages.inc({ direction }, 0);
@@ -194,6 +203,7 @@ export function createMetrics(): HeckMetrics {
     stateTombstones,
     stateCollected,
     stateGossipQueue,
+    confirmations,
     stateDroppedDeltas,
   };
 }

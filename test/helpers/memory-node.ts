@@ -148,6 +148,7 @@ export class MemoryNode implements HeckNodeApi {
       changedAt: previous === status ? entry.health.changedAt : at,
       latencyMs: details.latencyMs ?? null,
       error: details.error ?? null,
+      confirmedBy: null,
     };
     if (previous !== status) this.events.emit("health", { id, status, previous, reporter, at });
   }

@@ -172,6 +172,7 @@ const specSchema = z.strictObject({
     })
     .regex(SERVER_NAME, { error: "tlsServerName must be a DNS name" })
     .optional(),
+  confirm: z.boolean({ error: "confirm must be true or false" }).optional(),
 });
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g;
@@ -286,6 +287,7 @@ export function parseOriginSpec(input: unknown): OriginSpec {
   if (data.tlsSkipVerify === true) spec.tlsSkipVerify = true;
   if (data.tlsCa !== undefined) spec.tlsCa = data.tlsCa;
   if (data.tlsServerName !== undefined) spec.tlsServerName = data.tlsServerName;
+  if (data.confirm === false) spec.confirm = false;
   return spec;
 }
 
@@ -374,6 +376,7 @@ export function isOriginSpec(value: unknown): value is OriginSpec {
     (v.tlsCa === undefined ||
       (isOptionalString(v.tlsCa, SPEC_LIMITS.tlsCaLength) && isPemCertificates(v.tlsCa as string))) &&
     isOptionalString(v.tlsServerName, SPEC_LIMITS.tlsServerNameLength, SERVER_NAME) &&
+    (v.confirm === undefined || v.confirm === false) &&
     fieldsFitScheme(v)
   );
 }

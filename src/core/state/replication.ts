@@ -273,6 +273,7 @@ export class Replicator implements MembershipDelegate {
   readonly #timers: Timers | undefined;
   readonly #queue: BroadcastQueue;
   readonly #listeners = new Set<ChangeListener>();
+  readonly #handlers = new Map<number, (message: unknown[]) => void>();
   readonly #log: Logger;
   readonly #maxDriftMs: number;
   readonly #maxFutureWriteMs: number;
@@ -415,6 +416,7 @@ export class Replicator implements MembershipDelegate {
       changedAt: value.changedAt,
       latencyMs,
       error,
+      confirmedBy: value.confirmedBy ?? null,
     };
   }
 
@@ -523,6 +525,7 @@ export class Replicator implements MembershipDelegate {
       ...fields,
       reporter: internText(fields.reporter),
       error: internText(fields.error),
+      confirmedBy: internText(fields.confirmedBy ?? null),
       target: entry.target,
     };
     this.#writeLocal(MAP_HEALTH, id, value, true);
@@ -616,9 +619,29 @@ export class Replicator implements MembershipDelegate {
         this.stats.syncBytesIn += payload.length;
         this.#onChunk(m);
         return;
-      default:
-        this.#malformedPayload(`message kind ${String(m[0])}`, payload.length);
+      default: {
+        const handler = typeof m[0] === "number" ? this.#handlers.get(m[0]) : undefined;
+        if (handler) handler(m);
+        else this.#malformedPayload(`message kind ${String(m[0])}`, payload.length);
+      }
     }
+  }
+
+  /**
+   * Takes heck messages of another kind than the state's own (kinds from 3 up, e.g. probe
+   * confirmations): `handler` gets the decoded message array and MUST NOT throw.
+   */
+  handle(kind: number, handler: (message: unknown[]) => void): void {
+    if (kind < 3) throw new RangeError(`message kind ${kind} belongs to the state`);
+    this.#handlers.set(kind, handler);
+  }
+
+  /** Sends one heck message to `peer` over a stream; false when the peer has no known address. */
+  send(peer: string, message: unknown[], done: (err: Error | null) => void = () => {}): boolean {
+    const to = this.#peers?.addressOf(peer);
+    if (!to || !this.#peers) return false;
+    this.#peers.sendStream(to, frame(message), done);
+    return true;
   }
 
   /**
@@ -702,11 +725,11 @@ export class Replicator implements MembershipDelegate {
   }
 
   /** After a pulled session ends: pull again if that peer's last digest still shows news. */
-  #pullDone(peer: string): void {
+  #pullDone(peer: string, again: boolean): void {
     if (this.#pulling?.peer !== peer) return;
     this.#pulling = undefined;
     const last = this.#peerDigests.get(peer);
-    if (last) this.#maybePull(last);
+    if (last && again) this.#maybePull(last);
   }
 
   #sendDigest(peer: string, flags: number, failed?: () => void): void {
@@ -937,7 +960,9 @@ export class Replicator implements MembershipDelegate {
 
   #finishSession(session: InboundSession): void {
     this.#finishJoin(session);
-    this.#pullDone(session.peer);
+    // A session with unreadable records is not pulled again at once: that peer's next digest
+    // will ask, so a peer that keeps sending what this node cannot read costs one pull a round.
+    this.#pullDone(session.peer, !session.skipped.has("*"));
   }
 
   #finishJoin(session: InboundSession): void {

@@ -20,7 +20,7 @@
  * with every version the sender holds at that key. A version is
  * [writer, counter, wall, tick, value]; a catalog value is [spec, targetWriter, targetCounter] or
  * null (a tombstone), a health value [status, reporter, checkedAt, changedAt, latencyMs, error,
- * targetWriter, targetCounter].
+ * targetWriter, targetCounter, confirmedBy].
  */
 import { pack, unpack } from "msgpackr";
 import { isOriginSpec } from "../checks/spec.js";
@@ -147,6 +147,7 @@ function healthValueTuple(v: HealthValue | null): unknown {
     v.error,
     v.target.writer,
     v.target.counter,
+    v.confirmedBy ?? null,
   ];
 }
 
@@ -236,8 +237,8 @@ function decodeCatalogValue(raw: unknown): CatalogValue | null | undefined {
 }
 
 function decodeHealthValue(raw: unknown): HealthValue | undefined {
-  if (!Array.isArray(raw) || raw.length !== 8) return undefined;
-  const [status, reporter, checkedAt, changedAt, latencyMs, error, tw, tc] = raw;
+  if (!Array.isArray(raw) || raw.length !== 9) return undefined;
+  const [status, reporter, checkedAt, changedAt, latencyMs, error, tw, tc, confirmedBy] = raw;
   if (
     !STATUSES.has(status) ||
     !isText(reporter) ||
@@ -246,7 +247,8 @@ function decodeHealthValue(raw: unknown): HealthValue | undefined {
     !isTime(latencyMs) ||
     (latencyMs !== null && latencyMs < 0) ||
     !isText(error) ||
-    !isDotPart(tw, tc)
+    !isDotPart(tw, tc) ||
+    !(confirmedBy === null || isName(confirmedBy))
   ) {
     return undefined;
   }
@@ -258,6 +260,7 @@ function decodeHealthValue(raw: unknown): HealthValue | undefined {
     latencyMs,
     error: internText(error),
     target: { writer: tw as string, counter: tc as number },
+    confirmedBy: internText(confirmedBy as string | null),
   };
 }
 

@@ -41,6 +41,12 @@ export interface OriginSpec {
   tlsCa?: string;
   /** The TLS server name (SNI) and the name the certificate must match (https only). */
   tlsServerName?: string;
+  /**
+   * false: turn `unhealthy` on this node's probes alone. By default the owner first asks the next
+   * member in the origin's rendezvous order to probe once, and the status flips only if that
+   * probe fails too.
+   */
+  confirm?: false;
 }
 
 /**
@@ -78,6 +84,8 @@ export interface HealthRecord {
   changedAt: number | null;
   latencyMs: number | null;
   error: string | null;
+  /** The member whose probe confirmed the last turn to `unhealthy`, when one did. */
+  confirmedBy?: string | null;
 }
 
 /** A health version's value: the record's fields and the catalog target it was measured against. */

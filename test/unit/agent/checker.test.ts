@@ -352,3 +352,66 @@ describe("checker", () => {
     assert.equal(checker.owned(), 0);
   });
 });
+
+describe("checker: confirmation from a second member (issue 8, item 4)", () => {
+  const failing = (over: Partial<OriginSpec> = {}) =>
+    spec(1000, { url: "http://127.0.0.1:1/down", unhealthyThreshold: 1, ...over });
+
+  async function turnDown(
+    answer: { by: string; failed: boolean } | undefined,
+    over: Partial<OriginSpec> = {},
+  ) {
+    const asked: string[] = [];
+    const outcomes: string[] = [];
+    const { prober, state, checker, run } = setup({
+      confirm: (id) => {
+        asked.push(id);
+        return Promise.resolve(answer);
+      },
+      onConfirm: (o) => outcomes.push(o),
+    });
+    state.add("o", failing(over));
+    state.health.set("o", {
+      id: "o",
+      status: "healthy",
+      reporter: "self",
+      checkedAt: 1,
+      changedAt: 1,
+      latencyMs: 1,
+      error: null,
+    });
+    prober.failing.add("http://127.0.0.1:1/down");
+    checker.reconcile();
+    await run(3500);
+    checker.stop();
+    return { asked, outcomes, statuses: state.writes.map((w) => w.status), last: state.writes.at(-1) };
+  }
+
+  test("a failure the other member does not see turns nothing unhealthy", async () => {
+    const r = await turnDown({ by: "peer", failed: false });
+    assert.ok(r.asked.length >= 2, `asked ${r.asked.length} times`);
+    assert.ok(r.outcomes.every((o) => o === "refuted"));
+    assert.ok(!r.statuses.includes("unhealthy"), `writes: ${r.statuses.join(",")}`);
+  });
+
+  test("a failure the other member sees too turns the origin unhealthy, naming it", async () => {
+    const r = await turnDown({ by: "peer", failed: true });
+    assert.equal(r.asked.length, 1, "asked once, on the turn");
+    assert.deepEqual(r.outcomes, ["confirmed"]);
+    assert.equal(r.last?.status, "unhealthy");
+    assert.equal(r.last?.confirmedBy, "peer");
+  });
+
+  test("with nobody to ask, the verdict stands on this node's probes", async () => {
+    const r = await turnDown(undefined);
+    assert.deepEqual(r.outcomes, ["unanswered"]);
+    assert.equal(r.last?.status, "unhealthy");
+    assert.equal(r.last?.confirmedBy, null);
+  });
+
+  test("confirm: false turns the origin unhealthy without asking", async () => {
+    const r = await turnDown({ by: "peer", failed: false }, { confirm: false });
+    assert.deepEqual(r.asked, []);
+    assert.equal(r.last?.status, "unhealthy");
+  });
+});
