@@ -22,6 +22,7 @@ import { VERSION } from "../version.js";
 import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
 import { DepartedMembers } from "./departed.js";
+import { NodeHistory, type OriginHistory, type TimelineEvent } from "./history.js";
 import {
   type HeckNodeApi,
   type NodeEvents,
@@ -45,6 +46,8 @@ const FLUSH_INTERVAL_MS = 200;
 const COLLECT_INTERVAL_MS = 10_000;
 /** The probe watermark gossips this often. */
 const WATERMARK_INTERVAL_MS = 1000;
+/** Owner counts hash every origin: recounted at most this often, however often origins change. */
+const OWNER_COUNTS_MAX_AGE_MS = 1000;
 
 /**
  * One heck node: membership over UDP/TCP, replicated origins and health, the prober for the
@@ -76,6 +79,9 @@ export class HeckAgent implements HeckNodeApi {
   /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
   #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
+  #ownerCounts: { counts: Map<string, number>; at: number; stale: boolean } | undefined;
+  /** Probe latency, transitions and events for the dashboard (bounded, in memory). */
+  readonly #history = new NodeHistory();
   readonly #departed = new DepartedMembers();
   #stopped = false;
   #stopping: Promise<void> | undefined;
@@ -136,7 +142,11 @@ export class HeckAgent implements HeckNodeApi {
     replicator.onChange((change) => {
       this.#scheduleFlush();
       if (change.kind === "origin") {
-        if ((change.entry === undefined) !== (change.previous === undefined)) this.#sortedIds = undefined;
+        if ((change.entry === undefined) !== (change.previous === undefined)) {
+          this.#sortedIds = undefined;
+          this.#staleOwnerCounts();
+        }
+        if (change.entry === undefined) this.#history.forget(change.id);
         this.#checker?.reconcile();
         return;
       }
@@ -201,7 +211,10 @@ export class HeckAgent implements HeckNodeApi {
       state: {
         liveOrigins: () => replicator.liveOrigins(),
         healthOf: (id) => replicator.healthOf(id),
-        recordHealth: (id, fields) => replicator.recordHealth(id, fields),
+        recordHealth: (id, fields) => {
+          this.#recordProbe(id, fields.checkedAt, fields.latencyMs, fields.error === null);
+          return replicator.recordHealth(id, fields);
+        },
       },
       clock: systemClock,
       timers: systemTimers,
@@ -273,6 +286,28 @@ export class HeckAgent implements HeckNodeApi {
     return this.#checker?.owned() ?? 0;
   }
 
+  ownerCounts(): Map<string, number> {
+    const cached = this.#ownerCounts;
+    const now = Date.now();
+    if (cached && (!cached.stale || now - cached.at < OWNER_COUNTS_MAX_AGE_MS)) return cached.counts;
+    const counts = new Map<string, number>(this.#ownerCandidates().map((name) => [name, 0]));
+    for (const entry of this.#replicator?.liveOrigins() ?? []) {
+      const owner = this.#ownerOf(entry.id);
+      if (owner !== undefined) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    }
+    this.#ownerCounts = { counts, at: now, stale: false };
+    return counts;
+  }
+
+  originHistory(id: string): OriginHistory | undefined {
+    if (!this.#replicator?.origin(id)) return undefined;
+    return this.#history.history(id, Date.now());
+  }
+
+  recentEvents(limit: number): TimelineEvent[] {
+    return this.#history.recent(limit);
+  }
+
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView } {
     const { created, entry } = this.#requireReplicator().putOrigin(id, spec);
     this.#flush();
@@ -341,7 +376,18 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   #emit<K extends keyof NodeEvents>(kind: K, event: NodeEvents[K]): void {
+    if (kind === "health") this.#history.recordHealth(event as NodeEvents["health"]);
+    else this.#history.recordMember(event as NodeEvents["member"]);
     this.#events.emit(kind, event);
+  }
+
+  #recordProbe(id: string, at: number | null, latencyMs: number | null, ok: boolean): void {
+    if (at === null || latencyMs === null) return;
+    this.#history.recordProbe(id, { at, ms: latencyMs, ok });
+  }
+
+  #staleOwnerCounts(): void {
+    if (this.#ownerCounts) this.#ownerCounts.stale = true;
   }
 
   /**
@@ -373,6 +419,7 @@ export class HeckAgent implements HeckNodeApi {
 
   #onMemberEvent(event: MemberEvent): void {
     this.#candidates = undefined;
+    this.#staleOwnerCounts();
     this.#departed.note(event.member);
     if (this.#stopped) return;
     this.#emit("member", {

@@ -2,6 +2,7 @@ import type { Registry } from "prom-client";
 import type { Address } from "../core/address.js";
 import type { MemberStatus, MemberView } from "../core/membership/ports.js";
 import type { HealthRecord, HealthStatus, OriginSpec } from "../core/state/types.js";
+import type { OriginHistory, TimelineEvent } from "./history.js";
 import type { OriginsPage, OriginsQuery } from "./origins-page.js";
 
 /** `health` of an origin view (contract.md "Origin view"); times are ISO 8601 or null. */
@@ -80,6 +81,15 @@ export interface HeckNodeApi {
   origin(id: string): OriginView | undefined;
   /** Number of live origins this node owns and probes. */
   ownedCount(): number;
+  /**
+   * Live origins per owner by this node's view, every owner candidate listed (with 0 when it owns
+   * none); origins no member can own (no candidates) are left out.
+   */
+  ownerCounts(): Map<string, number>;
+  /** This node's record of an origin's probes and transitions; undefined when the origin is absent. */
+  originHistory(id: string): OriginHistory | undefined;
+  /** The newest `limit` health and member events this node sent on its stream, oldest first. */
+  recentEvents(limit: number): TimelineEvent[];
   /** Durable before it returns: `created` is false when it replaced an existing origin. */
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView };
   /** All or nothing, durable before it returns; returns the count. */

@@ -14,6 +14,8 @@ export interface OriginsQuery {
   cursor?: string;
   status?: HealthStatus;
   owner?: string;
+  /** Keeps ids that contain this text (case-insensitive): the dashboard's search box. */
+  idContains?: string;
 }
 
 export interface OriginsPage {
@@ -55,9 +57,13 @@ export function pageOfOrigins(
 ): OriginsPage {
   const start = query.cursor === undefined ? 0 : firstAfter(sortedIds, decodeCursor(query.cursor));
   const origins: OriginView[] = [];
+  const needle = query.idContains?.toLowerCase();
   let i = start;
   for (; i < sortedIds.length && origins.length < query.limit; i++) {
-    const v = view(sortedIds[i] as string);
+    const id = sortedIds[i] as string;
+    // The id test comes first: it costs no view, so a search scans a large catalog cheaply.
+    if (needle !== undefined && !id.toLowerCase().includes(needle)) continue;
+    const v = view(id);
     if (!v) continue;
     if (query.status !== undefined && v.health.status !== query.status) continue;
     if (query.owner !== undefined && v.owner !== query.owner) continue;
