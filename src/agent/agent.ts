@@ -24,9 +24,11 @@ import { Checker } from "./checker.js";
 import { DepartedMembers } from "./departed.js";
 import { NodeHistory, type OriginHistory, type TimelineEvent } from "./history.js";
 import {
+  emptyOwnerCount,
   type HeckNodeApi,
   type NodeEvents,
   type OriginView,
+  type OwnerCount,
   toHealthView,
   type Unsubscribe,
 } from "./node-api.js";
@@ -79,7 +81,7 @@ export class HeckAgent implements HeckNodeApi {
   /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
   #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
-  #ownerCounts: { counts: Map<string, number>; at: number; stale: boolean } | undefined;
+  #ownerCounts: { counts: Map<string, OwnerCount>; at: number; stale: boolean } | undefined;
   /** Probe latency, transitions and events for the dashboard (bounded, in memory). */
   readonly #history = new NodeHistory();
   readonly #departed = new DepartedMembers();
@@ -153,6 +155,7 @@ export class HeckAgent implements HeckNodeApi {
       const status = change.record?.status ?? "unknown";
       const previous = change.previous?.status ?? "unknown";
       if (status !== previous) {
+        this.#staleOwnerCounts();
         this.#emit("health", {
           id: change.id,
           status,
@@ -286,14 +289,19 @@ export class HeckAgent implements HeckNodeApi {
     return this.#checker?.owned() ?? 0;
   }
 
-  ownerCounts(): Map<string, number> {
+  ownerCounts(): Map<string, OwnerCount> {
     const cached = this.#ownerCounts;
     const now = Date.now();
     if (cached && (!cached.stale || now - cached.at < OWNER_COUNTS_MAX_AGE_MS)) return cached.counts;
-    const counts = new Map<string, number>(this.#ownerCandidates().map((name) => [name, 0]));
-    for (const entry of this.#replicator?.liveOrigins() ?? []) {
+    const counts = new Map(this.#ownerCandidates().map((name) => [name, emptyOwnerCount()]));
+    const replicator = this.#replicator;
+    for (const entry of replicator?.liveOrigins() ?? []) {
       const owner = this.#ownerOf(entry.id);
-      if (owner !== undefined) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+      if (owner === undefined) continue;
+      const count = counts.get(owner) ?? emptyOwnerCount();
+      counts.set(owner, count);
+      count.origins++;
+      count[replicator?.healthOf(entry.id, owner)?.status ?? "unknown"]++;
     }
     this.#ownerCounts = { counts, at: now, stale: false };
     return counts;

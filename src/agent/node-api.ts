@@ -63,6 +63,16 @@ export interface NodeEvents {
 
 export type Unsubscribe = () => void;
 
+/** Live origins one member owns, by their health status (`GET /v1/owners`). */
+export interface OwnerCount {
+  origins: number;
+  healthy: number;
+  unhealthy: number;
+  unknown: number;
+}
+
+export const emptyOwnerCount = (): OwnerCount => ({ origins: 0, healthy: 0, unhealthy: 0, unknown: 0 });
+
 /**
  * What the HTTP API and the dashboard need from a running node. The agent implements it; the API
  * is a factory over it and knows nothing of sockets or the database.
@@ -82,10 +92,10 @@ export interface HeckNodeApi {
   /** Number of live origins this node owns and probes. */
   ownedCount(): number;
   /**
-   * Live origins per owner by this node's view, every owner candidate listed (with 0 when it owns
-   * none); origins no member can own (no candidates) are left out.
+   * Live origins per owner by this node's view, every owner candidate listed (with zeros when it
+   * owns none); origins no member can own (no candidates) are left out.
    */
-  ownerCounts(): Map<string, number>;
+  ownerCounts(): Map<string, OwnerCount>;
   /** This node's record of an origin's probes and transitions; undefined when the origin is absent. */
   originHistory(id: string): OriginHistory | undefined;
   /** The newest `limit` health and member events this node sent on its stream, oldest first. */

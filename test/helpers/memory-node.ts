@@ -7,10 +7,12 @@ import {
   type TimelineEvent,
 } from "../../src/agent/history.js";
 import {
+  emptyOwnerCount,
   type HealthView,
   type HeckNodeApi,
   type NodeEvents,
   type OriginView,
+  type OwnerCount,
   toHealthView,
   type Unsubscribe,
 } from "../../src/agent/node-api.js";
@@ -86,12 +88,18 @@ export class MemoryNode implements HeckNodeApi {
     return [...this.entries.values()].filter((e) => e.owner === this.name).length;
   }
 
-  ownerCounts(): Map<string, number> {
-    const counts = new Map<string, number>(
-      this.memberList.filter((m) => m.status === "alive" || m.status === "suspect").map((m) => [m.name, 0]),
+  ownerCounts(): Map<string, OwnerCount> {
+    const counts = new Map(
+      this.memberList
+        .filter((m) => m.status === "alive" || m.status === "suspect")
+        .map((m) => [m.name, emptyOwnerCount()]),
     );
-    for (const { owner } of this.entries.values()) {
-      if (owner !== null) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    for (const { owner, health } of this.entries.values()) {
+      if (owner === null) continue;
+      const count = counts.get(owner) ?? emptyOwnerCount();
+      counts.set(owner, count);
+      count.origins++;
+      count[health.status]++;
     }
     return counts;
   }

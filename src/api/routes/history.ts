@@ -18,7 +18,7 @@ type IdParams = { Params: { id: string } };
 export function registerHistoryRoutes(app: FastifyInstance, node: HeckNodeApi): void {
   app.get("/v1/owners", async () => {
     const owners = [...node.ownerCounts()]
-      .map(([name, origins]) => ({ name, origins }))
+      .map(([name, count]) => ({ name, ...count }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { owners };
   });

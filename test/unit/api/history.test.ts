@@ -25,12 +25,14 @@ describe("GET /v1/owners", () => {
     node.addOrigin("a", spec, "node-2");
     node.addOrigin("b", spec, "node-2");
     node.addOrigin("c", spec, "node-1");
+    node.setHealth("a", "healthy");
+    node.setHealth("b", "unhealthy");
     const res = await app.inject({ method: "GET", url: "/v1/owners" });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), {
       owners: [
-        { name: "node-1", origins: 1 },
-        { name: "node-2", origins: 2 },
+        { name: "node-1", origins: 1, healthy: 0, unhealthy: 0, unknown: 1 },
+        { name: "node-2", origins: 2, healthy: 1, unhealthy: 1, unknown: 0 },
       ],
     });
   });
