@@ -24,7 +24,6 @@ import { Checker } from "./checker.js";
 import { DepartedMembers } from "./departed.js";
 import { NodeHistory, type OriginHistory, type TimelineEvent } from "./history.js";
 import {
-  emptyOwnerCount,
   type HeckNodeApi,
   type NodeEvents,
   type OriginView,
@@ -33,6 +32,7 @@ import {
   type Unsubscribe,
 } from "./node-api.js";
 import { type OriginsPage, type OriginsQuery, pageOfOrigins, probeWatermark } from "./origins-page.js";
+import { OwnerCounter } from "./owner-counts.js";
 
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
 /** Join retries back off from 1 s to this. */
@@ -48,8 +48,6 @@ const FLUSH_INTERVAL_MS = 200;
 const COLLECT_INTERVAL_MS = 10_000;
 /** The probe watermark gossips this often. */
 const WATERMARK_INTERVAL_MS = 1000;
-/** Owner counts hash every origin: recounted at most this often, however often origins change. */
-const OWNER_COUNTS_MAX_AGE_MS = 1000;
 
 /**
  * One heck node: membership over UDP/TCP, replicated origins and health, the prober for the
@@ -81,7 +79,7 @@ export class HeckAgent implements HeckNodeApi {
   /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
   #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
-  #ownerCounts: { counts: Map<string, OwnerCount>; at: number; stale: boolean } | undefined;
+  #ownerCounter: OwnerCounter | undefined;
   /** Probe latency, transitions and events for the dashboard (bounded, in memory). */
   readonly #history = new NodeHistory();
   readonly #departed = new DepartedMembers();
@@ -146,7 +144,7 @@ export class HeckAgent implements HeckNodeApi {
       if (change.kind === "origin") {
         if ((change.entry === undefined) !== (change.previous === undefined)) {
           this.#sortedIds = undefined;
-          this.#staleOwnerCounts();
+          this.#ownerCounter?.invalidate();
         }
         if (change.entry === undefined) this.#history.forget(change.id);
         this.#checker?.reconcile();
@@ -155,7 +153,7 @@ export class HeckAgent implements HeckNodeApi {
       const status = change.record?.status ?? "unknown";
       const previous = change.previous?.status ?? "unknown";
       if (status !== previous) {
-        this.#staleOwnerCounts();
+        this.#ownerCounter?.invalidate();
         this.#emit("health", {
           id: change.id,
           status,
@@ -273,8 +271,7 @@ export class HeckAgent implements HeckNodeApi {
   originsPage(query: OriginsQuery): OriginsPage {
     const replicator = this.#replicator;
     if (!replicator) return { origins: [], nextCursor: null };
-    this.#sortedIds ??= [...replicator.liveOrigins()].map((e) => e.id).sort();
-    return pageOfOrigins(this.#sortedIds, query, (id) => {
+    return pageOfOrigins(this.#liveIds(replicator), query, (id) => {
       const entry = replicator.origin(id);
       return entry && this.#view(entry);
     });
@@ -290,21 +287,18 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   ownerCounts(): Map<string, OwnerCount> {
-    const cached = this.#ownerCounts;
-    const now = Date.now();
-    if (cached && (!cached.stale || now - cached.at < OWNER_COUNTS_MAX_AGE_MS)) return cached.counts;
-    const counts = new Map(this.#ownerCandidates().map((name) => [name, emptyOwnerCount()]));
     const replicator = this.#replicator;
-    for (const entry of replicator?.liveOrigins() ?? []) {
-      const owner = this.#ownerOf(entry.id);
-      if (owner === undefined) continue;
-      const count = counts.get(owner) ?? emptyOwnerCount();
-      counts.set(owner, count);
-      count.origins++;
-      count[replicator?.healthOf(entry.id, owner)?.status ?? "unknown"]++;
-    }
-    this.#ownerCounts = { counts, at: now, stale: false };
-    return counts;
+    if (!replicator) return new Map();
+    this.#ownerCounter ??= new OwnerCounter({
+      ids: () => this.#liveIds(replicator),
+      candidates: () => this.#ownerCandidates(),
+      ownerOf: (id) => this.#ownerOf(id),
+      statusOf: (id, owner) =>
+        replicator.origin(id) ? (replicator.healthOf(id, owner)?.status ?? "unknown") : undefined,
+      later: (fn) => setImmediate(fn),
+      now: () => Date.now(),
+    });
+    return this.#ownerCounter.counts();
   }
 
   originHistory(id: string): OriginHistory | undefined {
@@ -363,6 +357,7 @@ export class HeckAgent implements HeckNodeApi {
     clearTimeout(this.#peersTimer);
     clearInterval(this.#sampler);
     this.#checker?.stop();
+    this.#ownerCounter?.stop();
     const swim = this.#swim;
     if (leave && swim) {
       await new Promise<void>((resolve) => swim.leave(LEAVE_TIMEOUT_MS, resolve));
@@ -394,8 +389,10 @@ export class HeckAgent implements HeckNodeApi {
     this.#history.recordProbe(id, { at, ms: latencyMs, ok });
   }
 
-  #staleOwnerCounts(): void {
-    if (this.#ownerCounts) this.#ownerCounts.stale = true;
+  /** Live origin ids in order, rebuilt after an origin was added or removed; never mutated. */
+  #liveIds(replicator: Replicator): readonly string[] {
+    this.#sortedIds ??= [...replicator.liveOrigins()].map((e) => e.id).sort();
+    return this.#sortedIds;
   }
 
   /**
@@ -427,7 +424,7 @@ export class HeckAgent implements HeckNodeApi {
 
   #onMemberEvent(event: MemberEvent): void {
     this.#candidates = undefined;
-    this.#staleOwnerCounts();
+    this.#ownerCounter?.invalidate();
     this.#departed.note(event.member);
     if (this.#stopped) return;
     this.#emit("member", {
