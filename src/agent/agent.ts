@@ -271,10 +271,18 @@ export class HeckAgent implements HeckNodeApi {
   originsPage(query: OriginsQuery): OriginsPage {
     const replicator = this.#replicator;
     if (!replicator) return { origins: [], nextCursor: null };
-    return pageOfOrigins(this.#liveIds(replicator), query, (id) => {
-      const entry = replicator.origin(id);
-      return entry && this.#view(entry);
-    });
+    return pageOfOrigins(
+      this.#liveIds(replicator),
+      query,
+      (id) => {
+        const entry = replicator.origin(id);
+        return entry && this.#view(entry);
+      },
+      (id) => {
+        const owner = this.#ownerOf(id);
+        return { owner: owner ?? null, status: replicator.healthOf(id, owner)?.status ?? "unknown" };
+      },
+    );
   }
 
   origin(id: string): OriginView | undefined {
