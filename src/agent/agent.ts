@@ -23,14 +23,17 @@ import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
 import { Confirmer } from "./confirmer.js";
 import { DepartedMembers } from "./departed.js";
+import { NodeHistory, type OriginHistory, type TimelineEvent } from "./history.js";
 import {
   type HeckNodeApi,
   type NodeEvents,
   type OriginView,
+  type OwnerCount,
   toHealthView,
   type Unsubscribe,
 } from "./node-api.js";
 import { type OriginsPage, type OriginsQuery, pageOfOrigins, probeWatermark } from "./origins-page.js";
+import { OwnerCounter } from "./owner-counts.js";
 
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
 /** Join retries back off from 1 s to this. */
@@ -78,6 +81,9 @@ export class HeckAgent implements HeckNodeApi {
   /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
   #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
+  #ownerCounter: OwnerCounter | undefined;
+  /** Probe latency, transitions and events for the dashboard (bounded, in memory). */
+  readonly #history = new NodeHistory();
   readonly #departed = new DepartedMembers();
   #stopped = false;
   #stopping: Promise<void> | undefined;
@@ -138,13 +144,18 @@ export class HeckAgent implements HeckNodeApi {
     replicator.onChange((change) => {
       this.#scheduleFlush();
       if (change.kind === "origin") {
-        if ((change.entry === undefined) !== (change.previous === undefined)) this.#sortedIds = undefined;
+        if ((change.entry === undefined) !== (change.previous === undefined)) {
+          this.#sortedIds = undefined;
+          this.#ownerCounter?.invalidate();
+        }
+        if (change.entry === undefined) this.#history.forget(change.id);
         this.#checker?.originChanged(change.id);
         return;
       }
       const status = change.record?.status ?? "unknown";
       const previous = change.previous?.status ?? "unknown";
       if (status !== previous) {
+        this.#ownerCounter?.invalidate();
         this.#emit("health", {
           id: change.id,
           status,
@@ -216,7 +227,10 @@ export class HeckAgent implements HeckNodeApi {
         liveOrigins: () => replicator.liveOrigins(),
         origin: (id) => replicator.origin(id),
         healthOf: (id) => replicator.healthOf(id),
-        recordHealth: (id, fields) => replicator.recordHealth(id, fields),
+        recordHealth: (id, fields) => {
+          this.#recordProbe(id, fields.checkedAt, fields.latencyMs, fields.error === null);
+          return replicator.recordHealth(id, fields);
+        },
       },
       clock: systemClock,
       timers: systemTimers,
@@ -277,11 +291,18 @@ export class HeckAgent implements HeckNodeApi {
   originsPage(query: OriginsQuery): OriginsPage {
     const replicator = this.#replicator;
     if (!replicator) return { origins: [], nextCursor: null };
-    this.#sortedIds ??= [...replicator.liveOrigins()].map((e) => e.id).sort();
-    return pageOfOrigins(this.#sortedIds, query, (id) => {
-      const entry = replicator.origin(id);
-      return entry && this.#view(entry);
-    });
+    return pageOfOrigins(
+      this.#liveIds(replicator),
+      query,
+      (id) => {
+        const entry = replicator.origin(id);
+        return entry && this.#view(entry);
+      },
+      (id) => {
+        const owner = this.#ownerOf(id);
+        return { owner: owner ?? null, status: replicator.healthOf(id, owner)?.status ?? "unknown" };
+      },
+    );
   }
 
   origin(id: string): OriginView | undefined {
@@ -291,6 +312,30 @@ export class HeckAgent implements HeckNodeApi {
 
   ownedCount(): number {
     return this.#checker?.owned() ?? 0;
+  }
+
+  ownerCounts(): Map<string, OwnerCount> {
+    const replicator = this.#replicator;
+    if (!replicator) return new Map();
+    this.#ownerCounter ??= new OwnerCounter({
+      ids: () => this.#liveIds(replicator),
+      candidates: () => this.#ownerCandidates(),
+      ownerOf: (id) => this.#ownerOf(id),
+      statusOf: (id, owner) =>
+        replicator.origin(id) ? (replicator.healthOf(id, owner)?.status ?? "unknown") : undefined,
+      later: (fn) => setImmediate(fn),
+      now: () => Date.now(),
+    });
+    return this.#ownerCounter.counts();
+  }
+
+  originHistory(id: string): OriginHistory | undefined {
+    if (!this.#replicator?.origin(id)) return undefined;
+    return this.#history.history(id, Date.now());
+  }
+
+  recentEvents(limit: number): TimelineEvent[] {
+    return this.#history.recent(limit);
   }
 
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView } {
@@ -341,6 +386,7 @@ export class HeckAgent implements HeckNodeApi {
     clearInterval(this.#sampler);
     this.#checker?.stop();
     this.#confirmer?.stop();
+    this.#ownerCounter?.stop();
     const swim = this.#swim;
     if (leave && swim) {
       await new Promise<void>((resolve) => swim.leave(LEAVE_TIMEOUT_MS, resolve));
@@ -362,7 +408,20 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   #emit<K extends keyof NodeEvents>(kind: K, event: NodeEvents[K]): void {
+    if (kind === "health") this.#history.recordHealth(event as NodeEvents["health"]);
+    else this.#history.recordMember(event as NodeEvents["member"]);
     this.#events.emit(kind, event);
+  }
+
+  #recordProbe(id: string, at: number | null, latencyMs: number | null, ok: boolean): void {
+    if (at === null || latencyMs === null) return;
+    this.#history.recordProbe(id, { at, ms: latencyMs, ok });
+  }
+
+  /** Live origin ids in order, rebuilt after an origin was added or removed; never mutated. */
+  #liveIds(replicator: Replicator): readonly string[] {
+    this.#sortedIds ??= [...replicator.liveOrigins()].map((e) => e.id).sort();
+    return this.#sortedIds;
   }
 
   /**
@@ -395,6 +454,7 @@ export class HeckAgent implements HeckNodeApi {
 
   #onMemberEvent(event: MemberEvent): void {
     this.#candidates = undefined;
+    this.#ownerCounter?.invalidate();
     this.#departed.note(event.member);
     if (this.#stopped) return;
     this.#emit("member", {

@@ -2,6 +2,7 @@ import type { Registry } from "prom-client";
 import type { Address } from "../core/address.js";
 import type { MemberStatus, MemberView } from "../core/membership/ports.js";
 import type { HealthRecord, HealthStatus, OriginSpec } from "../core/state/types.js";
+import type { OriginHistory, TimelineEvent } from "./history.js";
 import type { OriginsPage, OriginsQuery } from "./origins-page.js";
 
 /** `health` of an origin view (contract.md "Origin view"); times are ISO 8601 or null. */
@@ -66,6 +67,16 @@ export interface NodeEvents {
 
 export type Unsubscribe = () => void;
 
+/** Live origins one member owns, by their health status (`GET /v1/owners`). */
+export interface OwnerCount {
+  origins: number;
+  healthy: number;
+  unhealthy: number;
+  unknown: number;
+}
+
+export const emptyOwnerCount = (): OwnerCount => ({ origins: 0, healthy: 0, unhealthy: 0, unknown: 0 });
+
 /**
  * What the HTTP API and the dashboard need from a running node. The agent implements it; the API
  * is a factory over it and knows nothing of sockets or the database.
@@ -84,6 +95,15 @@ export interface HeckNodeApi {
   origin(id: string): OriginView | undefined;
   /** Number of live origins this node owns and probes. */
   ownedCount(): number;
+  /**
+   * Live origins per owner by this node's view, every owner candidate listed (with zeros when it
+   * owns none); origins no member can own (no candidates) are left out.
+   */
+  ownerCounts(): Map<string, OwnerCount>;
+  /** This node's record of an origin's probes and transitions; undefined when the origin is absent. */
+  originHistory(id: string): OriginHistory | undefined;
+  /** The newest `limit` health and member events this node sent on its stream, oldest first. */
+  recentEvents(limit: number): TimelineEvent[];
   /** Durable before it returns: `created` is false when it replaced an existing origin. */
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView };
   /** All or nothing, durable before it returns; returns the count. */

@@ -4,11 +4,11 @@ import { errorBody } from "./errors.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** Served without a token even when `--api-token` is set (`GET /healthz` only). */
+    /** Served without a token even when `--api-token` is set (`GET /healthz` and the static page). */
     public?: boolean;
     /**
      * Also accepts the token as `?token=`: for what a browser loads without being able to set
-     * headers (the dashboard page and EventSource). Nowhere else, so tokens stay out of URLs.
+     * headers (EventSource). Nowhere else, so tokens stay out of URLs.
      */
     acceptsQueryToken?: boolean;
   }

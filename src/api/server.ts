@@ -3,6 +3,7 @@ import type { HeckNodeApi } from "../agent/node-api.js";
 import { registerBearerAuth } from "./auth.js";
 import { errorBody, toErrorResponse } from "./errors.js";
 import { registerDashboardRoute } from "./routes/dashboard.js";
+import { registerHistoryRoutes } from "./routes/history.js";
 import { registerOriginRoutes } from "./routes/origins.js";
 import { registerSystemRoutes } from "./routes/system.js";
 import { registerEventStream } from "./sse.js";
@@ -91,6 +92,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ...(options.denyPrivateTargets === undefined ? {} : { denyPrivateTargets: options.denyPrivateTargets }),
     ...(options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost }),
   });
+  registerHistoryRoutes(app, node);
   registerEventStream(
     app,
     node,

@@ -1,10 +1,18 @@
 import { EventEmitter } from "node:events";
 import type { Registry } from "prom-client";
 import {
+  type LatencySample,
+  NodeHistory,
+  type OriginHistory,
+  type TimelineEvent,
+} from "../../src/agent/history.js";
+import {
+  emptyOwnerCount,
   type HealthView,
   type HeckNodeApi,
   type NodeEvents,
   type OriginView,
+  type OwnerCount,
   toHealthView,
   type Unsubscribe,
 } from "../../src/agent/node-api.js";
@@ -40,6 +48,7 @@ export class MemoryNode implements HeckNodeApi {
     { spec: OriginSpec; owner: string | null; health: HealthView }
   >();
   private readonly events = new EventEmitter();
+  private readonly history = new NodeHistory();
 
   constructor(name = "node-1", gossipPort = 7946) {
     this.name = name;
@@ -79,6 +88,30 @@ export class MemoryNode implements HeckNodeApi {
     return [...this.entries.values()].filter((e) => e.owner === this.name).length;
   }
 
+  ownerCounts(): Map<string, OwnerCount> {
+    const counts = new Map(
+      this.memberList
+        .filter((m) => m.status === "alive" || m.status === "suspect")
+        .map((m) => [m.name, emptyOwnerCount()]),
+    );
+    for (const { owner, health } of this.entries.values()) {
+      if (owner === null) continue;
+      const count = counts.get(owner) ?? emptyOwnerCount();
+      counts.set(owner, count);
+      count.origins++;
+      count[health.status]++;
+    }
+    return counts;
+  }
+
+  originHistory(id: string): OriginHistory | undefined {
+    return this.entries.has(id) ? this.history.history(id, Date.now()) : undefined;
+  }
+
+  recentEvents(limit: number): TimelineEvent[] {
+    return this.history.recent(limit);
+  }
+
   putOrigin(id: string, spec: OriginSpec): { created: boolean; view: OriginView } {
     const existing = this.entries.get(id);
     this.entries.set(id, {
@@ -96,6 +129,7 @@ export class MemoryNode implements HeckNodeApi {
   }
 
   deleteOrigin(id: string): boolean {
+    this.history.forget(id);
     return this.entries.delete(id);
   }
 
@@ -130,6 +164,11 @@ export class MemoryNode implements HeckNodeApi {
     this.memberList.push(member(name, port, status));
   }
 
+  /** Records a probe this node ran, for the origin's latency history. */
+  recordProbe(id: string, sample: LatencySample): void {
+    this.history.recordProbe(id, sample);
+  }
+
   /** Records a probe result as the owner would and emits `health` when the status changes. */
   setHealth(
     id: string,
@@ -150,7 +189,11 @@ export class MemoryNode implements HeckNodeApi {
       error: details.error ?? null,
       confirmedBy: null,
     };
-    if (previous !== status) this.events.emit("health", { id, status, previous, reporter, at });
+    if (previous !== status) {
+      const event = { id, status, previous, reporter, at };
+      this.history.recordHealth(event);
+      this.events.emit("health", event);
+    }
   }
 
   setMemberStatus(name: string, status: MemberStatus): void {
@@ -158,7 +201,9 @@ export class MemoryNode implements HeckNodeApi {
     if (!m) throw new Error(`no member ${name}`);
     m.status = status;
     m.incarnation++;
-    this.events.emit("member", { name, status, at: new Date().toISOString() });
+    const event = { name, status, at: new Date().toISOString() };
+    this.history.recordMember(event);
+    this.events.emit("member", event);
   }
 
   private view(id: string): OriginView | undefined {

@@ -22,10 +22,14 @@ function readPage(): string | undefined {
   return undefined;
 }
 
-/** `GET /`: the dashboard, one static page that reads the API from the browser. */
+/**
+ * `GET /`: the dashboard, one static page that reads the API from the browser. It is public even
+ * with `--api-token`: it holds no data of the node, and it must load to ask for the token, which
+ * then goes with every API request it makes.
+ */
 export function registerDashboardRoute(app: FastifyInstance): void {
   let page: string | undefined;
-  app.get("/", { config: { acceptsQueryToken: true } }, async (_request, reply) => {
+  app.get("/", { config: { public: true } }, async (_request, reply) => {
     page ??= readPage();
     if (page === undefined) throw new NotFoundError("the dashboard page is not installed");
     return (

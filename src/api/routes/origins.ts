@@ -51,9 +51,10 @@ export function registerOriginRoutes(
 ): void {
   app.get("/v1/origins", async (request) => {
     const query = requireObject(request.query ?? {}, "query");
-    refuseUnknownFields(query, ["status", "owner", "limit", "cursor"], "?");
+    refuseUnknownFields(query, ["status", "owner", "q", "limit", "cursor"], "?");
     const status = optionalQueryValue(query, "status");
     const owner = optionalQueryValue(query, "owner");
+    const idContains = optionalQueryValue(query, "q");
     const cursor = optionalQueryValue(query, "cursor");
     const limitText = optionalQueryValue(query, "limit");
     if (status !== undefined && !(HEALTH_STATUSES as readonly string[]).includes(status)) {
@@ -68,6 +69,7 @@ export function registerOriginRoutes(
       ...(cursor === undefined ? {} : { cursor }),
       ...(status === undefined ? {} : { status: status as HealthStatus }),
       ...(owner === undefined ? {} : { owner }),
+      ...(idContains === undefined ? {} : { idContains }),
     });
   });
 

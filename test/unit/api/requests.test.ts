@@ -114,7 +114,7 @@ describe("API token", () => {
     assert.equal((await app.inject({ method: "GET", url: "/v1/members" })).statusCode, 200);
   });
 
-  test("a missing or wrong token is a 401 on every route, known or not", async () => {
+  test("a missing or wrong token is a 401 on every route but the static page, known or not", async () => {
     const { app } = server({ apiToken: "s3cret" });
     for (const [method, url] of [
       ["GET", "/v1/members"],
@@ -123,7 +123,9 @@ describe("API token", () => {
       ["PUT", "/v1/origins/a"],
       ["POST", "/v1/leave"],
       ["GET", "/metrics"],
-      ["GET", "/"],
+      ["GET", "/v1/owners"],
+      ["GET", "/v1/origins/a/history"],
+      ["GET", "/v1/events/recent"],
       ["GET", "/v1/events"],
       ["GET", "/no/such/route"],
     ] as const) {

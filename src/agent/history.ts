@@ -1,0 +1,205 @@
+import type { HealthStatus } from "../core/state/types.js";
+import type { HealthEvent, MemberChangeEvent } from "./node-api.js";
+
+/** One probe this node ran: when it finished (epoch ms), how long it took, whether it passed. */
+export interface LatencySample {
+  at: number;
+  ms: number;
+  ok: boolean;
+}
+
+/** A status change of one origin as this node saw it (its own probes or gossip). */
+export interface Transition {
+  at: string;
+  status: HealthStatus;
+  previous: HealthStatus;
+  reporter: string | null;
+}
+
+/** `GET /v1/origins/{id}/history`. */
+export interface OriginHistory {
+  latency: Array<{ at: string; ms: number; ok: boolean }>;
+  transitions: Transition[];
+}
+
+/** `GET /v1/events/recent`: what the event stream sent, tagged with its kind. */
+export type TimelineEvent = ({ kind: "health" } & HealthEvent) | ({ kind: "member" } & MemberChangeEvent);
+
+export interface HistoryLimits {
+  /**
+   * Samples kept per origin: an hour at the default 5 s interval. A shorter interval keeps less
+   * than an hour. @default 720
+   */
+  samplesPerOrigin?: number;
+  /**
+   * Samples kept over all origins, about 24 bytes each. Past it, the origin written longest ago
+   * gives up its oldest sample, so that owned origins share the budget evenly: at 30,000 owned
+   * origins each keeps about 16 samples. @default 500000
+   */
+  samplesTotal?: number;
+  /** Samples older than this are dropped when their origin is written or read. @default 3600000 */
+  maxAgeMs?: number;
+  /** Transitions kept per origin. @default 20 */
+  transitionsPerOrigin?: number;
+  /** Origins with transitions kept; past it the one changed longest ago is forgotten. @default 10000 */
+  originsWithTransitions?: number;
+  /** Health and member events kept for the timeline. @default 500 */
+  recentEvents?: number;
+}
+
+/**
+ * A ring of samples in three parallel arrays with a start offset; compacted once half of it is
+ * dead, so that dropping the oldest sample is amortised O(1).
+ */
+class SampleRing {
+  at: number[] = [];
+  ms: number[] = [];
+  ok: boolean[] = [];
+  start = 0;
+
+  get size(): number {
+    return this.at.length - this.start;
+  }
+
+  push(sample: LatencySample): void {
+    this.at.push(sample.at);
+    this.ms.push(sample.ms);
+    this.ok.push(sample.ok);
+  }
+
+  dropOldest(): void {
+    this.start++;
+    if (this.start * 2 >= this.at.length) {
+      this.at = this.at.slice(this.start);
+      this.ms = this.ms.slice(this.start);
+      this.ok = this.ok.slice(this.start);
+      this.start = 0;
+    }
+  }
+
+  oldestAt(): number | undefined {
+    return this.size > 0 ? this.at[this.start] : undefined;
+  }
+}
+
+/**
+ * What the dashboard shows of the past, kept in memory by one node and bounded in every
+ * dimension: the latency of the probes this node ran, the transitions it saw, and a timeline of
+ * the events its stream sent. Nothing here is replicated or persisted; a restart starts empty.
+ * Pure: times come in as arguments.
+ */
+export class NodeHistory {
+  readonly #samplesPerOrigin: number;
+  readonly #samplesTotal: number;
+  readonly #maxAgeMs: number;
+  readonly #transitionsPerOrigin: number;
+  readonly #originsWithTransitions: number;
+  readonly #recentEvents: number;
+  /** In order of last write: the first entry is the origin written longest ago. */
+  readonly #samples = new Map<string, SampleRing>();
+  #sampleCount = 0;
+  readonly #transitions = new Map<string, Transition[]>();
+  #events: TimelineEvent[] = [];
+
+  constructor(limits: HistoryLimits = {}) {
+    this.#samplesPerOrigin = limits.samplesPerOrigin ?? 720;
+    this.#samplesTotal = limits.samplesTotal ?? 500_000;
+    this.#maxAgeMs = limits.maxAgeMs ?? 3_600_000;
+    this.#transitionsPerOrigin = limits.transitionsPerOrigin ?? 20;
+    this.#originsWithTransitions = limits.originsWithTransitions ?? 10_000;
+    this.#recentEvents = limits.recentEvents ?? 500;
+  }
+
+  /** Samples held over all origins. */
+  get sampleCount(): number {
+    return this.#sampleCount;
+  }
+
+  /** Records a probe this node ran. */
+  recordProbe(id: string, sample: LatencySample): void {
+    let ring = this.#samples.get(id);
+    if (ring) this.#samples.delete(id);
+    else ring = new SampleRing();
+    this.#samples.set(id, ring);
+    ring.push(sample);
+    this.#sampleCount++;
+    this.#expire(id, ring, sample.at);
+    if (ring.size > this.#samplesPerOrigin) this.#drop(id, ring);
+    while (this.#sampleCount > this.#samplesTotal) {
+      const [oldestId, oldest] = this.#samples.entries().next().value as [string, SampleRing];
+      this.#drop(oldestId, oldest);
+    }
+  }
+
+  /** Records a health event (a transition of `event.id`) and adds it to the timeline. */
+  recordHealth(event: HealthEvent): void {
+    let list = this.#transitions.get(event.id);
+    if (list) this.#transitions.delete(event.id);
+    else list = [];
+    this.#transitions.set(event.id, list);
+    list.push({ at: event.at, status: event.status, previous: event.previous, reporter: event.reporter });
+    if (list.length > this.#transitionsPerOrigin) list.shift();
+    if (this.#transitions.size > this.#originsWithTransitions) {
+      const oldest = this.#transitions.keys().next().value as string;
+      this.#transitions.delete(oldest);
+    }
+    this.#remember({ kind: "health", ...event });
+  }
+
+  /** Adds a membership event to the timeline. */
+  recordMember(event: MemberChangeEvent): void {
+    this.#remember({ kind: "member", ...event });
+  }
+
+  /** Forgets a deleted origin. */
+  forget(id: string): void {
+    const ring = this.#samples.get(id);
+    if (ring) {
+      this.#sampleCount -= ring.size;
+      this.#samples.delete(id);
+    }
+    this.#transitions.delete(id);
+  }
+
+  /** The latency samples of the last `maxAgeMs` before `now`, oldest first, and the transitions. */
+  history(id: string, now: number): OriginHistory {
+    const latency: OriginHistory["latency"] = [];
+    const ring = this.#samples.get(id);
+    if (ring) {
+      this.#expire(id, ring, now);
+      for (let i = ring.start; i < ring.at.length; i++) {
+        latency.push({
+          at: new Date(ring.at[i] as number).toISOString(),
+          ms: ring.ms[i] as number,
+          ok: ring.ok[i] as boolean,
+        });
+      }
+    }
+    return { latency, transitions: [...(this.#transitions.get(id) ?? [])] };
+  }
+
+  /** The newest `limit` timeline events, oldest first. */
+  recent(limit: number): TimelineEvent[] {
+    const count = Math.min(limit, this.#recentEvents);
+    return this.#events.slice(Math.max(0, this.#events.length - count));
+  }
+
+  #remember(event: TimelineEvent): void {
+    this.#events.push(event);
+    // Trimmed in batches: one copy per `recentEvents` events rather than a shift per event.
+    if (this.#events.length >= this.#recentEvents * 2) this.#events = this.#events.slice(-this.#recentEvents);
+  }
+
+  #expire(id: string, ring: SampleRing, now: number): void {
+    const cutoff = now - this.#maxAgeMs;
+    for (let oldest = ring.oldestAt(); oldest !== undefined && oldest < cutoff; oldest = ring.oldestAt()) {
+      this.#drop(id, ring);
+    }
+  }
+
+  #drop(id: string, ring: SampleRing): void {
+    ring.dropOldest();
+    this.#sampleCount--;
+    if (ring.size === 0) this.#samples.delete(id);
+  }
+}

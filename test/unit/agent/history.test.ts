@@ -1,0 +1,115 @@
+import * as assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { NodeHistory } from "../../../src/agent/history.js";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+
+describe("NodeHistory latency samples", () => {
+  test("keeps an origin's samples oldest first, with ISO times", () => {
+    const h = new NodeHistory();
+    h.recordProbe("a", { at: T0, ms: 12, ok: true });
+    h.recordProbe("a", { at: T0 + 5000, ms: 2000, ok: false });
+    assert.deepEqual(h.history("a", T0 + 5000).latency, [
+      { at: "2026-01-01T00:00:00.000Z", ms: 12, ok: true },
+      { at: "2026-01-01T00:00:05.000Z", ms: 2000, ok: false },
+    ]);
+  });
+
+  test("drops samples older than the age limit when read", () => {
+    const h = new NodeHistory({ maxAgeMs: 60_000 });
+    h.recordProbe("a", { at: T0, ms: 1, ok: true });
+    h.recordProbe("a", { at: T0 + 30_000, ms: 2, ok: true });
+    assert.deepEqual(
+      h.history("a", T0 + 61_000).latency.map((s) => s.ms),
+      [2],
+    );
+    assert.equal(h.sampleCount, 1);
+  });
+
+  test("an origin keeps at most samplesPerOrigin, the newest", () => {
+    const h = new NodeHistory({ samplesPerOrigin: 3 });
+    for (let i = 0; i < 10; i++) h.recordProbe("a", { at: T0 + i, ms: i, ok: true });
+    assert.deepEqual(
+      h.history("a", T0 + 10).latency.map((s) => s.ms),
+      [7, 8, 9],
+    );
+    assert.equal(h.sampleCount, 3);
+  });
+
+  test("past the total, the origin written longest ago gives up its oldest sample", () => {
+    const h = new NodeHistory({ samplesTotal: 4 });
+    for (let round = 0; round < 5; round++) {
+      for (const id of ["a", "b"]) h.recordProbe(id, { at: T0 + round, ms: round, ok: true });
+    }
+    assert.equal(h.sampleCount, 4);
+    assert.deepEqual(
+      h.history("a", T0 + 5).latency.map((s) => s.ms),
+      [3, 4],
+    );
+    assert.deepEqual(
+      h.history("b", T0 + 5).latency.map((s) => s.ms),
+      [3, 4],
+    );
+  });
+
+  test("stays within the total over many origins and many rounds", () => {
+    const h = new NodeHistory({ samplesTotal: 1000, samplesPerOrigin: 50 });
+    for (let round = 0; round < 30; round++) {
+      for (let o = 0; o < 200; o++) h.recordProbe(`o${o}`, { at: T0 + round, ms: 1, ok: true });
+    }
+    assert.equal(h.sampleCount, 1000);
+    let held = 0;
+    for (let o = 0; o < 200; o++) held += h.history(`o${o}`, T0 + 30).latency.length;
+    assert.equal(held, 1000);
+  });
+
+  test("forget drops an origin's samples and transitions", () => {
+    const h = new NodeHistory();
+    h.recordProbe("a", { at: T0, ms: 1, ok: true });
+    h.recordHealth({ id: "a", status: "healthy", previous: "unknown", reporter: "n1", at: "t" });
+    h.forget("a");
+    assert.deepEqual(h.history("a", T0), { latency: [], transitions: [] });
+    assert.equal(h.sampleCount, 0);
+  });
+});
+
+describe("NodeHistory transitions and timeline", () => {
+  test("keeps the newest transitions per origin", () => {
+    const h = new NodeHistory({ transitionsPerOrigin: 2 });
+    const statuses = ["healthy", "unhealthy", "healthy"] as const;
+    statuses.forEach((status, i) => {
+      h.recordHealth({ id: "a", status, previous: "unknown", reporter: "n2", at: `t${i}` });
+    });
+    assert.deepEqual(
+      h.history("a", T0).transitions.map((t) => [t.at, t.status, t.reporter]),
+      [
+        ["t1", "unhealthy", "n2"],
+        ["t2", "healthy", "n2"],
+      ],
+    );
+  });
+
+  test("forgets the origin changed longest ago past originsWithTransitions", () => {
+    const h = new NodeHistory({ originsWithTransitions: 2 });
+    for (const id of ["a", "b", "a", "c"]) {
+      h.recordHealth({ id, status: "healthy", previous: "unknown", reporter: null, at: "t" });
+    }
+    assert.equal(h.history("b", T0).transitions.length, 0);
+    assert.equal(h.history("a", T0).transitions.length, 2);
+    assert.equal(h.history("c", T0).transitions.length, 1);
+  });
+
+  test("the timeline holds both kinds in order, bounded, newest kept", () => {
+    const h = new NodeHistory({ recentEvents: 3 });
+    h.recordMember({ name: "n2", status: "alive", at: "t0" });
+    for (let i = 1; i <= 6; i++) {
+      h.recordHealth({ id: `o${i}`, status: "healthy", previous: "unknown", reporter: "n1", at: `t${i}` });
+    }
+    h.recordMember({ name: "n2", status: "dead", at: "t7" });
+    assert.deepEqual(
+      h.recent(10).map((e) => e.at),
+      ["t5", "t6", "t7"],
+    );
+    assert.deepEqual(h.recent(1), [{ kind: "member", name: "n2", status: "dead", at: "t7" }]);
+  });
+});
