@@ -5,8 +5,8 @@ import {
   DEFAULT_HANDOVER_SPREAD_MS,
   DEFAULT_JITTER_PERCENT,
   firstDueAt,
+  gridDueAt,
   intervalFor,
-  nextDueAt,
 } from "../core/checks/schedule.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
 import { OwnerIndex } from "../core/ownership/owner-index.js";
@@ -512,7 +512,7 @@ export class Checker {
 
   #requeue(task: Task, startedAt: number): void {
     const interval = intervalFor(task.spec, task.check);
-    task.dueAt = nextDueAt(startedAt, interval, this.#o.rng, this.#jitterPercent);
+    task.dueAt = gridDueAt(task.id, startedAt, interval, this.#o.rng, this.#jitterPercent);
     task.phase = "queued";
     this.#due.push(task);
     this.#armTimer();

@@ -3,8 +3,10 @@
  *
  * - a deterministic phase: an owner that takes over many origins at once (at start, or when a
  *   member dies and its origins move) starts each one at an offset derived from a hash of the
- *   origin id, so first probes are spread evenly instead of firing together, and every node
- *   computes the same offset for an origin;
+ *   origin id, so first probes are spread evenly instead of firing together; later probes keep to
+ *   the origin's grid of instants (its phase plus whole intervals, {@link gridDueAt}), so that
+ *   origins bunched by a handover or a backlog spread out again, and every node computes the same
+ *   grid for an origin;
  * - a random jitter on every later probe, a percentage of the interval as Envoy's
  *   `interval_jitter_percent`, so that origins with the same interval do not stay in lock step
  *   (the same reason memberlist and Serf randomise their timers). Unlike Envoy's, which only adds,
@@ -48,17 +50,28 @@ export function firstDueAt(
 }
 
 /**
- * When the probe after one that started at `startedAt` is due. The caller arms it only once the
- * previous probe has settled, so probes of one origin never overlap even when the jitter shortens
- * the gap.
+ * When the probe after one that started at `startedAt` is due, on the origin's own grid: the
+ * instants `phaseOffsetMs(originId, intervalMs) + k * intervalMs` on the shared clock, the first
+ * one at least half an interval after `startedAt`, moved by a jitter centred on it
+ * (`jitterPercent` of the interval wide). The caller arms it only once the previous probe has
+ * settled, so probes of one origin never overlap even when the jitter shortens the gap. A probe that ran on time gets the next grid instant, one interval on; one that
+ * ran late (waiting for a free slot, or as the first probe after a handover) does not push its
+ * successors back: the origin returns to its phase, so a crowd of origins that bunched up (a node
+ * taking over 100,000 of them within 2 s) spreads out over the interval again after one round
+ * rather than staying bunched. Every node computes the same grid, so a new owner keeps the
+ * origin's cadence.
  */
-export function nextDueAt(
+export function gridDueAt(
+  originId: string,
   startedAt: number,
   intervalMs: number,
   rng: Rng,
   jitterPercent = DEFAULT_JITTER_PERCENT,
 ): number {
-  return startedAt + intervalMs + Math.floor((rng.next() - 0.5) * (jitterPercent / 100) * intervalMs);
+  const phase = phaseOffsetMs(originId, intervalMs);
+  const k = Math.ceil((startedAt + intervalMs / 2 - phase) / intervalMs);
+  const grid = k * intervalMs + phase;
+  return grid + Math.floor((rng.next() - 0.5) * (jitterPercent / 100) * intervalMs);
 }
 
 /**

@@ -1,12 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import {
-  DEFAULT_JITTER_PERCENT,
-  firstDueAt,
-  intervalFor,
-  nextDueAt,
-  phaseOffsetMs,
-} from "../../../src/core/checks/schedule.js";
+import { firstDueAt, gridDueAt, intervalFor, phaseOffsetMs } from "../../../src/core/checks/schedule.js";
 import { seededRng } from "../../../src/core/env.js";
 
 describe("schedule", () => {
@@ -32,31 +26,52 @@ describe("schedule", () => {
     assert.ok(firstDueAt("o", 60_000, 0, 10_000) < 10_000, "the window is an option");
   });
 
-  it("the next probe comes within half the jitter of one interval, one interval apart on average", () => {
-    for (const percent of [DEFAULT_JITTER_PERCENT, 30, 0]) {
-      const rng = seededRng(7);
-      let min = Number.POSITIVE_INFINITY;
-      let max = 0;
-      let sum = 0;
-      const n = 10_000;
-      for (let i = 0; i < n; i++) {
-        const gap = nextDueAt(1_000, 5000, rng, percent) - 1_000;
-        min = Math.min(min, gap);
-        max = Math.max(max, gap);
-        sum += gap;
-      }
-      const span = (5000 * percent) / 100;
-      assert.ok(min >= 5000 - span / 2, `${percent}%: min ${min}`);
-      assert.ok(max <= 5000 + span / 2, `${percent}%: max ${max}`);
-      assert.ok(max - min >= span * 0.9, `${percent}%: the jitter uses its range`);
-      // Four standard errors of the mean of a uniform spread over `span`, plus the floor's rounding.
-      assert.ok(Math.abs(sum / n - 5000) < 1 + span * 0.012, `${percent}%: mean gap ${sum / n}`);
+  it("on the grid, a probe that ran on time is followed one interval on, within the jitter", () => {
+    const rng = seededRng(3);
+    const noJitter = { next: () => 0.5 };
+    const phase = phaseOffsetMs("o", 5000);
+    const onTime = 1_000_000 * 5000 + phase;
+    assert.equal(gridDueAt("o", onTime, 5000, noJitter), onTime + 5000);
+    let sum = 0;
+    const n = 10_000;
+    for (let i = 0; i < n; i++) {
+      const gap = gridDueAt("o", onTime, 5000, rng) - onTime;
+      assert.ok(gap >= 4750 && gap <= 5250, `gap ${gap}`);
+      sum += gap;
     }
+    assert.ok(Math.abs(sum / n - 5000) < 8, `mean gap ${sum / n}`);
   });
 
   it("the jitter bounds hold at the edges of the generator's range", () => {
-    assert.equal(nextDueAt(0, 1000, { next: () => 0 }), 950);
-    assert.ok(nextDueAt(0, 1000, { next: () => 0.999_999 }) < 1050);
+    const grid = 7 * 1000 + phaseOffsetMs("o", 1000);
+    assert.equal(gridDueAt("o", grid - 1000, 1000, { next: () => 0 }), grid - 50);
+    assert.ok(gridDueAt("o", grid - 1000, 1000, { next: () => 0.999_999 }) < grid + 50);
+  });
+
+  it("on the grid, a late probe does not push its successors back", () => {
+    const noJitter = { next: () => 0.5 };
+    const phase = phaseOffsetMs("o", 10_000);
+    const due = 500 * 10_000 + phase;
+    for (const late of [0, 100, 2000, 4900]) {
+      assert.equal(gridDueAt("o", due + late, 10_000, noJitter), due + 10_000, `late by ${late}`);
+    }
+    assert.equal(
+      gridDueAt("o", due + 6000, 10_000, noJitter),
+      due + 20_000,
+      "over half an interval late: skip one",
+    );
+  });
+
+  it("on the grid, origins that ran at the same instant spread to their own phases", () => {
+    const noJitter = { next: () => 0.5 };
+    const buckets = new Array<number>(10).fill(0);
+    const n = 10_000;
+    for (let i = 0; i < n; i++) {
+      const due = gridDueAt(`origin-${i}`, 1_234_567, 10_000, noJitter);
+      assert.ok(due >= 1_234_567 + 5000 && due < 1_234_567 + 15_000);
+      buckets[Math.floor((due % 10_000) / 1000)]!++;
+    }
+    for (const count of buckets) assert.ok(Math.abs(count - n / 10) < n / 10 / 5, `buckets ${buckets}`);
   });
 
   it("uses fastIntervalMs while the status changes and downIntervalMs while down", () => {
