@@ -83,8 +83,21 @@ async function holdAll(agents: AgentProcess[], n: number, timeoutMs: number): Pr
   return Date.now() - t0;
 }
 
-/** Gossip bytes each agent sends per second over a window (UDP and TCP, membership and state). */
+/**
+ * Gossip bytes each agent sends per second over a window (UDP and TCP, membership and state),
+ * opened once no agent has state deltas left to gossip: a burst (the first probes of a catalog)
+ * has drained, and what is measured is what the cluster costs when nothing changes.
+ */
 async function gossipRate(agents: AgentProcess[]): Promise<number[]> {
+  await waitFor(
+    "the state gossip queues to drain",
+    async () => {
+      for (const a of agents) if ((await metric(a, "heck_state_gossip_queue")) !== 0) return false;
+      return true;
+    },
+    300_000,
+    500,
+  );
   const out = '{direction="out"}';
   const before = await Promise.all(agents.map((a) => metric(a, "heck_gossip_bytes_total", out)));
   await new Promise((r) => setTimeout(r, STEADY_WINDOW_MS));

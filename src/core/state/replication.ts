@@ -87,7 +87,7 @@ const SESSION_EXPIRY_MS = 60_000;
  * the excess is dropped instead, most transmitted first, and the one-second sync rounds bring
  * those writes to whoever missed them.
  */
-export const MAX_QUEUED_DELTAS = 2048;
+export const MAX_QUEUED_DELTAS = 512;
 /** Sync requests go to this many random peers. */
 const SYNC_FANOUT = 3;
 /** Writes within this window share one round of sync requests. */
