@@ -265,6 +265,7 @@ export class Swim {
       ctx.dropInput(from, err);
       return;
     }
+    if (messages.length > 0) this.#probing.heardFrom(from);
     for (const msg of messages) {
       try {
         this.#onPacketMessage(from, msg);
