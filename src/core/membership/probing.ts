@@ -188,8 +188,12 @@ export class Probing {
       this.#gossip.sendPiggybacked(target.address, ping, target);
     }
     round.timers.push(
-      ctx.timers.setTimeout(() => this.#probeIndirectly(round, interval), timeout),
       ctx.timers.setTimeout(() => {
+        ctx.noteDelay(ctx.clock.now() - (round.startedAt + timeout));
+        this.#probeIndirectly(round, interval);
+      }, timeout),
+      ctx.timers.setTimeout(() => {
+        ctx.noteDelay(ctx.clock.now() - (round.startedAt + interval));
         round.deadlinePassed = true;
         if (!round.fallbackPending) this.#finishProbe(round, false);
       }, interval),
@@ -311,6 +315,16 @@ export class Probing {
       return;
     }
     ctx.stats.probeFailures++;
+    if (ctx.lastStallAt >= round.startedAt) {
+      // We were stalled while waiting (paused, or an event loop busy elsewhere): the ack may be
+      // lost in our own delay. Our health score already paid for the stall; the target is not
+      // accused on such evidence, and will be probed again in its turn.
+      ctx.stats.probesInconclusive++;
+      ctx.log.debug("membership: failed probe during a stall of our own; no accusation", {
+        node: round.target.name,
+      });
+      return;
+    }
     if (round.expectedNacks > 0) {
       const missing = Math.max(0, round.expectedNacks - round.nacks);
       ctx.awareness.apply(missing * HealthDelta.missedNack);
