@@ -124,14 +124,18 @@ export class NodeContext {
 
   /**
    * A delay of our own: the event loop's, reported by the shell, or a timer of ours that fired
-   * this late. A stall (half a probe timeout or more) worsens our health score, which stretches
+   * this late. A stall (half a probe timeout or more) worsens our health score (once per probe
+   * interval at most), which stretches
    * our own probe timeouts (Lifeguard §IV-A), and marks the time: a probe that failed around it
    * says more about us than about the target, so it accuses nobody.
    */
   noteDelay(delayMs: number): void {
     if (!isStall(delayMs, this.config.probeTimeoutMs)) return;
-    this.awareness.apply(HealthDelta.stalled);
-    this.lastStallAt = this.clock.now();
+    const now = this.clock.now();
+    // One step of the score per probe interval at most: a stall is reported by several timers
+    // and samples at once, and a process busy for a while should back off, not jump to the cap.
+    if (now - this.lastStallAt >= this.config.probeIntervalMs) this.awareness.apply(HealthDelta.stalled);
+    this.lastStallAt = now;
   }
 
   /** A one-shot timer that stop() clears and that does nothing once stopped. */
