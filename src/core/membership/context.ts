@@ -125,9 +125,9 @@ export class NodeContext {
   /**
    * A delay of our own: the event loop's, reported by the shell, or a timer of ours that fired
    * this late. A stall (half a probe timeout or more) worsens our health score (once per probe
-   * interval at most), which stretches
-   * our own probe timeouts (Lifeguard §IV-A), and marks the time: a probe that failed around it
-   * says more about us than about the target, so it accuses nobody.
+   * interval at most), which stretches our own probe timeouts (Lifeguard §IV-A), and marks the
+   * time: a probe that failed around it says more about us than about the target, so it accuses
+   * nobody.
    */
   noteDelay(delayMs: number): void {
     if (!isStall(delayMs, this.config.probeTimeoutMs)) return;
