@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { EventLoopDelaySampler } from "../adapters/event-loop-delay.js";
 import { SqliteStore } from "../adapters/sqlite-store.js";
 import { pinoLogger, systemClock, systemRng, systemTimers } from "../adapters/system-env.js";
 import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
@@ -78,6 +79,8 @@ export class HeckAgent implements HeckNodeApi {
   #sampler: NodeJS.Timeout | undefined;
   #flushScheduled = false;
   #stateTimers: NodeJS.Timeout[] = [];
+  /** Feeds the event loop's delay into Lifeguard's local health (issue 7, item 5). */
+  #loopDelay: EventLoopDelaySampler | undefined;
   /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
   #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
@@ -206,6 +209,7 @@ export class HeckAgent implements HeckNodeApi {
     });
     store.setMeta("incarnation", String(storedIncarnation + 1));
     swim.start();
+    this.#loopDelay = new EventLoopDelaySampler((delayMs) => swim.reportEventLoopDelay(delayMs));
 
     this.#prober = new UndiciProber({
       nodeName: config.name,
@@ -384,6 +388,7 @@ export class HeckAgent implements HeckNodeApi {
     clearTimeout(this.#joinTimer);
     clearTimeout(this.#peersTimer);
     clearInterval(this.#sampler);
+    this.#loopDelay?.stop();
     this.#checker?.stop();
     this.#confirmer?.stop();
     this.#ownerCounter?.stop();

@@ -18,14 +18,25 @@ export function scaleByHealth(timeoutMs: number, score: number): number {
 /**
  * The health score deltas Lifeguard assigns. Each is applied once per event:
  * a probe that got an ack, a probe that failed with no nack-capable helpers, each expected nack
- * that did not arrive, and each refutation of an accusation about ourselves.
+ * that did not arrive, each refutation of an accusation about ourselves, and each stall of our
+ * own (the event loop or a timer late by half a probe timeout or more, {@link isStall}).
  */
 export const HealthDelta = {
   probeSucceeded: -1,
   probeFailed: 1,
   missedNack: 1,
   refuted: 1,
+  stalled: 1,
 } as const;
+
+/**
+ * Whether a delay of our own (event-loop delay, or a timer that fired this late) means this node
+ * was too slow to judge others: half a probe timeout or more, long enough to turn an ack in time
+ * into an ack too late.
+ */
+export function isStall(delayMs: number, probeTimeoutMs: number): boolean {
+  return delayMs >= probeTimeoutMs / 2;
+}
 
 /** Mutable score holder; 0 is healthy, maxMultiplier - 1 is the worst. */
 export class Awareness {

@@ -39,7 +39,9 @@ export interface MembershipConfig {
   /**
    * Serf's reconnect (docs/wire.md §6.7): this often, with probability failed / live members, push-pull
    * join a random failed member, so that halves of a healed partition find each other again after
-   * both have forgotten the other's dead entries. 0 disables. @default 30000
+   * both have forgotten the other's dead entries. 0 disables. Half the push-pull interval in
+   * every profile (Serf's is 30 s), so that the halves of a healed partition find each other
+   * within one push-pull interval. @default 15000 (lan)
    */
   reconnectIntervalMs: number;
   /** Failed members stay reconnect candidates this long after they were declared dead. @default 86400000 (24 h, Serf's reconnect_timeout) */
@@ -74,7 +76,7 @@ const lan: MembershipConfig = {
   awarenessMaxMultiplier: 8,
   udpBufferSize: 1400,
   tcpFallbackPing: true,
-  reconnectIntervalMs: 30_000,
+  reconnectIntervalMs: 15_000,
   reconnectTimeoutMs: 86_400_000,
   compressStreams: true,
   maxStreamBytes: 4 * 1024 * 1024,
@@ -91,6 +93,7 @@ const wan: MembershipConfig = {
   gossipToTheDeadTimeMs: 60_000,
   deadNodeReclaimTimeMs: 60_000,
   tcpTimeoutMs: 30_000,
+  reconnectIntervalMs: 30_000,
 };
 
 const local: MembershipConfig = {
@@ -105,6 +108,7 @@ const local: MembershipConfig = {
   gossipToTheDeadTimeMs: 15_000,
   deadNodeReclaimTimeMs: 15_000,
   tcpTimeoutMs: 1000,
+  reconnectIntervalMs: 7_500,
 };
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>> = { lan, wan, local };

@@ -3,7 +3,7 @@ import { decodeStreamMessage, encodeStreamMessage } from "../../wire/codec.js";
 import type { Message } from "../../wire/messages.js";
 import { type Address, formatAddress } from "../address.js";
 import type { Clock, Logger, Rng, TimerHandle, Timers } from "../env.js";
-import { Awareness } from "./awareness.js";
+import { Awareness, HealthDelta, isStall } from "./awareness.js";
 import type { MembershipConfig } from "./config.js";
 import type { MemberState, MemberTable } from "./members.js";
 import type { MembershipDelegate, MembershipTransport } from "./ports.js";
@@ -25,6 +25,8 @@ export interface SwimStats {
   streamsOut: number;
   probes: number;
   probeFailures: number;
+  /** Failed probes that accused nobody because we were stalled ourselves meanwhile. */
+  probesInconclusive: number;
   indirectPings: number;
   tcpPings: number;
   suspicionsRaised: number;
@@ -45,6 +47,7 @@ export function emptySwimStats(): SwimStats {
     streamsOut: 0,
     probes: 0,
     probeFailures: 0,
+    probesInconclusive: 0,
     indirectPings: 0,
     tcpPings: 0,
     suspicionsRaised: 0,
@@ -97,6 +100,8 @@ export class NodeContext {
   stopped = false;
   /** Set once by leave(): we neither refute nor re-announce ourselves after. */
   leaving = false;
+  /** When we last found ourselves stalled ({@link noteDelay}); -Infinity if never. */
+  lastStallAt = Number.NEGATIVE_INFINITY;
   /** Timers not owned by a probe, an ack handler or a suspicion: ticks, nacks and leave. */
   readonly #loopTimers = new Set<TimerHandle>();
 
@@ -115,6 +120,22 @@ export class NodeContext {
     this.table = options.table;
     this.self = options.self;
     this.awareness = new Awareness(options.config.awarenessMaxMultiplier);
+  }
+
+  /**
+   * A delay of our own: the event loop's, reported by the shell, or a timer of ours that fired
+   * this late. A stall (half a probe timeout or more) worsens our health score (once per probe
+   * interval at most), which stretches our own probe timeouts (Lifeguard §IV-A), and marks the
+   * time: a probe that failed around it says more about us than about the target, so it accuses
+   * nobody.
+   */
+  noteDelay(delayMs: number): void {
+    if (!isStall(delayMs, this.config.probeTimeoutMs)) return;
+    const now = this.clock.now();
+    // One step of the score per probe interval at most: a stall is reported by several timers
+    // and samples at once, and a process busy for a while should back off, not jump to the cap.
+    if (now - this.lastStallAt >= this.config.probeIntervalMs) this.awareness.apply(HealthDelta.stalled);
+    this.lastStallAt = now;
   }
 
   /** A one-shot timer that stop() clears and that does nothing once stopped. */

@@ -13,6 +13,11 @@ const COMPOUND_PART_BYTES = 2;
 const CRC_HEADER_BYTES = 5;
 /** A user payload travels behind its `08` type byte (docs/wire.md §3.6). */
 const USER_TYPE_BYTES = 1;
+/**
+ * Members a node's own accusation or confirmation goes to directly, beside the gossip: all of
+ * them in a small cluster, a bounded random sample in a large one.
+ */
+export const DIRECT_FANOUT = 16;
 
 /**
  * Epidemic dissemination (SWIM §4.1): news about members waits in the broadcast queue and leaves
@@ -32,6 +37,19 @@ export class Dissemination {
   /** Newer news about a node replaces older queued news about it (docs/wire.md §6.9). */
   queue(node: string, payload: Uint8Array, onDone?: () => void): void {
     this.#broadcasts.queue(onDone === undefined ? { key: node, payload } : { key: node, payload, onDone });
+  }
+
+  /**
+   * Sends `message` at once, one datagram each, to up to {@link DIRECT_FANOUT} random members
+   * alive or suspect in our view other than ourselves. Used for our own accusations,
+   * confirmations and refutations: the gossip alone spends its few retransmissions on random
+   * members, and when part of the cluster is unreachable (a partition) the members that could
+   * confirm, or the accused, may never hear them (docs/membership.md, partition recognition).
+   */
+  sendDirect(message: Uint8Array): void {
+    const ctx = this.#ctx;
+    const targets = ctx.table.randomMembers(DIRECT_FANOUT, (s) => s !== ctx.self && !isGone(s.status));
+    for (const target of targets) this.sendPacket(target.address, message, target);
   }
 
   /** Drops every queued broadcast. */

@@ -45,6 +45,12 @@ export class Probing {
   readonly #acks = new Map<number, AckHandler>();
   #probe: ProbeRound | undefined;
   #seqNo = 0;
+  /** A tick arrived while a probe was in flight; it runs when that probe ends. */
+  #tickPending = false;
+  /** Members whose latest probe by us failed; not asked to help until one of ours succeeds. */
+  readonly #unanswered = new Set<string>();
+  /** When a datagram last came from each address (formatAddress). */
+  readonly #heard = new Map<string, number>();
 
   constructor(ctx: NodeContext, gossip: Dissemination, transitions: Transitions) {
     this.#ctx = ctx;
@@ -60,10 +66,17 @@ export class Probing {
   }
 
   probeTick(): void {
-    // A probe stretched by poor local health may outlast the tick; skip until it finishes, as a
-    // ticker driving a blocking probe loop would.
-    if (this.#probe) return;
+    // A probe may last until the next tick (a failed one ends at its deadline, one interval after
+    // it started) or beyond (stretched by poor local health). One tick is kept and run as soon as
+    // the probe ends, as a ticker with a one-slot channel driving a blocking probe loop would
+    // (memberlist); dropping it would make every failed probe cost two ticks, and so delay the
+    // probes of the other members when many fail at once (a partition).
+    if (this.#probe) {
+      this.#tickPending = true;
+      return;
+    }
     this.#transitions.forgetDeparted();
+    this.#forgetHeard();
     const target = this.#ctx.table.nextProbeTarget(this.#ctx.name);
     if (target) this.#probeNode(target);
   }
@@ -175,8 +188,12 @@ export class Probing {
       this.#gossip.sendPiggybacked(target.address, ping, target);
     }
     round.timers.push(
-      ctx.timers.setTimeout(() => this.#probeIndirectly(round, interval), timeout),
       ctx.timers.setTimeout(() => {
+        ctx.noteDelay(ctx.clock.now() - (round.startedAt + timeout));
+        this.#probeIndirectly(round, interval);
+      }, timeout),
+      ctx.timers.setTimeout(() => {
+        ctx.noteDelay(ctx.clock.now() - (round.startedAt + interval));
         round.deadlinePassed = true;
         if (!round.fallbackPending) this.#finishProbe(round, false);
       }, interval),
@@ -191,10 +208,7 @@ export class Probing {
     if (round.done) return;
     const ctx = this.#ctx;
     const target = round.target;
-    const peers = ctx.table.randomMembers(
-      ctx.config.indirectChecks,
-      (s) => s !== ctx.self && s !== target && s.status === "alive",
-    );
+    const peers = this.#helpers(target);
     for (const peer of peers) {
       const nack = protocolMax(peer.vsn) >= ProtocolFeature.nack;
       if (nack) round.expectedNacks++;
@@ -234,6 +248,42 @@ export class Probing {
     }
   }
 
+  /**
+   * Up to indirectChecks helpers for an indirect probe of `target`, among the members alive in our
+   * view. A member that failed our own latest probe is left out, and those we heard from within
+   * the last two probe intervals come first: a helper we cannot reach (across a partition) loses
+   * the request, and its nack, which cannot come, would count against our own health (Lifeguard
+   * §IV-A assumes the helpers work). Members heard from less recently fill the remaining places.
+   */
+  #helpers(target: MemberState): MemberState[] {
+    const ctx = this.#ctx;
+    const k = ctx.config.indirectChecks;
+    const usable = (s: MemberState) =>
+      s !== ctx.self && s !== target && s.status === "alive" && !this.#unanswered.has(s.name);
+    const since = ctx.clock.now() - 2 * ctx.config.probeIntervalMs;
+    const recent = ctx.table.randomMembers(k, (s) => usable(s) && this.#heardSince(s, since));
+    if (recent.length >= k) return recent;
+    const rest = ctx.table.randomMembers(k - recent.length, (s) => usable(s) && !recent.includes(s));
+    return recent.concat(rest);
+  }
+
+  #heardSince(member: MemberState, since: number): boolean {
+    const at = this.#heard.get(formatAddress(member.address));
+    return at !== undefined && at >= since;
+  }
+
+  /** Drops the senders not heard from within the helpers' window, once they outnumber the members. */
+  #forgetHeard(): void {
+    if (this.#heard.size <= this.#ctx.table.size) return;
+    const since = this.#ctx.clock.now() - 2 * this.#ctx.config.probeIntervalMs;
+    for (const [address, at] of this.#heard) if (at < since) this.#heard.delete(address);
+  }
+
+  /** Any datagram from `from` shows that the member there can reach us. */
+  heardFrom(from: Address): void {
+    this.#heard.set(formatAddress(from), this.#ctx.clock.now());
+  }
+
   #isAckFor(reply: Uint8Array, seqNo: number, from: Address): boolean {
     try {
       const msg = this.#ctx.decodeStream(reply);
@@ -253,6 +303,8 @@ export class Probing {
     if (round.done) return;
     const ctx = this.#ctx;
     this.#endProbe(round);
+    if (acked || round.fallbackAcked) this.#unanswered.delete(round.target.name);
+    else this.#unanswered.add(round.target.name);
     if (acked || round.fallbackAcked) {
       if (round.fallbackAcked && !acked) {
         ctx.log.warn("membership: target answered over TCP only; UDP may be blocked", {
@@ -263,6 +315,16 @@ export class Probing {
       return;
     }
     ctx.stats.probeFailures++;
+    if (ctx.lastStallAt >= round.startedAt) {
+      // We were stalled while waiting (paused, or an event loop busy elsewhere): the ack may be
+      // lost in our own delay. Our health score already paid for the stall; the target is not
+      // accused on such evidence, and will be probed again in its turn.
+      ctx.stats.probesInconclusive++;
+      ctx.log.debug("membership: failed probe during a stall of our own; no accusation", {
+        node: round.target.name,
+      });
+      return;
+    }
     if (round.expectedNacks > 0) {
       const missing = Math.max(0, round.expectedNacks - round.nacks);
       ctx.awareness.apply(missing * HealthDelta.missedNack);
@@ -286,7 +348,12 @@ export class Probing {
       this.#ctx.timers.clearTimeout(handler.timer);
       this.#acks.delete(round.seqNo);
     }
-    if (this.#probe === round) this.#probe = undefined;
+    if (this.#probe !== round) return;
+    this.#probe = undefined;
+    if (this.#tickPending && !this.#ctx.stopped) {
+      this.#tickPending = false;
+      this.#ctx.after(0, () => this.probeTick());
+    }
   }
 
   /** Runs `onAck` (or `onNack`) when an ack (or nack) with `seqNo` arrives within `timeoutMs`. */

@@ -242,6 +242,17 @@ export class Swim {
     return n;
   }
 
+  /**
+   * The shell's measure of its own slowness: the largest event-loop delay (ms beyond the
+   * monitor's resolution) seen since the last report. A stall of half a probe timeout or more
+   * worsens the health score, so that a slow node stretches its own timeouts, and a probe that
+   * failed meanwhile accuses nobody (Lifeguard §IV-A; docs/membership.md, slow nodes).
+   */
+  reportEventLoopDelay(delayMs: number): void {
+    if (this.#ctx.stopped || !Number.isFinite(delayMs)) return;
+    this.#ctx.noteDelay(delayMs);
+  }
+
   /** Lifeguard's local health score, 0 (healthy) .. awarenessMaxMultiplier - 1. */
   healthScore(): number {
     return this.#ctx.awareness.score;
@@ -265,6 +276,7 @@ export class Swim {
       ctx.dropInput(from, err);
       return;
     }
+    if (messages.length > 0) this.#probing.heardFrom(from);
     for (const msg of messages) {
       try {
         this.#onPacketMessage(from, msg);

@@ -127,12 +127,16 @@ export class Transitions {
   onSuspect(msg: SuspectMessage): void {
     const ctx = this.#ctx;
     const known = ctx.table.get(msg.node);
-    if (known === undefined || msg.incarnation < known.incarnation) return;
+    if (known === undefined) return;
+    if (msg.incarnation < known.incarnation) {
+      if (known === ctx.self) this.#answerStaleAccusation(msg.from);
+      return;
+    }
     // A running suspicion only collects confirmations; a new confirmer is worth re-gossiping so
     // that others shorten their timers too (Lifeguard §IV-B).
     const running = this.#suspicions.get(msg.node);
     if (running) {
-      if (running.confirm(msg.from)) this.#gossip.queue(msg.node, encodeMessage(msg));
+      if (running.confirm(msg.from)) this.#spread(msg);
       return;
     }
     if (!suspectApplies(known, msg.incarnation)) return;
@@ -140,11 +144,22 @@ export class Transitions {
       if (!ctx.leaving) this.refute(msg.incarnation);
       return;
     }
-    this.#gossip.queue(msg.node, encodeMessage(msg));
+    this.#spread(msg);
     known.incarnation = msg.incarnation;
     this.setStatus(known, "suspect");
     ctx.stats.suspicionsRaised++;
     this.#startSuspicion(known, msg);
+  }
+
+  /**
+   * Queues a suspect message for gossip; our own (From = us) also goes straight to the members
+   * in our view, the accused among them, so that those able to confirm it hear it even when the
+   * gossip's few retransmissions land across a partition, and the accused can refute at once.
+   */
+  #spread(msg: SuspectMessage): void {
+    const encoded = encodeMessage(msg);
+    this.#gossip.queue(msg.node, encoded);
+    if (msg.from === this.#ctx.name) this.#gossip.sendDirect(encoded);
   }
 
   #startSuspicion(state: MemberState, msg: SuspectMessage): void {
@@ -192,20 +207,28 @@ export class Transitions {
     ctx.self.incarnation = refutingIncarnation(ctx.self.incarnation, accused);
     ctx.awareness.apply(HealthDelta.refuted);
     ctx.stats.refutations++;
-    this.broadcastAlive(ctx.self);
+    // The refutation goes as far as the accusation did: directly to the members in our view.
+    this.#gossip.sendDirect(this.broadcastAlive(ctx.self));
   }
 
-  broadcastAlive(state: MemberState): void {
-    const msg: AliveMessage = {
-      type: "alive",
-      incarnation: state.incarnation,
-      node: state.name,
-      addr: state.addr,
-      port: state.address.port,
-      meta: state.meta,
-      vsn: state.vsn,
-    };
-    this.#gossip.queue(state.name, encodeMessage(msg));
+  /**
+   * An accusation older than our incarnation means its sender missed our refutation (lost, or
+   * spent by the gossip elsewhere) and its suspicion may still run. Our current alive goes back to
+   * the accuser directly: one datagram per accusation received, no incarnation bump.
+   */
+  #answerStaleAccusation(accuser: string): void {
+    const ctx = this.#ctx;
+    if (ctx.leaving) return;
+    const to = ctx.table.get(accuser);
+    if (to === undefined || to === ctx.self || isGone(to.status)) return;
+    this.#gossip.sendPacket(to.address, encodeMessage(aliveOf(ctx.self)), to);
+  }
+
+  /** Queues an alive message for `state` and returns it encoded. */
+  broadcastAlive(state: MemberState): Uint8Array {
+    const encoded = encodeMessage(aliveOf(state));
+    this.#gossip.queue(state.name, encoded);
+    return encoded;
   }
 
   setStatus(state: MemberState, status: MemberStatus): void {
@@ -248,4 +271,17 @@ export class Transitions {
     s.cancel();
     this.#suspicions.delete(name);
   }
+}
+
+/** The alive message announcing `state` as it is now. */
+function aliveOf(state: MemberState): AliveMessage {
+  return {
+    type: "alive",
+    incarnation: state.incarnation,
+    node: state.name,
+    addr: state.addr,
+    port: state.address.port,
+    meta: state.meta,
+    vsn: state.vsn,
+  };
 }
