@@ -152,6 +152,15 @@ async function pageLatencies(agent: AgentProcess, owner: string): Promise<Record
   return out;
 }
 
+/** Agents a, b and c, joined through a, pushed onto `agents` as they start (for the cleanup); returns a. */
+async function startThree(path: string, agents: AgentProcess[]): Promise<AgentProcess> {
+  const a = await startAgent({ name: "a", dataDir: `${path}/a` });
+  agents.push(a);
+  for (const name of ["b", "c"])
+    agents.push(await startAgent({ name, dataDir: `${path}/${name}`, join: [a.gossip] }));
+  return a;
+}
+
 interface Figures {
   pages: Record<string, number[]>;
   spreadMs: number;
@@ -197,10 +206,7 @@ async function measure(): Promise<Figures> {
     gossipLarge: [],
   };
   try {
-    const a = await startAgent({ name: "a", dataDir: `${dir.path}/a` });
-    agents.push(a);
-    for (const name of ["b", "c"])
-      agents.push(await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip] }));
+    const a = await startThree(dir.path, agents);
     await waitFor(
       "3 members",
       async () => (await api<{ members: unknown[] }>(a, "GET", "/v1/members")).body.members.length === 3,
@@ -260,10 +266,7 @@ async function steadyGossip(): Promise<{ gossipSmall: number[]; gossipLarge: num
   const dir = tempDir("heck-bench-steady-");
   const agents: AgentProcess[] = [];
   try {
-    const a = await startAgent({ name: "a", dataDir: `${dir.path}/a` });
-    agents.push(a);
-    for (const name of ["b", "c"])
-      agents.push(await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip] }));
+    const a = await startThree(dir.path, agents);
     await load(a, 0, 100, STEADY_INTERVAL_MS);
     await holdAll(agents, 100, 30_000);
     await new Promise((r) => setTimeout(r, STEADY_INTERVAL_MS + 5000));
@@ -284,10 +287,7 @@ async function million(): Promise<string> {
   const dir = tempDir("heck-bench-million-");
   const agents: AgentProcess[] = [];
   try {
-    const a = await startAgent({ name: "a", dataDir: `${dir.path}/a` });
-    agents.push(a);
-    for (const name of ["b", "c"])
-      agents.push(await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip] }));
+    const a = await startThree(dir.path, agents);
     const t0 = Date.now();
     await load(a, 0, n);
     const loadMs = Date.now() - t0;
