@@ -352,11 +352,16 @@ describe("dashboard on a real three-node cluster", { skip, timeout: 240_000 }, (
 
     // The bulk origins point at a closed port: those probed so far are unhealthy, none healthy.
     await page.selectOption("#status-filter", "unhealthy");
+    // The filtered page replaces the unfiltered one once its answer is in: wait for its statuses.
     await waitFor("a page of unhealthy origins", async () => {
       const ids = await originIds(page);
-      return ids.length > 0 && ids.every((id) => id === "svc-03" || id.startsWith("bulk-"));
+      const statuses = await originColumn(page, 2);
+      return (
+        ids.length > 0 &&
+        ids.every((id) => id === "svc-03" || id.startsWith("bulk-")) &&
+        statuses.every((s) => s === "unhealthy")
+      );
     });
-    assert.ok((await originColumn(page, 2)).every((s) => s === "unhealthy"));
     await page.fill("#search", "svc");
     await waitForIds(page, ["svc-03"]);
     await page.fill("#search", "");
