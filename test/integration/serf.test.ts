@@ -36,7 +36,7 @@ function shows(view: Map<string, string>, names: string[], status: string): bool
 const KEY = Buffer.from(Array.from({ length: 16 }, (_, i) => i * 11 + 3)).toString("base64");
 
 for (const mode of ["plain", "encrypted"] as const) {
-  describe(`heck and Serf in one cluster, ${mode}`, { skip, timeout: 120_000 }, () => {
+  describe(`heck and Serf in one cluster, ${mode}`, { skip, timeout: 180_000 }, () => {
     const dir = tempDir(`heck-serf-${mode}-`);
     const heck: AgentProcess[] = [];
     const serf: SerfAgent[] = [];
@@ -75,7 +75,9 @@ for (const mode of ["plain", "encrypted"] as const) {
           for (const h of heck) if (!shows(await heckStatuses(h), names, "alive")) return false;
           return true;
         },
-        20_000,
+        // Serf gossips a join only twice under its local profile: a member that misses both
+        // learns of the newcomer at the next push-pull (15 s), later still on a busy machine.
+        40_000,
       );
     });
 
