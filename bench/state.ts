@@ -2,7 +2,15 @@ import { readFileSync } from "node:fs";
 import { pack } from "msgpackr";
 import { parseOriginSpec } from "../src/core/checks/spec.js";
 import { encodeVersions, MAP_CATALOG } from "../src/core/state/state-wire.js";
-import { type AgentProcess, api, startAgent, stopAgent, tempDir, waitFor } from "../test/helpers/cluster.js";
+import {
+  type AgentProcess,
+  api,
+  metricValue,
+  startAgent,
+  stopAgent,
+  tempDir,
+  waitFor,
+} from "../test/helpers/cluster.js";
 import { machineLine, summarize, table, writeSection } from "./report.js";
 
 /**
@@ -38,16 +46,7 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
-async function metric(agent: AgentProcess, name: string, labels = ""): Promise<number> {
-  const res = await fetch(`http://${agent.http}/metrics`);
-  const text = await res.text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(`${name}${labels} `) || l.startsWith(`${name}${labels}{`));
-  return Number(line?.split(" ").pop() ?? Number.NaN);
-}
-
-const lagMaxMs = async (a: AgentProcess) => 1000 * (await metric(a, "nodejs_eventloop_lag_max_seconds"));
+const lagMaxMs = async (a: AgentProcess) => 1000 * (await metricValue(a, "nodejs_eventloop_lag_max_seconds"));
 
 async function originCount(agent: AgentProcess): Promise<number> {
   const res = await api<{ origins: number }>(agent, "GET", "/v1/self");
@@ -93,18 +92,19 @@ async function gossipRate(agents: AgentProcess[]): Promise<number[]> {
     "the state gossip queues to drain",
     async () => {
       // Each node's own probe watermark, and those it forwards, are always in the queue.
-      for (const a of agents) if ((await metric(a, "heck_state_gossip_queue")) > agents.length) return false;
+      for (const a of agents)
+        if ((await metricValue(a, "heck_state_gossip_queue")) > agents.length) return false;
       return true;
     },
     300_000,
     500,
   );
   const out = '{direction="out"}';
-  const before = await Promise.all(agents.map((a) => metric(a, "heck_gossip_bytes_total", out)));
+  const before = await Promise.all(agents.map((a) => metricValue(a, "heck_gossip_bytes_total", out)));
   await new Promise((r) => setTimeout(r, STEADY_WINDOW_MS));
   // The gauges follow the transport once a second: let them catch up.
   await new Promise((r) => setTimeout(r, 1100));
-  const after = await Promise.all(agents.map((a) => metric(a, "heck_gossip_bytes_total", out)));
+  const after = await Promise.all(agents.map((a) => metricValue(a, "heck_gossip_bytes_total", out)));
   return after.map((v, i) => (v - (before[i] as number)) / ((STEADY_WINDOW_MS + 1100) / 1000));
 }
 
@@ -241,7 +241,7 @@ async function measure(): Promise<Figures> {
       figures.repairMs.push(Date.now() - t1);
       // The counters reach /metrics once a second.
       await new Promise((r) => setTimeout(r, 1200));
-      figures.repairBytes.push(await metric(back, "heck_state_sync_bytes_total", '{direction="in"}'));
+      figures.repairBytes.push(await metricValue(back, "heck_state_sync_bytes_total", '{direction="in"}'));
       await stopAgent(back);
     }
 

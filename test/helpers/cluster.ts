@@ -124,6 +124,13 @@ export async function api<T = unknown>(
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
+/** One sample of a metric on an agent's `/metrics` (`labels` as written there, e.g. `{outcome="refuted"}`); NaN if absent. */
+export async function metricValue(agent: AgentProcess, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`http://${agent.http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
+  return Number(line?.split(" ").pop() ?? Number.NaN);
+}
+
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,

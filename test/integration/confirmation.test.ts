@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import {
   type AgentProcess,
   api,
+  metricValue,
   OriginFarm,
   startAgent,
   stopAgent,
@@ -20,12 +21,6 @@ interface View {
   id: string;
   owner: string;
   health: { status: string; confirmedBy: string | null };
-}
-
-async function metric(agent: AgentProcess, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`http://${agent.http}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
-  return Number(line?.split(" ").pop() ?? 0);
 }
 
 describe("confirmation from a second member, on real agents", { timeout: 90_000 }, () => {
@@ -75,7 +70,7 @@ describe("confirmation from a second member, on real agents", { timeout: 90_000 
     // The witness: c has asked, several times, and been told the origins answer elsewhere.
     await waitFor(
       "c's failures refuted by a second member",
-      async () => (await metric(c, "heck_confirmations_total", '{outcome="refuted"}')) >= 5,
+      async () => (await metricValue(c, "heck_confirmations_total", '{outcome="refuted"}')) >= 5,
       20_000,
     );
     for (const agent of agents) {
