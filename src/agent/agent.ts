@@ -46,6 +46,8 @@ const MAX_JOIN_BACKOFF_MS = 30_000;
 const LEAVE_TIMEOUT_MS = 3000;
 /** Remote state changes are written to disk at least this often. */
 const FLUSH_INTERVAL_MS = 200;
+/** Keys written per background transaction: about 10-20 ms of SQLite work. */
+const FLUSH_SLICE_KEYS = 1000;
 /** Tombstone collection runs this often. */
 const COLLECT_INTERVAL_MS = 10_000;
 /** The probe watermark gossips this often. */
@@ -250,7 +252,7 @@ export class HeckAgent implements HeckNodeApi {
     });
     this.#checker.reconcile();
     this.#wireGauges();
-    this.#every(FLUSH_INTERVAL_MS, () => this.#flush());
+    this.#every(FLUSH_INTERVAL_MS, () => this.#scheduleFlush());
     this.#every(COLLECT_INTERVAL_MS, () => replicator.collect());
     this.#every(WATERMARK_INTERVAL_MS, () => this.#publishWatermark());
 
@@ -489,28 +491,34 @@ export class HeckAgent implements HeckNodeApi {
   }
 
   /**
-   * Remote changes are written in one transaction per tick (an anti-entropy chunk brings up to a
-   * thousand keys); changes the API accepted are flushed before the API answers, in one
-   * transaction, so a bulk upsert is on disk whole or not at all.
+   * Remote changes are written in the background, at most {@link FLUSH_SLICE_KEYS} keys per
+   * transaction and one transaction per turn of the event loop, so that an anti-entropy session
+   * bringing a whole catalog never holds the loop for one long write; the context is written with
+   * the last slice (see {@link Replicator.takeDirty}). Changes the API accepted are flushed whole
+   * before the API answers, in one transaction, so a bulk upsert is on disk whole or not at all.
    */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (this.#flush(FLUSH_SLICE_KEYS)) this.#scheduleFlush();
+    });
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
+  /** Writes up to `limit` dirty keys (all by default); true when dirty keys are left. */
+  #flush(limit = Number.POSITIVE_INFINITY): boolean {
     const store = this.#store;
     const replicator = this.#replicator;
-    if (!store || !replicator) return;
-    const dirty = replicator.takeDirty();
-    if (dirty.catalog.length === 0 && dirty.health.length === 0 && !dirty.context) return;
+    if (!store || !replicator) return false;
+    const dirty = replicator.takeDirty(limit);
+    if (dirty.catalog.length === 0 && dirty.health.length === 0 && !dirty.context) return dirty.more;
     store.saveState({
       catalog: dirty.catalog.map((id) => [id, replicator.catalog.get(id) ?? []]),
       health: dirty.health.map((id) => [id, replicator.health.get(id) ?? []]),
       ...(dirty.context ? { context: { context: replicator.context, floor: replicator.floor } } : {}),
     });
+    return dirty.more;
   }
 
   /** Gossips when this node last probed all the origins it owns, per probe interval. */

@@ -420,17 +420,24 @@ export class Replicator implements MembershipDelegate {
     };
   }
 
-  /** The keys whose versions changed since the last call, and whether the context did. */
-  takeDirty(): { catalog: string[]; health: string[]; context: boolean } {
-    const out = {
-      catalog: [...this.#dirtyCatalog],
-      health: [...this.#dirtyHealth],
-      context: this.#dirtyContext,
-    };
-    this.#dirtyCatalog.clear();
-    this.#dirtyHealth.clear();
-    this.#dirtyContext = false;
-    return out;
+  /**
+   * Up to `limit` keys whose versions changed since they were last taken (catalog keys first),
+   * and whether the context changed. The context is reported only with the last dirty keys, so a
+   * caller that saves what it takes, slice by slice, never saves a context claiming writes whose
+   * versions it has not saved yet; `more` says whether keys are left.
+   */
+  takeDirty(limit = Number.POSITIVE_INFINITY): {
+    catalog: string[];
+    health: string[];
+    context: boolean;
+    more: boolean;
+  } {
+    const catalog = takeFrom(this.#dirtyCatalog, limit);
+    const health = takeFrom(this.#dirtyHealth, limit - catalog.length);
+    const more = this.#dirtyCatalog.size > 0 || this.#dirtyHealth.size > 0;
+    const context = !more && this.#dirtyContext;
+    if (context) this.#dirtyContext = false;
+    return { catalog, health, context, more };
   }
 
   /**
@@ -504,7 +511,8 @@ export class Replicator implements MembershipDelegate {
 
   /**
    * This node's probe outcome for `id`, as its owner. A new health version is written (and
-   * gossiped) only when the status differs from the one held for the origin's current target;
+   * gossiped) only when the status differs from the one held for the origin's current target (none
+   * held reads as `unknown`);
    * otherwise only this node's note of the probe changes, which {@link healthOf} and the
    * watermark carry. Returns the record as readers now see it; undefined if the origin is gone.
    */
@@ -521,6 +529,8 @@ export class Replicator implements MembershipDelegate {
     if (current?.value && current.value.status === fields.status && versions?.length === 1) {
       return this.healthOf(id);
     }
+    // `unknown` is what every replica reads for an origin without health: writing it says nothing.
+    if (!current && fields.status === "unknown") return this.healthOf(id);
     const value: HealthValue = {
       ...fields,
       reporter: internText(fields.reporter),
@@ -855,6 +865,16 @@ export class Replicator implements MembershipDelegate {
         if (listed.has(tag)) continue;
         listed.add(tag);
         keys.push({ map, id, writer, counter });
+        // An origin's health goes right after its spec, so that a node learning the catalog holds
+        // an origin's status before it might probe it as the new owner (and write a concurrent
+        // status of its own). It keeps the spec's place in the order: bounds stay correct.
+        if (fromCatalog && !listed.has(`${MAP_HEALTH}:${id}`)) {
+          const health = this.health.get(id);
+          if (health?.some((v) => full || !theirs.has(v))) {
+            listed.add(`${MAP_HEALTH}:${id}`);
+            keys.push({ map: MAP_HEALTH, id, writer, counter });
+          }
+        }
       }
     }
     return keys;
@@ -1252,6 +1272,22 @@ export class Replicator implements MembershipDelegate {
       if (peer) this.#sendDigest(peer, 0);
     }
   }
+}
+
+/** Removes and returns up to `limit` members of `set`, in insertion order. */
+function takeFrom(set: Set<string>, limit: number): string[] {
+  if (set.size <= limit) {
+    const all = [...set];
+    set.clear();
+    return all;
+  }
+  const out: string[] = [];
+  for (const key of set) {
+    if (out.length >= limit) break;
+    out.push(key);
+    set.delete(key);
+  }
+  return out;
 }
 
 function toEntry(id: string, version: Version<CatalogValue> | undefined): OriginEntry | undefined {
