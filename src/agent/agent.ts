@@ -1,10 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import type { Logger as PinoLogger } from "pino";
 import { EventLoopDelaySampler } from "../adapters/event-loop-delay.js";
 import { SqliteStore } from "../adapters/sqlite-store.js";
-import { pinoLogger, systemClock, systemRng, systemTimers } from "../adapters/system-env.js";
+import {
+  createNodeLogger,
+  pinoLogger,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "../adapters/system-env.js";
 import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
 import { UndiciProber } from "../adapters/undici-prober.js";
 import { createMetrics, type HeckMetrics, REFUSAL_REASONS, type RefusalReason } from "../api/metrics.js";
@@ -64,6 +70,8 @@ export class HeckAgent implements HeckNodeApi {
   readonly #metrics: HeckMetrics;
   readonly #config: AgentConfig;
   readonly #log: Logger;
+  /** The pino logger behind #log, when the agent made its own; the API logs its errors to it. */
+  readonly #pino: PinoLogger | undefined;
   readonly #events = new EventEmitter();
   #store: SqliteStore | undefined;
   #transport: UdpTcpTransport | undefined;
@@ -99,8 +107,8 @@ export class HeckAgent implements HeckNodeApi {
     this.#config = config;
     this.name = config.name;
     this.#gossipAddress = config.advertise;
-    this.#log =
-      log ?? pinoLogger(pino({ level: config.logLevel, base: { node: config.name } }, pino.destination(2)));
+    this.#pino = log ? undefined : createNodeLogger(config.name, config.logLevel);
+    this.#log = log ?? pinoLogger(this.#pino as PinoLogger);
     this.#metrics = createMetrics({ originsByStatus: () => this.#originsByStatus() });
     this.metrics = this.#metrics.registry;
     this.#events.setMaxListeners(0);
@@ -262,7 +270,7 @@ export class HeckAgent implements HeckNodeApi {
     const server = buildServer({
       node: this,
       ...(config.apiToken ? { apiToken: config.apiToken } : {}),
-      logger: false,
+      ...(this.#pino ? { loggerInstance: this.#pino } : { logger: false }),
       maxOrigins: config.maxOrigins,
       denyPrivateTargets: config.denyPrivateTargets,
     });
