@@ -1,4 +1,4 @@
-import type { Logger as PinoLogger } from "pino";
+import { type DestinationStream, type Level, type Logger as PinoLogger, pino } from "pino";
 import type { Clock, Logger, Rng, TimerHandle, Timers } from "../core/env.js";
 
 /** The wall clock, in epoch milliseconds, as the core's HLC stamps and health times expect. */
@@ -35,4 +35,26 @@ export function pinoLogger(pino: PinoLogger): Logger {
       else pino[level](fields, msg);
     };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+/**
+ * The agent's own pino logger: one JSON object per line on `destination` (stderr by default),
+ * with the level as its name, the time in ISO 8601 and the node's name on every line (a child
+ * logger's `node` binding), so that the logs of several nodes can be merged and still read.
+ */
+export function createNodeLogger(
+  node: string,
+  level: Level,
+  destination: DestinationStream = pino.destination(2),
+): PinoLogger {
+  const root = pino(
+    {
+      level,
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+  return root.child({ node });
 }

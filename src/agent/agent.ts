@@ -1,16 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import type { Logger as PinoLogger } from "pino";
 import { EventLoopDelaySampler } from "../adapters/event-loop-delay.js";
 import { SqliteStore } from "../adapters/sqlite-store.js";
-import { pinoLogger, systemClock, systemRng, systemTimers } from "../adapters/system-env.js";
+import {
+  createNodeLogger,
+  pinoLogger,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "../adapters/system-env.js";
 import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
 import { UndiciProber } from "../adapters/undici-prober.js";
 import { createMetrics, type HeckMetrics, REFUSAL_REASONS, type RefusalReason } from "../api/metrics.js";
 import { buildServer } from "../api/server.js";
 import type { AgentConfig } from "../config.js";
 import { type Address, formatAddress } from "../core/address.js";
+import { probeErrorKind } from "../core/checks/probe-error.js";
 import type { Logger } from "../core/env.js";
 import { profile } from "../core/membership/config.js";
 import type { MemberEvent, MemberStatus, MemberView } from "../core/membership/ports.js";
@@ -18,7 +25,7 @@ import { Swim } from "../core/membership/swim.js";
 import { encodeTags, HECK_TAG, isHeckMeta } from "../core/membership/tags.js";
 import { ownerOf } from "../core/ownership/rendezvous.js";
 import { Replicator } from "../core/state/replication.js";
-import type { OriginEntry, OriginSpec } from "../core/state/types.js";
+import type { HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
 import { VERSION } from "../version.js";
 import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
@@ -65,6 +72,8 @@ export class HeckAgent implements HeckNodeApi {
   readonly #metrics: HeckMetrics;
   readonly #config: AgentConfig;
   readonly #log: Logger;
+  /** The pino logger behind #log, when the agent made its own; the API logs its errors to it. */
+  readonly #pino: PinoLogger | undefined;
   readonly #events = new EventEmitter();
   #store: SqliteStore | undefined;
   #transport: UdpTcpTransport | undefined;
@@ -100,9 +109,9 @@ export class HeckAgent implements HeckNodeApi {
     this.#config = config;
     this.name = config.name;
     this.#gossipAddress = config.advertise;
-    this.#log =
-      log ?? pinoLogger(pino({ level: config.logLevel, base: { node: config.name } }, pino.destination(2)));
-    this.#metrics = createMetrics();
+    this.#pino = log ? undefined : createNodeLogger(config.name, config.logLevel);
+    this.#log = log ?? pinoLogger(this.#pino as PinoLogger);
+    this.#metrics = createMetrics({ originsByStatus: () => this.#originsByStatus() });
     this.metrics = this.#metrics.registry;
     this.#events.setMaxListeners(0);
     this.#done = new Promise((resolve) => {
@@ -235,15 +244,19 @@ export class HeckAgent implements HeckNodeApi {
         healthOf: (id) => replicator.healthOf(id),
         recordHealth: (id, fields) => {
           this.#recordProbe(id, fields.checkedAt, fields.latencyMs, fields.error === null);
-          return replicator.recordHealth(id, fields);
+          const before = replicator.healthOf(id)?.status ?? "unknown";
+          const recorded = replicator.recordHealth(id, fields);
+          if (fields.status !== before) this.#metrics.transitions.inc({ from: before, to: fields.status });
+          return recorded;
         },
       },
       clock: systemClock,
       timers: systemTimers,
       rng: systemRng,
       members: () => this.#ownerCandidates(),
-      onProbe: (ok, latencyMs, lateMs) => {
+      onProbe: (ok, latencyMs, lateMs, error) => {
         this.#metrics.probes.inc({ result: ok ? "success" : "failure" });
+        if (error !== null) this.#metrics.probeErrors.inc({ kind: probeErrorKind(error) });
         this.#metrics.probeDuration.observe(latencyMs / 1000);
         this.#metrics.probeLateness.observe(lateMs / 1000);
       },
@@ -259,7 +272,7 @@ export class HeckAgent implements HeckNodeApi {
     const server = buildServer({
       node: this,
       ...(config.apiToken ? { apiToken: config.apiToken } : {}),
-      logger: false,
+      ...(this.#pino ? { loggerInstance: this.#pino } : { logger: false }),
       maxOrigins: config.maxOrigins,
       denyPrivateTargets: config.denyPrivateTargets,
     });
@@ -333,6 +346,17 @@ export class HeckAgent implements HeckNodeApi {
       now: () => Date.now(),
     });
     return this.#ownerCounter.counts();
+  }
+
+  /** Origins by status, summed over the owner counts (`GET /v1/owners`'s background count). */
+  #originsByStatus(): Record<HealthStatus, number> {
+    const total: Record<HealthStatus, number> = { healthy: 0, unhealthy: 0, unknown: 0 };
+    for (const count of this.ownerCounts().values()) {
+      total.healthy += count.healthy;
+      total.unhealthy += count.unhealthy;
+      total.unknown += count.unknown;
+    }
+    return total;
   }
 
   originHistory(id: string): OriginHistory | undefined {
@@ -573,8 +597,12 @@ export class HeckAgent implements HeckNodeApi {
       sessionsIn: 0,
       sessionsOut: 0,
       refused: 0,
+      refusedWrites: 0,
       collected: 0,
       dropped: 0,
+      pushPulls: 0,
+      suspicions: 0,
+      refutations: 0,
     };
     let tombstonesAt = 0;
     const lastRefused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<
@@ -600,6 +628,7 @@ export class HeckAgent implements HeckNodeApi {
         this.#metrics.stateSessions.inc({ direction: "in" }, st.sessionsIn - last.sessionsIn);
         this.#metrics.stateSessions.inc({ direction: "out" }, st.sessionsOut - last.sessionsOut);
         this.#metrics.stateRefusedStamps.inc(st.refusedStamps - last.refused);
+        this.#metrics.stateRefusedWrites.inc(st.refusedWrites - last.refusedWrites);
         this.#metrics.stateCollected.inc(st.collected - last.collected);
         this.#metrics.stateDroppedDeltas.inc(st.droppedDeltas - last.dropped);
         this.#metrics.stateGossipQueue.set(replicator.pendingBroadcasts);
@@ -609,6 +638,7 @@ export class HeckAgent implements HeckNodeApi {
           sessionsIn: st.sessionsIn,
           sessionsOut: st.sessionsOut,
           refused: st.refusedStamps,
+          refusedWrites: st.refusedWrites,
           collected: st.collected,
           dropped: st.droppedDeltas,
         });
@@ -616,6 +646,16 @@ export class HeckAgent implements HeckNodeApi {
       const swim = this.#swim?.stats;
       const transport = this.#transport?.stats;
       if (!swim || !transport) return;
+      this.#metrics.membershipQueue.set(this.#swim?.pendingBroadcasts() ?? 0);
+      this.#metrics.healthScore.set(this.#swim?.healthScore() ?? 0);
+      this.#metrics.membershipPushPulls.inc(swim.pushPulls - last.pushPulls);
+      this.#metrics.membershipSuspicions.inc(swim.suspicionsRaised - last.suspicions);
+      this.#metrics.membershipRefutations.inc(swim.refutations - last.refutations);
+      Object.assign(last, {
+        pushPulls: swim.pushPulls,
+        suspicions: swim.suspicionsRaised,
+        refutations: swim.refutations,
+      });
       const now = {
         messagesIn: swim.packetsIn + swim.streamsIn,
         messagesOut: swim.packetsOut + swim.streamsOut,

@@ -35,9 +35,10 @@ export interface CheckerOptions {
   members(): readonly string[];
   /**
    * Called after every completed probe, for metrics: its verdict, its latency, and how late it
-   * started after it was due (time spent waiting for a free probe slot included).
+   * started after it was due (time spent waiting for a free probe slot included), and its error
+   * (null when it succeeded).
    */
-  onProbe?(ok: boolean, latencyMs: number, lateMs: number): void;
+  onProbe?(ok: boolean, latencyMs: number, lateMs: number, error: string | null): void;
   /**
    * Asks another member to probe `originId` once, before this node turns it `unhealthy`: a node
    * whose own network is broken must not mark healthy origins down. Resolves with the member that
@@ -429,7 +430,7 @@ export class Checker {
       (result) => {
         release();
         if (current()) {
-          this.#o.onProbe?.(result.ok, result.latencyMs, lateMs);
+          this.#o.onProbe?.(result.ok, result.latencyMs, lateMs, result.error);
           const turnsDown =
             !result.ok &&
             task.check.status !== "unhealthy" &&

@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { PROBE_ERROR_KINDS } from "../core/checks/probe-error.js";
 import type { MemberStatus } from "../core/membership/ports.js";
+import type { HealthStatus } from "../core/state/types.js";
 
 export type ProbeResult = "success" | "failure";
 /** `in` counts what this node received, `out` what it sent. */
@@ -49,11 +51,47 @@ export interface HeckMetrics {
   readonly stateGossipQueue: Gauge;
   readonly confirmations: Counter<"outcome">;
   readonly stateDroppedDeltas: Counter;
+  /** Origins by health status in this node's view; counted when scraped (see MetricSources). */
+  readonly originsByStatus: Gauge<"status">;
+  /** Status changes that this node's own probes made. */
+  readonly transitions: Counter<"from" | "to">;
+  readonly probeErrors: Counter<"kind">;
+  readonly stateRefusedWrites: Counter;
+  readonly membershipQueue: Gauge;
+  readonly membershipPushPulls: Counter;
+  readonly membershipSuspicions: Counter;
+  readonly membershipRefutations: Counter;
+  readonly healthScore: Gauge;
 }
+
+/** Figures the registry reads from the node when it is scraped, not on a timer. */
+export interface MetricSources {
+  /** Origins by health status in this node's view; may be a few seconds old. */
+  originsByStatus?(): Record<HealthStatus, number>;
+}
+
+/**
+ * prom-client's default metrics that `promtool check metrics` objects to: gauges named `_total`
+ * (a suffix reserved for counters). Each is the sum over the `type` label of the gauge of the same
+ * name without `_total` (`nodejs_active_handles{type}`), which stays.
+ */
+const LEFT_OUT_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
 
 const MEMBER_STATUSES: readonly MemberStatus[] = ["alive", "suspect", "dead", "left"];
 const PROBE_RESULTS: readonly ProbeResult[] = ["success", "failure"];
 const DIRECTIONS: readonly GossipDirection[] = ["in", "out"];
+const HEALTH_STATUSES: readonly HealthStatus[] = ["healthy", "unhealthy", "unknown"];
+/** The transitions a probe can make: the first verdict, and a flip either way. */
+const TRANSITIONS: ReadonlyArray<{ from: HealthStatus; to: HealthStatus }> = [
+  { from: "unknown", to: "healthy" },
+  { from: "unknown", to: "unhealthy" },
+  { from: "healthy", to: "unhealthy" },
+  { from: "unhealthy", to: "healthy" },
+];
 
 /**
  * Probe latencies run from a loopback millisecond to a full `timeoutMs` (60 s at most), so the
@@ -63,9 +101,10 @@ const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** Lateness is healthy in milliseconds; seconds of it mean the node cannot keep up. */
 const PROBE_LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
 
-export function createMetrics(): HeckMetrics {
+export function createMetrics(sources: MetricSources = {}): HeckMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  for (const name of LEFT_OUT_DEFAULTS) registry.removeSingleMetric(name);
   const registers = [registry];
 
   const members = new Gauge({
@@ -172,12 +211,68 @@ export function createMetrics(): HeckMetrics {
     registers,
   });
 
+  const originsByStatus = new Gauge({
+    name: "heck_origins_by_status",
+    help: "Origins in the cluster catalog by health status, as this node sees them (counted in the background; may lag a few seconds).",
+    labelNames: ["status"] as const,
+    registers,
+    collect() {
+      const counts = sources.originsByStatus?.();
+      if (counts) for (const status of HEALTH_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
+  const transitions = new Counter({
+    name: "heck_health_transitions_total",
+    help: "Origin status changes that this node's own probes made, by previous and new status.",
+    labelNames: ["from", "to"] as const,
+    registers,
+  });
+  const probeErrors = new Counter({
+    name: "heck_probe_errors_total",
+    help: "Failed probes of this node by kind: timeout, dns, connect, tls, closed, status, body, protocol, denied, other.",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+  const stateRefusedWrites = new Counter({
+    name: "heck_state_refused_writes_total",
+    help: "Peer writes refused because their stamp was beyond any plausible clock error.",
+    registers,
+  });
+  const membershipQueue = new Gauge({
+    name: "heck_membership_broadcast_queue",
+    help: "Membership news (alive, suspect, dead, leave) waiting in the gossip queue for its retransmissions.",
+    registers,
+  });
+  const membershipPushPulls = new Counter({
+    name: "heck_membership_push_pulls_total",
+    help: "Membership push-pull exchanges (full membership anti-entropy over TCP), sent and answered.",
+    registers,
+  });
+  const membershipSuspicions = new Counter({
+    name: "heck_membership_suspicions_total",
+    help: "Members that turned suspect in this node's view.",
+    registers,
+  });
+  const membershipRefutations = new Counter({
+    name: "heck_membership_refutations_total",
+    help: "Suspicions about this node that it refuted with a higher incarnation.",
+    registers,
+  });
+  const healthScore = new Gauge({
+    name: "heck_membership_health_score",
+    help: "Lifeguard's local health score: 0 when healthy; each step above stretches this node's probe and suspicion timeouts.",
+    registers,
+  });
+
   // Every label value is present from the start: a series that appears only after its first
   // event breaks rate() and alerts on absent series.
   for (const status of MEMBER_STATUSES) members.set({ status }, 0);
   for (const result of PROBE_RESULTS) probes.inc({ result }, 0);
   for (const outcome of ["confirmed", "refuted", "unanswered"] as const) confirmations.inc({ outcome }, 0);
   for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
+  for (const status of HEALTH_STATUSES) originsByStatus.set({ status }, 0);
+  for (const t of TRANSITIONS) transitions.inc(t, 0);
+  for (const kind of PROBE_ERROR_KINDS) probeErrors.inc({ kind }, 0);
   for (const direction of DIRECTIONS) {
     gossipMessages.inc({ direction }, 0);
     gossipBytes.inc({ direction }, 0);
@@ -205,5 +300,14 @@ export function createMetrics(): HeckMetrics {
     stateGossipQueue,
     confirmations,
     stateDroppedDeltas,
+    originsByStatus,
+    transitions,
+    probeErrors,
+    stateRefusedWrites,
+    membershipQueue,
+    membershipPushPulls,
+    membershipSuspicions,
+    membershipRefutations,
+    healthScore,
   };
 }

@@ -1,4 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from "fastify";
 import type { HeckNodeApi } from "../agent/node-api.js";
 import { registerBearerAuth } from "./auth.js";
 import { errorBody, toErrorResponse } from "./errors.js";
@@ -18,6 +23,12 @@ export interface ServerOptions {
    * @default false
    */
   logger?: boolean | object;
+  /**
+   * A logger of the caller's (the agent's, which names the node on every line) for the errors the
+   * API logs: a failed request, a leave that failed, an event stream client too slow to keep.
+   * Requests themselves are not logged. Takes the place of `logger`.
+   */
+  loggerInstance?: FastifyBaseLogger;
   /** Largest request body on every route but the batch upsert. @default 1 MiB */
   bodyLimitBytes?: number;
   /** Largest body of `POST /v1/origins` (up to 10,000 specs). @default 16 MiB */
@@ -49,7 +60,12 @@ const MAX_PARAM_LENGTH = 4096;
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { node } = options;
   const app = Fastify({
-    logger: loggerOptions(options.logger ?? false),
+    ...(options.loggerInstance
+      ? {
+          loggerInstance: options.loggerInstance,
+          logController: new LogController({ disableRequestLogging: true }),
+        }
+      : { logger: loggerOptions(options.logger ?? false) }),
     bodyLimit: options.bodyLimitBytes ?? MIB,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A client that opens a connection and never finishes its request must not pin a socket.

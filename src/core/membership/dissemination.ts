@@ -52,6 +52,11 @@ export class Dissemination {
     for (const target of targets) this.sendPacket(target.address, message, target);
   }
 
+  /** Membership broadcasts waiting for their retransmissions. */
+  pending(): number {
+    return this.#broadcasts.size();
+  }
+
   /** Drops every queued broadcast. */
   reset(): void {
     this.#broadcasts.reset();

@@ -253,6 +253,11 @@ export class Swim {
     this.#ctx.noteDelay(delayMs);
   }
 
+  /** Membership broadcasts (alive, suspect, dead, leave news) still queued for gossip. */
+  pendingBroadcasts(): number {
+    return this.#gossip.pending();
+  }
+
   /** Lifeguard's local health score, 0 (healthy) .. awarenessMaxMultiplier - 1. */
   healthScore(): number {
     return this.#ctx.awareness.score;

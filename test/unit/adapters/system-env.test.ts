@@ -2,7 +2,13 @@ import { strict as assert } from "node:assert";
 import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import { pino } from "pino";
-import { pinoLogger, systemClock, systemRng, systemTimers } from "../../../src/adapters/system-env.js";
+import {
+  createNodeLogger,
+  pinoLogger,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "../../../src/adapters/system-env.js";
 
 describe("system env", () => {
   test("the clock reads epoch milliseconds", () => {
@@ -63,5 +69,32 @@ describe("system env", () => {
       { level: 40, msg: "slow probe", id: "api" },
       { level: 50, msg: "bind failed", port: 7946 },
     ]);
+  });
+
+  test("createNodeLogger names the node on every line, with the level's name and an ISO time", () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString("utf8")) as Record<string, unknown>);
+        done();
+      },
+    });
+    const root = createNodeLogger("node-a", "info", sink);
+    root.debug("below the level");
+    root.info({ joined: 2 }, "joined the cluster");
+    root.child({ reqId: "req-1" }).error("request failed");
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      assert.equal(line.node, "node-a");
+      assert.match(String(line.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    }
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.msg]),
+      [
+        ["info", "joined the cluster"],
+        ["error", "request failed"],
+      ],
+    );
+    assert.equal(lines[1]?.reqId, "req-1");
   });
 });
