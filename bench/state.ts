@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { pack } from "msgpackr";
 import { parseOriginSpec } from "../src/core/checks/spec.js";
-import { encodeVersions, MAP_CATALOG } from "../src/core/state/state-wire.js";
+import { encodeVersions, MAP_CATALOG, MAP_HEALTH } from "../src/core/state/state-wire.js";
+import type { HealthStatus, HealthValue } from "../src/core/state/types.js";
 import {
   type AgentProcess,
   api,
@@ -36,9 +37,20 @@ const CATALOG_INTERVAL_MS = 3_600_000;
 const STEADY_INTERVAL_MS = 60_000;
 const STEADY_WINDOW_MS = 10_000;
 
-/** Origins pointed at the discard port: refused at once, so every probe fails the same way. */
+/**
+ * Origins pointed at the discard port: refused at once, so every probe fails the same way. One
+ * failure turns an origin unhealthy, unconfirmed: each origin of the catalog carries a health
+ * record from its first probe on, as in a catalog that has run for a while, and the status then
+ * stays put.
+ */
 function specFor(i: number, intervalMs = CATALOG_INTERVAL_MS) {
-  return { url: `http://127.0.0.1:9/o${i}`, intervalMs, timeoutMs: 1000 };
+  return {
+    url: `http://127.0.0.1:9/o${i}`,
+    intervalMs,
+    timeoutMs: 1000,
+    unhealthyThreshold: 1,
+    confirm: false,
+  };
 }
 
 function rssMiB(pid: number): number {
@@ -108,19 +120,71 @@ async function gossipRate(agents: AgentProcess[]): Promise<number[]> {
   return after.map((v, i) => (v - (before[i] as number)) / ((STEADY_WINDOW_MS + 1100) / 1000));
 }
 
-/** msgpack size of the chunk records that carry `n` of these origins: what a repair must send. */
-function encodedSize(from: number, n: number): number {
+interface HealthView {
+  status: HealthStatus;
+  reporter: string | null;
+  checkedAt: string | null;
+  changedAt: string | null;
+  latencyMs: number | null;
+  error: string | null;
+}
+
+/**
+ * msgpack size of the chunk records that carry `n` of these origins, each with its spec and its
+ * health (`health`, as the API shows one of them): what a repair must send.
+ */
+function encodedSize(from: number, n: number, health: HealthView): number {
   const records = [];
+  const ms = (t: string | null) => (t === null ? null : Date.parse(t));
   for (let i = from; i < from + n; i++) {
     const spec = parseOriginSpec(specFor(i));
-    const dot = { writer: "0123456789abcdef", counter: i + 1 };
+    const dot = { writer: "0123456789abcdef", counter: 2 * i + 1 };
+    const probed = { writer: "fedcba9876543210", counter: i + 1 };
     records.push([
       MAP_CATALOG,
       `o${i}`,
       encodeVersions(MAP_CATALOG, [{ ...dot, wall: Date.now(), tick: 0, value: { spec, target: dot } }]),
     ]);
+    const value: HealthValue = {
+      status: health.status,
+      reporter: health.reporter,
+      checkedAt: ms(health.checkedAt),
+      changedAt: ms(health.changedAt),
+      latencyMs: health.latencyMs,
+      error: health.error,
+      target: dot,
+      confirmedBy: null,
+    };
+    records.push([
+      MAP_HEALTH,
+      `o${i}`,
+      encodeVersions(MAP_HEALTH, [{ ...probed, wall: Date.now(), tick: 0, value }]),
+    ]);
   }
   return pack(records).length;
+}
+
+/** Waits until `agent` shows every origin from `from` to `to` (exclusive) with a status. */
+async function allProbed(agent: AgentProcess, from: number, to: number): Promise<HealthView> {
+  let sample: HealthView | undefined;
+  await waitFor(
+    `origins o${from}..o${to - 1} to have a status`,
+    async () => {
+      for (let i = from; i < to; i += 50) {
+        const views = await Promise.all(
+          Array.from({ length: Math.min(50, to - i) }, (_, k) =>
+            api<{ health: HealthView }>(agent, "GET", `/v1/origins/o${i + k}`),
+          ),
+        );
+        for (const v of views) if (v.body.health.status === "unknown") return false;
+        sample = views[0]?.body.health;
+      }
+      return true;
+    },
+    60_000,
+    500,
+  );
+  return sample as HealthView;
 }
 
 /** Milliseconds for one GET, measured at the client (loopback). */
@@ -200,7 +264,7 @@ async function measure(): Promise<Figures> {
     bootstrapLagMs: [],
     repairBytes: [],
     repairMs: [],
-    repairEncoded: encodedSize(ORIGINS, MISSED),
+    repairEncoded: 0,
     rssPerOriginBytes: [],
     gossipSmall: [],
     gossipLarge: [],
@@ -235,6 +299,9 @@ async function measure(): Promise<Figures> {
       const total = ORIGINS + (run + 1) * MISSED;
       await load(a, total - MISSED, total);
       await holdAll(agents, total, 60_000);
+      // Each missed origin has had its first probe, so the repair carries its spec and its health.
+      const health = await allProbed(a, total - MISSED, total);
+      figures.repairEncoded = encodedSize(total - MISSED, MISSED, health);
       const t1 = Date.now();
       const back = await startAgent({ name: boot.agent.name, dataDir: `${dir.path}/boot-${run}` });
       await holdAll([back], total, 60_000);

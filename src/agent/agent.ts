@@ -348,10 +348,13 @@ export class HeckAgent implements HeckNodeApi {
     return this.#ownerCounter.counts();
   }
 
-  /** Origins by status, summed over the owner counts (`GET /v1/owners`'s background count). */
-  #originsByStatus(): Record<HealthStatus, number> {
+  /** Origins by status, summed over the owner counts (`GET /v1/owners`'s background count), once there is one. */
+  #originsByStatus(): Record<HealthStatus, number> | undefined {
+    const counts = this.ownerCounts();
+    // Before the first background count ends there are no figures: the gauge keeps its last.
+    if (!this.#ownerCounter?.ready()) return undefined;
     const total: Record<HealthStatus, number> = { healthy: 0, unhealthy: 0, unknown: 0 };
-    for (const count of this.ownerCounts().values()) {
+    for (const count of counts.values()) {
       total.healthy += count.healthy;
       total.unhealthy += count.unhealthy;
       total.unknown += count.unknown;

@@ -12,7 +12,7 @@ export interface OwnerCounterOptions {
   /** Runs `fn` on a later turn of the event loop (setImmediate in the agent). */
   later(fn: () => void): void;
   now(): number;
-  /** Origins counted per turn. @default 5000 */
+  /** Origins counted per turn. @default 1000 */
   sliceSize?: number;
   /** A result this recent is served even when stale, so passes run at most this often. @default 2000 */
   minIntervalMs?: number;
@@ -21,9 +21,8 @@ export interface OwnerCounterOptions {
 /**
  * Origins per owner and status (`GET /v1/owners`). Counting hashes every origin and reads its
  * health, about 5 µs each: 500 ms at 100,000 origins, far too long to hold the event loop, which
- * also runs SWIM's probe timers. So a count runs in slices, one per turn, and readers get the last
- * finished count, slightly stale, while a new pass runs. Only the first count, when there is none
- * to serve, runs in one go.
+ * also runs SWIM's probe timers. So a count runs in slices, one per turn (about 5 ms each), and
+ * readers get the last finished count, slightly stale, while a new pass runs.
  */
 export class OwnerCounter {
   readonly #o: OwnerCounterOptions;
@@ -37,7 +36,7 @@ export class OwnerCounter {
 
   constructor(options: OwnerCounterOptions) {
     this.#o = options;
-    this.#sliceSize = options.sliceSize ?? 5000;
+    this.#sliceSize = options.sliceSize ?? 1000;
     this.#minIntervalMs = options.minIntervalMs ?? 2000;
   }
 
@@ -46,31 +45,47 @@ export class OwnerCounter {
     this.#generation++;
   }
 
-  /** The last finished count; starts a new pass in the background when it is out of date. */
+  /**
+   * The last finished count; starts a new pass in the background when it is out of date. Before
+   * the first pass has finished, a catalog of one slice is counted at once; a larger one gets
+   * zeros for every candidate meanwhile ({@link ready} says which).
+   */
   counts(): Map<string, OwnerCount> {
     const last = this.#last;
     if (!last) {
-      const pass = this.#start();
-      while (!pass.step(Number.POSITIVE_INFINITY));
-      return this.#last!.counts;
+      if (this.#o.ids().length <= this.#sliceSize) {
+        const pass = this.#start();
+        while (!pass.step(Number.POSITIVE_INFINITY));
+        return this.#last!.counts;
+      }
+      this.#startInBackground();
+      return new Map(this.#o.candidates().map((name) => [name, emptyOwnerCount()]));
     }
     const stale = last.generation !== this.#generation;
-    if (stale && !this.#running && this.#o.now() - last.startedAt >= this.#minIntervalMs) {
-      this.#running = true;
-      const pass = this.#start();
-      const step = (): void => {
-        if (this.#stopped) return;
-        if (pass.step(this.#sliceSize)) this.#running = false;
-        else this.#o.later(step);
-      };
-      this.#o.later(step);
-    }
+    if (stale && this.#o.now() - last.startedAt >= this.#minIntervalMs) this.#startInBackground();
     return last.counts;
+  }
+
+  /** Whether a count has finished, so that {@link counts} holds figures and not placeholders. */
+  ready(): boolean {
+    return this.#last !== undefined;
   }
 
   /** Abandons a pass in progress. Safe twice. */
   stop(): void {
     this.#stopped = true;
+  }
+
+  #startInBackground(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const pass = this.#start();
+    const step = (): void => {
+      if (this.#stopped) return;
+      if (pass.step(this.#sliceSize)) this.#running = false;
+      else this.#o.later(step);
+    };
+    this.#o.later(step);
   }
 
   #start(): { step(budget: number): boolean } {

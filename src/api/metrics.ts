@@ -67,7 +67,7 @@ export interface HeckMetrics {
 /** Figures the registry reads from the node when it is scraped, not on a timer. */
 export interface MetricSources {
   /** Origins by health status in this node's view; may be a few seconds old. */
-  originsByStatus?(): Record<HealthStatus, number>;
+  originsByStatus?(): Record<HealthStatus, number> | undefined;
 }
 
 /**

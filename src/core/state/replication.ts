@@ -292,6 +292,8 @@ export class Replicator implements MembershipDelegate {
   #pulling: { peer: string; at: number } | undefined;
   readonly #probes = new Map<string, ProbeNote>();
   readonly #watermarks = new Map<string, Map<number, number>>();
+  /** Catalog keys holding a tombstone: what collection looks at, instead of the whole catalog. */
+  readonly #tombstoned = new Set<string>();
   readonly #dirtyCatalog = new Set<string>();
   readonly #dirtyHealth = new Set<string>();
   #dirtyContext = false;
@@ -358,7 +360,7 @@ export class Replicator implements MembershipDelegate {
   /** Tombstones held (deleted origins not yet collected). */
   tombstones(): number {
     let n = 0;
-    for (const [, versions] of this.catalog.entries()) for (const v of versions) if (v.value === null) n++;
+    for (const id of this.#tombstoned) for (const v of this.catalog.get(id) ?? []) if (v.value === null) n++;
     return n;
   }
 
@@ -471,6 +473,7 @@ export class Replicator implements MembershipDelegate {
         if (v.wall > wall || (v.wall === wall && v.tick > tick)) [wall, tick] = [v.wall, v.tick];
       }
       if (visibleVersion(versions)) this.#live++;
+      if (versions.some((v) => v.value === null)) this.#tombstoned.add(id);
     }
     for (const [id, versions] of stored.health) {
       this.health.restore(id, versions);
@@ -1149,7 +1152,7 @@ export class Replicator implements MembershipDelegate {
       members.every((m) => (this.#peerVectors.get(m)?.get(d.writer) ?? 0) >= d.counter);
     const expired = this.#wallClock.now() - this.#tombstoneTtlMs;
     let collected = 0;
-    for (const id of [...this.catalog.keys()]) {
+    for (const id of [...this.#tombstoned]) {
       const gone = this.catalog.dropWhere(id, (v) => {
         if (v.value !== null || !(stable(v) || v.wall < expired)) return false;
         if (v.counter > (this.floor.get(v.writer) ?? 0)) this.floor.set(v.writer, v.counter);
@@ -1169,6 +1172,10 @@ export class Replicator implements MembershipDelegate {
 
   #markDirty(map: MapTag, id: string): void {
     (map === MAP_CATALOG ? this.#dirtyCatalog : this.#dirtyHealth).add(id);
+    if (map === MAP_CATALOG) {
+      if (this.catalog.get(id)?.some((v) => v.value === null)) this.#tombstoned.add(id);
+      else this.#tombstoned.delete(id);
+    }
   }
 
   /** What readers see of a key: the visible catalog entry, or the health record. */

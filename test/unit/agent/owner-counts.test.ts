@@ -36,8 +36,9 @@ function fixture(sliceSize = 2) {
 const plain = (counts: Map<string, object>) => Object.fromEntries(counts);
 
 describe("OwnerCounter", () => {
-  test("the first count runs at once and lists every candidate", () => {
-    const { counter, queue } = fixture();
+  test("the first count of a catalog of one slice runs at once and lists every candidate", () => {
+    const { counter, queue } = fixture(3);
+    assert.equal(counter.ready(), false);
     assert.deepEqual(plain(counter.counts()), {
       n1: { origins: 2, healthy: 1, unhealthy: 1, unknown: 0 },
       n2: { origins: 1, healthy: 0, unhealthy: 0, unknown: 1 },
@@ -46,9 +47,23 @@ describe("OwnerCounter", () => {
     assert.equal(queue.length, 0);
   });
 
+  test("the first count of a larger catalog runs in slices, with zeros meanwhile", () => {
+    const { counter, runQueue } = fixture(2);
+    assert.deepEqual(plain(counter.counts()), {
+      n1: { origins: 0, healthy: 0, unhealthy: 0, unknown: 0 },
+      n2: { origins: 0, healthy: 0, unhealthy: 0, unknown: 0 },
+      n3: { origins: 0, healthy: 0, unhealthy: 0, unknown: 0 },
+    });
+    assert.equal(counter.ready(), false);
+    assert.equal(runQueue(), 2);
+    assert.equal(counter.ready(), true);
+    assert.deepEqual(counter.counts().get("n1"), { origins: 2, healthy: 1, unhealthy: 1, unknown: 0 });
+  });
+
   test("after a change, readers get the last count while a new one runs in slices", () => {
     const { counter, status, runQueue, advance } = fixture(2);
     counter.counts();
+    runQueue();
     status.set("n2-a", "healthy");
     status.set("n3-a", "unhealthy");
     status.set("n3-b", "unhealthy");
@@ -62,7 +77,7 @@ describe("OwnerCounter", () => {
   });
 
   test("passes run at most once per minIntervalMs, and not at all when nothing changed", () => {
-    const { counter, status, queue, runQueue, advance } = fixture();
+    const { counter, status, queue, runQueue, advance } = fixture(3);
     counter.counts();
     advance(5000);
     counter.counts();
