@@ -769,7 +769,9 @@ export class Replicator implements MembershipDelegate {
     if (!peers || this.#stopped || this.#outbound.has(peer)) return;
     const to = peers.addressOf(peer);
     if (!to) return;
+    // Listed lazily, chunk by chunk: listing a whole catalog at once would hold the event loop.
     const keys = this.#sessionKeys(theirs, full);
+    let ahead = keys.next();
     // With no key to send, the peer may still lack dots of versions gone everywhere (overwritten,
     // or health swept with its origin): one empty chunk carries our context to it.
     const session: OutboundSession = { peer, id: this.#nextSession++ };
@@ -780,26 +782,26 @@ export class Replicator implements MembershipDelegate {
     const vv = encodeVector(context.vv);
     const cloud = encodeCloud(context);
     const floor = encodeVector(this.floor);
-    let next = 0;
     let seq = 0;
     const sendNext = () => {
       if (this.#outbound.get(peer) !== session || this.#stopped) return;
-      if (next >= keys.length && seq > 0) {
+      if (ahead.done && seq > 0) {
         this.#outbound.delete(peer);
         return;
       }
       const records: unknown[] = [];
       let bytes = 0;
       let last: SessionKey | undefined;
-      while (next < keys.length && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
-        const key = keys[next++] as SessionKey;
+      while (!ahead.done && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
+        const key = ahead.value;
+        ahead = keys.next();
         const versions = this.#mapOf(key.map).get(key.id);
         // A key emptied since the session began is sent empty: the receiver drops what we saw.
         records.push([key.map, key.id, versions ? encodeVersions(key.map, versions) : []]);
         bytes += estimateBytes(key.id, versions);
         last = key;
       }
-      const done = next >= keys.length;
+      const done = ahead.done === true;
       // What the receiver may take as seen once it has this chunk and every one before it: the
       // keys go in the order of their first unseen dot, so every version we hold with a dot before
       // the last key's has been sent. The last chunk covers the whole context.
@@ -843,9 +845,8 @@ export class Replicator implements MembershipDelegate {
    * the receiver advance its version vector chunk by chunk instead of keeping every dot in its
    * cloud until the end.
    */
-  #sessionKeys(theirs: CausalContext, full: boolean): SessionKey[] {
+  *#sessionKeys(theirs: CausalContext, full: boolean): Generator<SessionKey, void, undefined> {
     const writers = [...new Set([...this.catalog.writers(), ...this.health.writers()])].sort();
-    const keys: SessionKey[] = [];
     const listed = new Set<string>();
     for (const writer of writers) {
       const after = full ? 0 : (theirs.vv.get(writer) ?? 0);
@@ -867,7 +868,7 @@ export class Replicator implements MembershipDelegate {
         const tag = `${map}:${id}`;
         if (listed.has(tag)) continue;
         listed.add(tag);
-        keys.push({ map, id, writer, counter });
+        yield { map, id, writer, counter };
         // An origin's health goes right after its spec, so that a node learning the catalog holds
         // an origin's status before it might probe it as the new owner (and write a concurrent
         // status of its own). It keeps the spec's place in the order: bounds stay correct.
@@ -875,12 +876,11 @@ export class Replicator implements MembershipDelegate {
           const health = this.health.get(id);
           if (health?.some((v) => full || !theirs.has(v))) {
             listed.add(`${MAP_HEALTH}:${id}`);
-            keys.push({ map: MAP_HEALTH, id, writer, counter });
+            yield { map: MAP_HEALTH, id, writer, counter };
           }
         }
       }
     }
-    return keys;
   }
 
   #onChunk(m: unknown[]): void {
