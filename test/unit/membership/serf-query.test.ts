@@ -53,7 +53,13 @@ describe("Serf's query messages (docs/wire.md §6.4, §6.10)", () => {
     const captured = userPayload("udp-user-serf-query-response");
     const resp = decodeSerfQueryResponse(captured);
     // charlie's delivery ack: the ack flag and no payload.
-    assert.deepEqual(resp, { ltime: 1n, id: 1172715167, from: "charlie", flags: 1, payload: new Uint8Array(0) });
+    assert.deepEqual(resp, {
+      ltime: 1n,
+      id: 1172715167,
+      from: "charlie",
+      flags: 1,
+      payload: new Uint8Array(0),
+    });
     assert.deepEqual(encodeSerfQueryResponse(resp), captured);
   });
 
