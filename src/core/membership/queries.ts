@@ -51,12 +51,13 @@ const NS_PER_MS = 1_000_000n;
 
 /**
  * Serf's queries (docs/wire.md §6.10): a query is gossiped to every member and each member
- * answers the asker directly by UDP. Receiving one, we gossip it on (unless it says not to),
- * answer `_serf_` queries through the {@link QueryHandler} (key rotation), ack when asked, and
- * leave the rest alone: heck runs no handlers for a Serf user's own queries. Asking one, we
- * handle it ourselves first, send it directly to members beside the gossip (a lost copy would
- * otherwise cost a member's answer), and collect one response per member until all members
- * counted at the start have answered or the time is up.
+ * answers the asker directly by UDP. Receiving one, we gossip it on (unless it says not to), and
+ * pass `_serf_` queries on directly to members too; we answer those through the
+ * {@link QueryHandler} (key rotation), ack when asked, and leave the rest alone: heck runs no
+ * handlers for a Serf user's own queries. Asking one, we handle it ourselves first, send it
+ * directly to members beside the gossip (a lost copy would otherwise cost a member's answer),
+ * and collect one response per member until all members counted at the start have answered or
+ * the time is up.
  */
 export class Queries {
   readonly #ctx: NodeContext;
@@ -137,7 +138,13 @@ export class Queries {
     if (now > BigInt(QUERY_BUFFER) && q.ltime < now - BigInt(QUERY_BUFFER)) return;
     if (!this.#remember(q.ltime, q.id)) return;
     if ((q.flags & QueryFlag.noBroadcast) === 0) {
-      this.#gossip.queue(queryKey(q.ltime, q.id), encodeMessage({ type: "user", payload: raw }));
+      const message = encodeMessage({ type: "user", payload: raw });
+      this.#gossip.queue(queryKey(q.ltime, q.id), message);
+      // Serf gossips a query only retransmitMult * ceil(log10(n + 1)) times in all (twice in a
+      // small cluster under the local profile), so a member can miss it until the asker's timeout;
+      // key rotation then fails on that member. Internal queries are rare: we pass them on
+      // directly too.
+      if (q.name.startsWith(INTERNAL_QUERY_PREFIX)) this.#gossip.sendDirect(message);
     }
     if (!filtersSelect(q.filters, ctx.name, decodeTags(ctx.self.meta) ?? {})) return;
     const to = replyAddress(q);
