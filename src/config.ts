@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join as joinPath } from "node:path";
 import { z } from "zod";
+import { keyringFileExists } from "./adapters/keyring-file.js";
 import { type Address, parseAddress } from "./core/address.js";
 import type { ProfileName } from "./core/membership/config.js";
 import { ConfigError } from "./errors.js";
@@ -188,7 +189,9 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
   // Without a key anyone who reaches the gossip port can write into the cluster, bypassing
   // --api-token: beyond loopback that takes an explicit choice.
   const insecureGossip = yes("insecureGossip");
-  if (encrypt === undefined && !insecureGossip && !isLoopback(bind.host)) {
+  const dataDir = one("dataDir") ?? joinPath("heck-data", name);
+  // A keyring file in the data dir (left by `heck keys`) encrypts gossip as --encrypt does.
+  if (encrypt === undefined && !insecureGossip && !isLoopback(bind.host) && !keyringFileExists(dataDir)) {
     throw new ConfigError(
       `bind: ${bind.host} is reachable beyond this machine and gossip is not encrypted; pass --encrypt KEY (see \`heck keygen\`) or, to accept plain-text gossip, --insecure-gossip`,
     );
@@ -208,7 +211,7 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
     advertise,
     http,
     join,
-    dataDir: one("dataDir") ?? joinPath("heck-data", name),
+    dataDir,
     profile,
     encrypt,
     insecureGossip,

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "config_invalid"
   | "target_denied"
   | "origin_limit_reached"
+  | "keyring_unavailable"
   | "internal";
 
 export class HeckError extends Error {

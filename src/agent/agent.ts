@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import type { FastifyInstance } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { EventLoopDelaySampler } from "../adapters/event-loop-delay.js";
+import { keyringPath, loadKeyringFile, saveKeyringFile } from "../adapters/keyring-file.js";
 import { SqliteStore } from "../adapters/sqlite-store.js";
 import {
   createNodeLogger,
@@ -32,6 +33,7 @@ import { Checker } from "./checker.js";
 import { Confirmer } from "./confirmer.js";
 import { DepartedMembers } from "./departed.js";
 import { NodeHistory, type OriginHistory, type TimelineEvent } from "./history.js";
+import { KeyManager, type KeyOperation, type KeyReport } from "./keys.js";
 import {
   type HeckNodeApi,
   type NodeEvents,
@@ -59,6 +61,8 @@ const FLUSH_SLICE_KEYS = 1000;
 const COLLECT_INTERVAL_MS = 10_000;
 /** The probe watermark gossips this often. */
 const WATERMARK_INTERVAL_MS = 1000;
+/** Serf's query timeout: gossip interval × this × ceil(log10(n + 1)) (its QueryTimeoutMult). */
+const QUERY_TIMEOUT_MULT = 16;
 
 /**
  * One heck node: membership over UDP/TCP, replicated origins and health, the prober for the
@@ -78,6 +82,7 @@ export class HeckAgent implements HeckNodeApi {
   #store: SqliteStore | undefined;
   #transport: UdpTcpTransport | undefined;
   #swim: Swim | undefined;
+  #keys: KeyManager | undefined;
   #replicator: Replicator | undefined;
   #checker: Checker | undefined;
   #confirmer: Confirmer | undefined;
@@ -129,8 +134,9 @@ export class HeckAgent implements HeckNodeApi {
     const store = new SqliteStore(config.dataDir);
     this.#store = store;
 
+    const keyring = this.#openKeyring();
     // An encrypted datagram carries 29 bytes more (version, nonce, tag): leave room for them.
-    const membership = profile(config.profile, config.encrypt ? { udpBufferSize: 1400 - 29 } : {});
+    const membership = profile(config.profile, keyring ? { udpBufferSize: 1400 - 29 } : {});
     // The writer id names this data dir's writes; a wiped data dir gets a new one, so its counters
     // never collide with those it issued before (docs/architecture.md, "Replicated state").
     let writer = store.getMeta("writer");
@@ -180,7 +186,6 @@ export class HeckAgent implements HeckNodeApi {
       }
     });
 
-    const keyring = config.encrypt ? new Keyring([parseKey(config.encrypt)]) : undefined;
     const transport = new UdpTcpTransport({
       logger: this.#log,
       streamDeadlineMs: membership.tcpTimeoutMs,
@@ -197,6 +202,24 @@ export class HeckAgent implements HeckNodeApi {
       this.#gossipAddress = { host: config.advertise.host, port: bound.port };
     }
     const storedIncarnation = Number(store.getMeta("incarnation") ?? "0");
+    const keyFile = keyringPath(config.dataDir);
+    const keys = new KeyManager({
+      keyring,
+      save: (list) => saveKeyringFile(keyFile, list),
+      query: (options) => {
+        if (this.#swim) this.#swim.query(options);
+        else options.done(0);
+      },
+      timeoutMs: () =>
+        Math.max(
+          1000,
+          membership.gossipIntervalMs *
+            QUERY_TIMEOUT_MULT *
+            Math.ceil(Math.log10((this.#swim?.aliveCount() ?? 1) + 1)),
+        ),
+      log: this.#log,
+    });
+    this.#keys = keys;
     const swim = new Swim({
       name: config.name,
       advertise: this.#gossipAddress,
@@ -211,6 +234,7 @@ export class HeckAgent implements HeckNodeApi {
       meta: encodeTags({ [HECK_TAG]: VERSION }),
       sharesDelegate: isHeckMeta,
       onMemberEvent: (event) => this.#onMemberEvent(event),
+      queryHandler: (name, payload) => keys.handleQuery(name, payload),
     });
     this.#swim = swim;
     replicator.attach({
@@ -395,6 +419,12 @@ export class HeckAgent implements HeckNodeApi {
     return new Promise((resolve) => swim.join(addresses, (joined) => resolve(joined)));
   }
 
+  keyring(operation: KeyOperation, key?: string): Promise<KeyReport> {
+    const keys = this.#keys;
+    if (!keys) return Promise.reject(new Error("agent not started"));
+    return keys.run(operation, key);
+  }
+
   async leave(): Promise<void> {
     await this.stop({ leave: true });
   }
@@ -434,6 +464,30 @@ export class HeckAgent implements HeckNodeApi {
     this.#store?.close();
     this.#store = undefined;
     this.#resolveDone();
+  }
+
+  /**
+   * The gossip keyring: the keyring file in the data dir when there is one (it holds the keys as
+   * `heck keys` last left them), else `--encrypt`'s key, saved to the keyring file so that later
+   * rotations survive a restart; undefined without either (plain-text gossip).
+   */
+  #openKeyring(): Keyring | undefined {
+    const config = this.#config;
+    const path = keyringPath(config.dataDir);
+    const stored = loadKeyringFile(path);
+    if (stored) {
+      const keyring = new Keyring(stored);
+      if (config.encrypt !== undefined && !keyring.has(parseKey(config.encrypt))) {
+        this.#log.warn("the keyring file takes precedence over --encrypt, whose key it does not hold", {
+          keyringFile: path,
+        });
+      }
+      return keyring;
+    }
+    if (config.encrypt === undefined) return undefined;
+    const keyring = new Keyring([parseKey(config.encrypt)]);
+    saveKeyringFile(path, keyring.list());
+    return keyring;
   }
 
   #requireReplicator(): Replicator {

@@ -3,6 +3,7 @@ import type { Address } from "../core/address.js";
 import type { MemberStatus, MemberView } from "../core/membership/ports.js";
 import type { HealthRecord, HealthStatus, OriginSpec } from "../core/state/types.js";
 import type { OriginHistory, TimelineEvent } from "./history.js";
+import type { KeyOperation, KeyReport } from "./keys.js";
 import type { OriginsPage, OriginsQuery } from "./origins-page.js";
 
 /** `health` of an origin view (contract.md "Origin view"); times are ISO 8601 or null. */
@@ -112,6 +113,12 @@ export interface HeckNodeApi {
   deleteOrigin(id: string): boolean;
   /** Push-pull join to each address; resolves with how many answered. */
   join(addresses: Address[]): Promise<number>;
+  /**
+   * Lists or changes the gossip keyring on every member (keys.ts); rejects with a
+   * ValidationError (bad key, `use` of a key not installed here, `remove` of the primary key) or
+   * KeyringUnavailableError before anything is sent.
+   */
+  keyring(operation: KeyOperation, key?: string): Promise<KeyReport>;
   /** Leaves gracefully and shuts the agent down (as SIGTERM). */
   leave(): Promise<void>;
   subscribe<K extends keyof NodeEvents>(kind: K, listener: (event: NodeEvents[K]) => void): Unsubscribe;

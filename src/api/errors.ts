@@ -50,6 +50,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   target_denied: 400,
   // The request is valid; the cluster's state (its origin count) is what refuses it.
   origin_limit_reached: 409,
+  // The node runs without gossip encryption: a keyring operation has nothing to change.
+  keyring_unavailable: 409,
   unauthorized: 401,
   not_found: 404,
   body_too_large: 413,

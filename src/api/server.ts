@@ -9,6 +9,7 @@ import { registerBearerAuth } from "./auth.js";
 import { errorBody, toErrorResponse } from "./errors.js";
 import { registerDashboardRoute } from "./routes/dashboard.js";
 import { registerHistoryRoutes } from "./routes/history.js";
+import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOriginRoutes } from "./routes/origins.js";
 import { registerSystemRoutes } from "./routes/system.js";
 import { registerEventStream } from "./sse.js";
@@ -109,6 +110,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ...(options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost }),
   });
   registerHistoryRoutes(app, node);
+  registerKeyRoutes(app, node);
   registerEventStream(
     app,
     node,

@@ -5,6 +5,7 @@ import { AgentUnreachableError, ServerRefusedError, UsageError } from "./client.
 import { registerHealthCommand } from "./commands/health.js";
 import { registerJoinCommand } from "./commands/join.js";
 import { registerKeygenCommand } from "./commands/keygen.js";
+import { registerKeysCommand } from "./commands/keys.js";
 import { registerLeaveCommand } from "./commands/leave.js";
 import { registerMembersCommand } from "./commands/members.js";
 import { registerOriginsCommand } from "./commands/origins.js";
@@ -48,6 +49,7 @@ function buildProgram(ctx: CliContext): Command {
   registerJoinCommand(program, ctx);
   registerLeaveCommand(program, ctx);
   registerKeygenCommand(program, ctx);
+  registerKeysCommand(program, ctx);
   registerDemoCommand(program, ctx);
   return program;
 }

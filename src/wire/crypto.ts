@@ -82,14 +82,72 @@ function unpad(data: Uint8Array): Uint8Array {
   return data.subarray(0, data.length - n);
 }
 
+/** Whether `key` has a length AES accepts: 16, 24 or 32 bytes. */
+export function isValidKeyLength(key: Uint8Array): boolean {
+  return key.length === 16 || key.length === 24 || key.length === 32;
+}
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** A keyring change refused, with the reason memberlist gives for the same refusal. */
+export class KeyringError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyringError";
+  }
+}
+
+/**
+ * The gossip keys, as memberlist's keyring: the primary key seals everything sent, every
+ * installed key is tried to open what arrives. It changes at run time (`heck keys`, Serf's key
+ * queries) and the transport reads it on every packet, so a change applies to the next message.
+ */
 export class Keyring {
-  private readonly keys: readonly Uint8Array[];
+  private keys: Uint8Array[];
 
   /** `keys[0]` is the primary key, used to seal; all keys are tried in order to open. */
   constructor(keys: Uint8Array[]) {
     if (keys.length === 0) throw new ConfigError("keyring needs at least one key");
     for (const key of keys) algorithm(key);
-    this.keys = keys.map((k) => k.slice());
+    this.keys = [];
+    for (const key of keys) if (!this.has(key)) this.keys.push(key.slice());
+  }
+
+  /** Copies of the installed keys, the primary first. */
+  list(): Uint8Array[] {
+    return this.keys.map((k) => k.slice());
+  }
+
+  primary(): Uint8Array {
+    return this.keys[0]!.slice();
+  }
+
+  has(key: Uint8Array): boolean {
+    return this.keys.some((k) => sameKey(k, key));
+  }
+
+  /** Adds a key for opening; installing a key already there changes nothing. Returns whether it was new. */
+  install(key: Uint8Array): boolean {
+    if (!isValidKeyLength(key)) throw new KeyringError("key size must be 16, 24 or 32 bytes");
+    if (this.has(key)) return false;
+    this.keys = [...this.keys, key.slice()];
+    return true;
+  }
+
+  /** Makes an installed key the primary one, which seals from now on. */
+  use(key: Uint8Array): void {
+    if (!this.has(key)) throw new KeyringError("Requested key is not in the keyring");
+    this.keys = [key.slice(), ...this.keys.filter((k) => !sameKey(k, key))];
+  }
+
+  /** Drops a key; the primary key cannot go. Removing a key not installed changes nothing. */
+  remove(key: Uint8Array): boolean {
+    if (sameKey(this.keys[0]!, key)) throw new KeyringError("Removing the primary key is not allowed");
+    const before = this.keys.length;
+    this.keys = this.keys.filter((k) => !sameKey(k, key));
+    return this.keys.length !== before;
   }
 
   /** Seals a plaintext datagram with the primary key, encryption version 1 (29 bytes overhead). */

@@ -6,6 +6,7 @@ import {
   type OriginHistory,
   type TimelineEvent,
 } from "../../src/agent/history.js";
+import { KeyManager, type KeyOperation, type KeyReport } from "../../src/agent/keys.js";
 import {
   emptyOwnerCount,
   type HealthView,
@@ -22,6 +23,7 @@ import type { Address } from "../../src/core/address.js";
 import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import type { MemberStatus, MemberView } from "../../src/core/membership/ports.js";
 import type { HealthStatus, OriginSpec } from "../../src/core/state/types.js";
+import { Keyring } from "../../src/wire/crypto.js";
 
 /**
  * Test double of {@link HeckNodeApi}: a node without network, store or probes. Origins live in a
@@ -39,6 +41,11 @@ export class MemoryNode implements HeckNodeApi {
   /** How many of the addresses of a join answer; by default all of them. */
   joinAnswers: ((addresses: Address[]) => number) | undefined;
   leaveCalls = 0;
+  /** The gossip keyring, undefined for plain-text gossip; see {@link useKeyring}. */
+  keyRing: Keyring | undefined;
+  /** Each keyring the key manager saved, in order. */
+  readonly savedKeyrings: Uint8Array[][] = [];
+  #keys: KeyManager | undefined;
   putOriginsCalls = 0;
 
   private readonly gossip: Address;
@@ -140,6 +147,31 @@ export class MemoryNode implements HeckNodeApi {
 
   async leave(): Promise<void> {
     this.leaveCalls++;
+  }
+
+  /** Encrypts "gossip" with these keys (primary first): the real key manager, a one-member cluster. */
+  useKeyring(keys: Uint8Array[]): void {
+    this.keyRing = new Keyring(keys);
+    this.#keys = undefined;
+  }
+
+  keyring(operation: KeyOperation, key?: string): Promise<KeyReport> {
+    const manager: KeyManager =
+      this.#keys ??
+      new KeyManager({
+        keyring: this.keyRing,
+        save: (list) => this.savedKeyrings.push(list),
+        // The only member answers its own query at once.
+        query: (options) => {
+          const answer = manager.handleQuery(options.name, options.payload);
+          if (answer) options.onResponse(this.name, answer);
+          options.done(1);
+        },
+        timeoutMs: () => 1000,
+        log: { debug() {}, info() {}, warn() {}, error() {} },
+      });
+    this.#keys = manager;
+    return manager.run(operation, key);
   }
 
   subscribe<K extends keyof NodeEvents>(kind: K, listener: (event: NodeEvents[K]) => void): Unsubscribe {

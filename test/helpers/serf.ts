@@ -92,6 +92,32 @@ function serfCli(args: string[]): Promise<string> {
   );
 }
 
+/**
+ * `serf keys` with `args` (`-list`, `-install KEY`, ...): its exit code and output, whatever the
+ * exit code. `-list` output is parsed into key → "[n/total]" in `keys`.
+ */
+export function serfKeys(
+  agent: SerfAgent,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string; keys: Map<string, string> }> {
+  return new Promise((resolve) =>
+    execFile(
+      "serf",
+      ["keys", ...args, `-rpc-addr=${agent.rpc}`],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const keys = new Map<string, string>();
+        for (const line of stdout.split("\n")) {
+          const m = /^(\S+=*)\s+(\[\d+\/\d+\])$/.exec(line.trim());
+          if (m) keys.set(m[1]!, m[2]!);
+        }
+        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr, keys });
+      },
+    ),
+  );
+}
+
 /** `serf members` as name → status ("alive", "leaving", "left", "failed"). */
 export async function serfMembers(agent: SerfAgent): Promise<Map<string, string>> {
   const out = await serfCli(["members", `-rpc-addr=${agent.rpc}`, "-format=json"]);

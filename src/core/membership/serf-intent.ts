@@ -60,20 +60,63 @@ export function encodeSerfLeaveIntent(ltime: bigint, node: string): Uint8Array {
     .finish();
 }
 
+/**
+ * The query Lamport time (`QueryLTime`) of Serf's push-pull user state (docs/wire.md §6.6);
+ * undefined for anything else, malformed input included. Never throws.
+ */
+export function serfQueryTime(payload: Uint8Array): bigint | undefined {
+  if (payload[0] !== SerfMessageType.pushPull) return undefined;
+  try {
+    const r = new MsgpackReader(payload, 1);
+    const fields = r.readMapHeader();
+    for (let i = 0; i < fields; i++) {
+      if (r.readString() !== "QueryLTime") {
+        r.skip();
+        continue;
+      }
+      const ltime = r.readInteger();
+      return ltime >= 0n ? ltime : undefined;
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof WireError) return undefined;
+    throw err;
+  }
+}
+
 const MAX_U64 = 2n ** 64n - 1n;
 
-/** The highest Serf member clock heard so far, from intents and push-pull states. */
+/**
+ * The highest Serf member clock heard so far, from intents and push-pull states, and our query
+ * clock: a Lamport clock over Serf's queries (docs/wire.md §6.10), which Serf's push-pull state
+ * carries too.
+ */
 export class SerfClock {
   #time = 0n;
+  #queryTime = 1n;
 
   get time(): bigint {
     return this.#time;
+  }
+
+  /** The query time our next query takes. */
+  get queryTime(): bigint {
+    return this.#queryTime;
   }
 
   /** Looks at a user message or push-pull user state; anything that is not Serf's is ignored. */
   witness(payload: Uint8Array): void {
     const t = serfMemberTime(payload);
     if (t !== undefined && t > this.#time) this.#time = t;
+    // Serf takes a peer's query clock minus one from a push-pull, so that its own next query
+    // cannot collide with one the peer is still spreading.
+    const q = serfQueryTime(payload);
+    if (q !== undefined && q > 0n) this.witnessQuery(q - 1n);
+  }
+
+  /** A query time seen (a query heard, or our own sent): later queries are later than it. */
+  witnessQuery(ltime: bigint): void {
+    if (ltime >= this.#queryTime && ltime < MAX_U64) this.#queryTime = ltime + 1n;
   }
 
   /** Our own leave intent, later than every member status time Serf may hold for us. */

@@ -13,6 +13,7 @@ import type { MemberEvent, MembershipDelegate, MembershipTransport, MemberView }
 import { Probing } from "./probing.js";
 import { pushPullIntervalMs } from "./push-pull.js";
 import { PushPullExchange } from "./push-pull-exchange.js";
+import { Queries, type QueryHandler, type QueryOptions } from "./queries.js";
 import { SerfClock } from "./serf-intent.js";
 import { Transitions } from "./transitions.js";
 
@@ -45,6 +46,11 @@ export interface SwimOptions {
    * (previous "none"). A Meta change of an alive member is reported with previous "alive".
    */
   onMemberEvent?: (e: MemberEvent) => void;
+  /**
+   * Answers Serf's internal queries (`_serf_...`, docs/wire.md §6.10) sent to this node, such
+   * as the key manager's; without it such queries are gossiped on but not answered.
+   */
+  queryHandler?: QueryHandler;
 }
 
 /**
@@ -67,6 +73,7 @@ export class Swim {
   readonly #probing: Probing;
   readonly #exchange: PushPullExchange;
   readonly #departure: Departure;
+  readonly #queries: Queries;
   /** Serf's member clock, for a leave intent Serf accepts (serf-intent.ts). */
   readonly #serf = new SerfClock();
   #started = false;
@@ -110,6 +117,7 @@ export class Swim {
     this.#probing = new Probing(this.#ctx, this.#gossip, this.#transitions);
     this.#exchange = new PushPullExchange(this.#ctx, this.#transitions, this.#serf);
     this.#departure = new Departure(this.#ctx, this.#gossip, this.#transitions, this.#probing, this.#serf);
+    this.#queries = new Queries(this.#ctx, this.#gossip, this.#serf, options.queryHandler);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -156,6 +164,7 @@ export class Swim {
     ctx.clearLoopTimers();
     this.#probing.stop();
     this.#transitions.stop();
+    this.#queries.stop();
     this.#gossip.reset();
   }
 
@@ -217,6 +226,18 @@ export class Swim {
     }
     ctx.leaving = true;
     this.#departure.leave(timeoutMs, this.#seeds, done);
+  }
+
+  /**
+   * Sends a Serf query to every member (queries.ts): each member's response goes to
+   * `onResponse`, ours included, and `done` gets the number of members expected to answer.
+   */
+  query(options: QueryOptions): void {
+    if (this.#ctx.stopped) {
+      options.done(0);
+      return;
+    }
+    this.#queries.query(options);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -383,11 +404,12 @@ export class Swim {
     }
   }
 
-  /** Serf's intents move its clock; every user message goes to the delegate. */
+  /** Serf's intents move its clock, its queries are ours to handle; the rest goes to the delegate. */
   #onUserMessage(payload: Uint8Array, from: Address): void {
     // Serf ignores an empty user message silently (docs/wire.md §6.4).
     if (payload.length === 0) return;
     this.#serf.witness(payload);
+    if (this.#queries.onUserMessage(payload, from)) return;
     this.#ctx.delegate?.notifyUserMessage(payload, from);
   }
 
