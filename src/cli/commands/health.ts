@@ -1,10 +1,8 @@
 import type { Command } from "commander";
-import type { OriginView } from "../../agent/node-api.js";
 import type { HealthStatus } from "../../core/state/types.js";
 import type { CliContext, ClientFlags } from "../context.js";
 import { withClientOptions } from "../context.js";
 import { ago, keyValues, milliseconds, table } from "../format.js";
-import { originPath } from "./origins.js";
 
 /** `heck health [ID]`: the health of every origin with a summary line, or of one origin. */
 export function registerHealthCommand(program: Command, ctx: CliContext): void {
@@ -16,7 +14,7 @@ export function registerHealthCommand(program: Command, ctx: CliContext): void {
   ).action(async (id: string | undefined, flags: ClientFlags) => {
     const client = ctx.client(flags);
     if (id !== undefined) {
-      const { body } = await client.get<OriginView>(originPath(id));
+      const body = await client.getOrigin(id);
       if (flags.json) return ctx.printJson({ id: body.id, health: body.health });
       const h = body.health;
       ctx.print(
@@ -33,7 +31,7 @@ export function registerHealthCommand(program: Command, ctx: CliContext): void {
       return;
     }
 
-    const body = { origins: await client.listOrigins<OriginView>() };
+    const body = { origins: await client.listOrigins() };
     if (flags.json) {
       return ctx.printJson({
         origins: body.origins.map((o) => ({ id: o.id, owner: o.owner, health: o.health })),

@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { OriginView } from "../../agent/node-api.js";
-import { UsageError } from "../client.js";
+import type { OriginSpecInput } from "../../client/index.js";
+import type { HealthStatus } from "../../core/state/types.js";
 import type { CliContext, ClientFlags } from "../context.js";
 import { withClientOptions } from "../context.js";
+import { UsageError } from "../errors.js";
 import { ago, keyValues, milliseconds, table } from "../format.js";
 
 interface ListFlags extends ClientFlags {
@@ -54,8 +56,8 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       )
       .option("--owner <name>", "only origins this member owns"),
   ).action(async (flags: ListFlags) => {
-    const origins = await ctx.client(flags).listOrigins<OriginView>({
-      ...(flags.status ? { status: flags.status } : {}),
+    const origins = await ctx.client(flags).listOrigins({
+      ...(flags.status ? { status: flags.status as HealthStatus } : {}),
       ...(flags.owner ? { owner: flags.owner } : {}),
     });
     if (flags.json) return ctx.printJson({ origins });
@@ -65,7 +67,7 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
   withClientOptions(
     origins.command("get").description("show one origin").argument("<id>", "origin id"),
   ).action(async (id: string, flags: ClientFlags) => {
-    const { body } = await ctx.client(flags).get<OriginView>(originPath(id));
+    const body = await ctx.client(flags).getOrigin(id);
     if (flags.json) return ctx.printJson(body);
     ctx.print(describeOrigin(body));
   });
@@ -103,15 +105,15 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       .option("--tls-server-name <name>", "TLS server name (SNI) to send and verify (https)"),
   ).action(async (id: string, flags: AddFlags) => {
     const spec = await buildSpec(flags, ctx);
-    const { status, body } = await ctx.client(flags).put<OriginView>(originPath(id), spec);
-    if (flags.json) return ctx.printJson(body);
-    ctx.print(`${status === 201 ? "created" : "replaced"} ${body.id} (owner ${body.owner ?? "none"})`);
+    const { created, origin } = await ctx.client(flags).putOrigin(id, spec as OriginSpecInput);
+    if (flags.json) return ctx.printJson(origin);
+    ctx.print(`${created ? "created" : "replaced"} ${origin.id} (owner ${origin.owner ?? "none"})`);
   });
 
   withClientOptions(
     origins.command("rm").alias("remove").description("remove an origin").argument("<id>", "origin id"),
   ).action(async (id: string, flags: ClientFlags) => {
-    await ctx.client(flags).delete(originPath(id));
+    await ctx.client(flags).deleteOrigin(id);
     if (flags.json) return ctx.printJson({ removed: id });
     ctx.print(`removed ${id}`);
   });
