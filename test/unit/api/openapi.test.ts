@@ -140,6 +140,7 @@ describe("GET /v1/openapi.json with an API token", () => {
     const doc = res.json() as Document;
     assert.deepEqual(doc.security, [{ bearer: [] }]);
     assert.deepEqual(doc.paths["/healthz"]?.get?.security, []);
-    assert.ok("401" in (doc.paths["/v1/self"]?.get?.responses as object));
+    const responses = doc.paths["/v1/self"]?.get?.responses as Record<string, unknown> | undefined;
+    assert.ok(responses !== undefined && "401" in responses);
   });
 });
