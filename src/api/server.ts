@@ -10,6 +10,7 @@ import { errorBody, toErrorResponse } from "./errors.js";
 import { registerDashboardRoute } from "./routes/dashboard.js";
 import { registerHistoryRoutes } from "./routes/history.js";
 import { registerKeyRoutes } from "./routes/keys.js";
+import { registerOpenApiRoute } from "./routes/openapi.js";
 import { registerOriginRoutes } from "./routes/origins.js";
 import { registerSystemRoutes } from "./routes/system.js";
 import { registerEventStream } from "./sse.js";
@@ -42,6 +43,8 @@ export interface ServerOptions {
   denyPrivateTargets?: boolean;
   /** Name resolution for `denyPrivateTargets` at acceptance. @default dns.lookup */
   resolveHost?: (host: string) => Promise<string[]>;
+  /** Called for every route as it is registered, HEAD routes included (for tools that list them). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
 }
 
 const MIB = 1024 * 1024;
@@ -100,7 +103,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     reply.code(404).send(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
   );
 
-  if (options.apiToken !== undefined && options.apiToken !== "") registerBearerAuth(app, options.apiToken);
+  const onRoute = options.onRoute;
+  if (onRoute) app.addHook("onRoute", (route) => onRoute({ method: route.method, url: route.url }));
+
+  const tokenRequired = options.apiToken !== undefined && options.apiToken !== "";
+  if (tokenRequired) registerBearerAuth(app, options.apiToken as string);
 
   registerSystemRoutes(app, node);
   registerOriginRoutes(app, node, {
@@ -117,6 +124,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     options.sseHeartbeatMs === undefined ? {} : { heartbeatMs: options.sseHeartbeatMs },
   );
   registerDashboardRoute(app);
+  registerOpenApiRoute(app, { version: node.version, tokenRequired });
   return app;
 }
 

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
-import type { Agent } from "undici";
-import { createDispatcher, DEFAULT_HTTP_ADDRESS, HeckClient } from "./client.js";
+import { DEFAULT_BASE_URL, HeckClient } from "../client/index.js";
+import { UsageError } from "./errors.js";
+
+const DEFAULT_HTTP_ADDRESS = DEFAULT_BASE_URL;
 
 /** Where a CLI run reads and writes; tests pass their own to capture output. */
 export interface CliIo {
@@ -9,6 +11,13 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** The whole of standard input (for `--file -`). */
   readStdin(): Promise<string>;
+  /** Whether stderr is a terminal: progress bars are drawn only there. */
+  stderrIsTTY: boolean;
+  /**
+   * Calls `listener` once on Ctrl-C (SIGINT) or SIGTERM, in place of the default exit, until the
+   * returned function is called.
+   */
+  onInterrupt(listener: () => void): () => void;
 }
 
 /** The flags every client command takes. */
@@ -29,24 +38,35 @@ export interface CliContext {
   print(text: string): void;
   /** Writes a value as indented JSON to stdout (the `--json` output). */
   printJson(value: unknown): void;
-  /** Releases the connection pool, if a command opened one. */
+  /** Releases the connection pools of the clients the command opened. */
   close(): Promise<void>;
 }
 
+/**
+ * An agent that accepts the connection but never answers is as unreachable as one that refuses
+ * it; join is the slowest call (a push-pull with each seed), far below this.
+ */
+const RESPONSE_TIMEOUT_MS = 30_000;
+
 export function createContext(io: CliIo): CliContext {
-  let dispatcher: Agent | undefined;
+  const clients: HeckClient[] = [];
   return {
     io,
     exitCode: 0,
     client(flags) {
-      dispatcher ??= createDispatcher();
-      return new HeckClient(
-        {
-          http: flags.http ?? io.env.HECK_HTTP_ADDR ?? DEFAULT_HTTP_ADDRESS,
+      const http = flags.http ?? io.env.HECK_HTTP_ADDR ?? DEFAULT_HTTP_ADDRESS;
+      let client: HeckClient;
+      try {
+        client = new HeckClient({
+          baseUrl: http,
           apiToken: flags.apiToken ?? io.env.HECK_API_TOKEN,
-        },
-        dispatcher,
-      );
+          timeoutMs: RESPONSE_TIMEOUT_MS,
+        });
+      } catch (err) {
+        throw new UsageError(`--http: ${(err as Error).message}`);
+      }
+      clients.push(client);
+      return client;
     },
     print(text) {
       io.stdout(text.endsWith("\n") ? text : `${text}\n`);
@@ -55,7 +75,7 @@ export function createContext(io: CliIo): CliContext {
       io.stdout(`${JSON.stringify(value, null, 2)}\n`);
     },
     async close() {
-      await dispatcher?.close();
+      await Promise.all(clients.map((client) => client.close()));
     },
   };
 }

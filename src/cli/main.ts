@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { HeckApiError, HeckUnreachableError } from "../client/index.js";
 import type { RawSettings } from "../config.js";
 import { VERSION } from "../version.js";
-import { AgentUnreachableError, ServerRefusedError, UsageError } from "./client.js";
 import { registerHealthCommand } from "./commands/health.js";
 import { registerJoinCommand } from "./commands/join.js";
 import { registerKeygenCommand } from "./commands/keygen.js";
@@ -10,6 +10,7 @@ import { registerLeaveCommand } from "./commands/leave.js";
 import { registerMembersCommand } from "./commands/members.js";
 import { registerOriginsCommand } from "./commands/origins.js";
 import { type CliContext, type CliIo, createContext } from "./context.js";
+import { UsageError } from "./errors.js";
 
 /** contract.md "The CLI as a client". */
 export const EXIT_OK = 0;
@@ -143,11 +144,11 @@ function report(err: unknown, io: CliIo): number {
     io.stderr(`heck: ${err.message}\n`);
     return EXIT_USAGE;
   }
-  if (err instanceof AgentUnreachableError) {
+  if (err instanceof HeckUnreachableError) {
     io.stderr(`heck: ${err.message}\n`);
     return EXIT_UNREACHABLE;
   }
-  if (err instanceof ServerRefusedError) {
+  if (err instanceof HeckApiError) {
     const more = err.details.length > 1 ? err.details.map((d) => `  ${d.message}\n`).join("") : "";
     io.stderr(`heck: ${err.message}\n${more}`);
     return EXIT_REFUSED;
@@ -165,6 +166,21 @@ function processIo(): CliIo {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString("utf8");
+    },
+    stderrIsTTY: process.stderr.isTTY === true,
+    onInterrupt(listener) {
+      let called = false;
+      const once = () => {
+        if (called) return;
+        called = true;
+        listener();
+      };
+      process.on("SIGINT", once);
+      process.on("SIGTERM", once);
+      return () => {
+        process.off("SIGINT", once);
+        process.off("SIGTERM", once);
+      };
     },
   };
 }

@@ -1,13 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { HeckNodeApi } from "../../agent/node-api.js";
 import { validateOriginId } from "../../core/checks/spec.js";
-import { NotFoundError, ValidationError } from "../../errors.js";
-import { refuseUnknownFields, requireObject } from "../input.js";
-
-/** `GET /v1/events/recent` answers this many events when no `limit` is given. */
-export const DEFAULT_RECENT_EVENTS = 100;
-/** The most `GET /v1/events/recent` answers: the size of the node's event ring. */
-export const MAX_RECENT_EVENTS = 500;
+import { NotFoundError } from "../../errors.js";
+import { DEFAULT_RECENT_EVENTS, parseInput, recentEventsQuerySchema } from "../schemas.js";
 
 type IdParams = { Params: { id: string } };
 
@@ -31,13 +26,7 @@ export function registerHistoryRoutes(app: FastifyInstance, node: HeckNodeApi): 
   });
 
   app.get("/v1/events/recent", async (request) => {
-    const query = requireObject(request.query ?? {}, "query");
-    refuseUnknownFields(query, ["limit"], "?");
-    const text = query.limit;
-    const limit = text === undefined ? DEFAULT_RECENT_EVENTS : Number(text);
-    if (typeof text === "object" || !Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT_EVENTS) {
-      throw new ValidationError(`limit: must be an integer from 1 to ${MAX_RECENT_EVENTS}`, "limit");
-    }
-    return { events: node.recentEvents(limit) };
+    const query = parseInput(recentEventsQuerySchema, request.query ?? {}, "query", "?");
+    return { events: node.recentEvents(query.limit ?? DEFAULT_RECENT_EVENTS) };
   });
 }

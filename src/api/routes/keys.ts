@@ -1,8 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { KeyOperation } from "../../agent/keys.js";
 import type { HeckNodeApi } from "../../agent/node-api.js";
-import { ValidationError } from "../../errors.js";
-import { refuseUnknownFields, requireObject } from "../input.js";
+import { keyRequestSchema, parseInput } from "../schemas.js";
 
 const CHANGES: readonly KeyOperation[] = ["install", "use", "remove"];
 
@@ -18,10 +17,8 @@ export function registerKeyRoutes(app: FastifyInstance, node: HeckNodeApi): void
 
   for (const operation of CHANGES) {
     app.post(`/v1/keys/${operation}`, async (request) => {
-      const body = requireObject(request.body, "body");
-      refuseUnknownFields(body, ["key"]);
-      if (typeof body.key !== "string") throw new ValidationError("key: must be a base64 string", "key");
-      return node.keyring(operation, body.key);
+      const { key } = parseInput(keyRequestSchema, request.body, "body");
+      return node.keyring(operation, key);
     });
   }
 }

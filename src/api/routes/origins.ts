@@ -1,21 +1,16 @@
 import { lookup } from "node:dns/promises";
 import type { FastifyInstance } from "fastify";
 import type { HeckNodeApi } from "../../agent/node-api.js";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../agent/origins-page.js";
+import { DEFAULT_PAGE_SIZE } from "../../agent/origins-page.js";
 import { parseOriginSpec, validateOriginId } from "../../core/checks/spec.js";
 import { deniedAddressReason, deniedHostReason } from "../../core/checks/target-policy.js";
-import type { HealthStatus, OriginSpec } from "../../core/state/types.js";
+import type { OriginSpec } from "../../core/state/types.js";
 import { type HeckError, NotFoundError, ValidationError } from "../../errors.js";
 import { ApiError, type ErrorDetail } from "../errors.js";
-import { refuseUnknownFields, requireArray, requireObject } from "../input.js";
-
-/** contract.md: up to 10,000 origins per batch request. */
-export const MAX_BATCH_ORIGINS = 10_000;
+import { batchEnvelopeSchema, MAX_BATCH_ORIGINS, originsQuerySchema, parseInput } from "../schemas.js";
 
 /** A batch with many bad items reports this many of them; the message names the first. */
 const MAX_REPORTED_DETAILS = 100;
-
-const HEALTH_STATUSES: readonly HealthStatus[] = ["healthy", "unhealthy", "unknown"];
 
 export interface OriginRouteOptions {
   /** Body limit of `POST /v1/origins`, which carries up to {@link MAX_BATCH_ORIGINS} specs. */
@@ -50,26 +45,18 @@ export function registerOriginRoutes(
   options: OriginRouteOptions,
 ): void {
   app.get("/v1/origins", async (request) => {
-    const query = requireObject(request.query ?? {}, "query");
-    refuseUnknownFields(query, ["status", "owner", "q", "limit", "cursor"], "?");
-    const status = optionalQueryValue(query, "status");
-    const owner = optionalQueryValue(query, "owner");
-    const idContains = optionalQueryValue(query, "q");
-    const cursor = optionalQueryValue(query, "cursor");
-    const limitText = optionalQueryValue(query, "limit");
-    if (status !== undefined && !(HEALTH_STATUSES as readonly string[]).includes(status)) {
-      throw new ValidationError(`status: must be one of ${HEALTH_STATUSES.join(", ")}`, "status");
-    }
-    const limit = limitText === undefined ? DEFAULT_PAGE_SIZE : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new ValidationError(`limit: must be an integer from 1 to ${MAX_PAGE_SIZE}`, "limit");
-    }
+    const { status, owner, q, cursor, limit } = parseInput(
+      originsQuerySchema,
+      request.query ?? {},
+      "query",
+      "?",
+    );
     return node.originsPage({
-      limit,
+      limit: limit ?? DEFAULT_PAGE_SIZE,
       ...(cursor === undefined ? {} : { cursor }),
-      ...(status === undefined ? {} : { status: status as HealthStatus }),
+      ...(status === undefined ? {} : { status }),
       ...(owner === undefined ? {} : { owner }),
-      ...(idContains === undefined ? {} : { idContains }),
+      ...(q === undefined ? {} : { idContains: q }),
     });
   });
 
@@ -172,15 +159,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function optionalQueryValue(query: Record<string, unknown>, name: string): string | undefined {
-  const value = query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "") {
-    throw new ValidationError(`${name}: must be given once, with a value`, name);
-  }
-  return value;
-}
-
 /**
  * A PUT body may repeat the id of its path, so that a view fetched with GET (minus `owner` and
  * `health`) can be edited and sent back; a different id is refused rather than one of them
@@ -201,15 +179,7 @@ function withoutMatchingId(body: unknown, id: string): unknown {
  * repeated id is refused because which of the two specs should win is ambiguous.
  */
 function parseBatch(body: unknown): Array<{ id: string; spec: OriginSpec }> {
-  const envelope = requireObject(body, "body");
-  refuseUnknownFields(envelope, ["origins"]);
-  const raw = requireArray(envelope.origins, "origins");
-  if (raw.length > MAX_BATCH_ORIGINS) {
-    throw new ValidationError(
-      `origins: ${raw.length} items; at most ${MAX_BATCH_ORIGINS} per request, send several batches`,
-      "origins",
-    );
-  }
+  const raw = parseInput(batchEnvelopeSchema, body, "body").origins;
 
   const items: Array<{ id: string; spec: OriginSpec }> = [];
   const details: ErrorDetail[] = [];
@@ -217,7 +187,10 @@ function parseBatch(body: unknown): Array<{ id: string; spec: OriginSpec }> {
   const firstIndexOf = new Map<string, number>();
   raw.forEach((entry, index) => {
     try {
-      const { id: rawId, ...rest } = requireObject(entry, `origins[${index}]`);
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+        throw new ValidationError(`origins[${index}] must be a JSON object`, `origins[${index}]`);
+      }
+      const { id: rawId, ...rest } = entry as Record<string, unknown>;
       const id = validateOriginId(rawId);
       const earlier = firstIndexOf.get(id);
       if (earlier !== undefined) {

@@ -2,11 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { HeckNodeApi } from "../../agent/node-api.js";
 import { type Address, formatAddress, parseAddress } from "../../core/address.js";
 import type { MemberStatus } from "../../core/membership/ports.js";
-import { ValidationError } from "../../errors.js";
-import { refuseUnknownFields, requireArray, requireObject } from "../input.js";
-
-/** A join names a handful of seeds; more than this is a mistake, not a bigger cluster. */
-const MAX_JOIN_ADDRESSES = 64;
+import { joinRequestSchema, parseInput } from "../schemas.js";
 
 /** Liveness, the node's own summary, membership, join/leave and metrics. */
 export function registerSystemRoutes(app: FastifyInstance, node: HeckNodeApi): void {
@@ -40,23 +36,9 @@ export function registerSystemRoutes(app: FastifyInstance, node: HeckNodeApi): v
   });
 
   app.post("/v1/join", async (request) => {
-    const body = requireObject(request.body, "body");
-    refuseUnknownFields(body, ["addresses"]);
-    const texts = requireArray(body.addresses, "addresses");
-    if (texts.length === 0)
-      throw new ValidationError("addresses: at least one address is required", "addresses");
-    if (texts.length > MAX_JOIN_ADDRESSES) {
-      throw new ValidationError(`addresses: at most ${MAX_JOIN_ADDRESSES} per request`, "addresses");
-    }
-    const addresses: Address[] = texts.map((text, i) => {
-      const address = typeof text === "string" ? parseAddress(text) : undefined;
-      if (!address)
-        throw new ValidationError(
-          `addresses[${i}]: ${JSON.stringify(text)} is not HOST:PORT`,
-          `addresses[${i}]`,
-        );
-      return address;
-    });
+    const body = parseInput(joinRequestSchema, request.body, "body");
+    // The schema has checked that every address parses.
+    const addresses = body.addresses.map((text) => parseAddress(text) as Address);
     return { joined: await node.join(addresses) };
   });
 

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { parseAddress } from "../../core/address.js";
-import { UsageError } from "../client.js";
 import type { CliContext, ClientFlags } from "../context.js";
 import { withClientOptions } from "../context.js";
+import { UsageError } from "../errors.js";
 
 /** `heck join ADDR...`: asks the agent to join the cluster through these gossip addresses. */
 export function registerJoinCommand(program: Command, ctx: CliContext): void {
@@ -19,7 +19,7 @@ export function registerJoinCommand(program: Command, ctx: CliContext): void {
     for (const address of addresses) {
       if (!parseAddress(address)) throw new UsageError(`${JSON.stringify(address)} is not HOST:PORT`);
     }
-    const { body } = await ctx.client(flags).post<{ joined: number }>("/v1/join", { addresses });
+    const body = { joined: await ctx.client(flags).join(addresses) };
     if (flags.json) ctx.printJson(body);
     else
       ctx.print(`joined ${body.joined} of ${addresses.length} address${addresses.length === 1 ? "" : "es"}`);

@@ -10,5 +10,10 @@ export function registerKeygenCommand(program: Command, ctx: CliContext): void {
   program
     .command("keygen")
     .description(`print a random base64 ${KEY_BYTES}-byte key for --encrypt`)
-    .action(() => ctx.print(randomBytes(KEY_BYTES).toString("base64")));
+    .option("--json", 'machine-readable output: {"key": "..."}')
+    .action((flags: { json?: boolean }) => {
+      const key = randomBytes(KEY_BYTES).toString("base64");
+      if (flags.json) ctx.printJson({ key });
+      else ctx.print(key);
+    });
 }

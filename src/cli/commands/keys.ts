@@ -23,14 +23,14 @@ export function registerKeysCommand(program: Command, ctx: CliContext): void {
   withClientOptions(
     keys.command("list").description("every key installed in the cluster, and on how many members"),
   ).action(async (flags: ClientFlags) => {
-    const { body } = await ctx.client(flags).get<KeyReport>("/v1/keys");
+    const body = await ctx.client(flags).keys();
     report(ctx, flags, body);
   });
 
   const change = (name: "install" | "use" | "remove", description: string) =>
     withClientOptions(keys.command(name).description(description).argument("<key>", "base64 key")).action(
       async (key: string, flags: ClientFlags) => {
-        const { body } = await ctx.client(flags).post<KeyReport>(`/v1/keys/${name}`, { key });
+        const body = await ctx.client(flags).changeKey(name, key);
         report(ctx, flags, body);
       },
     );

@@ -7,7 +7,7 @@ export function registerLeaveCommand(program: Command, ctx: CliContext): void {
   withClientOptions(
     program.command("leave").description("make the agent leave the cluster gracefully and stop"),
   ).action(async (flags: ClientFlags) => {
-    const { body } = await ctx.client(flags).post<{ status: string }>("/v1/leave");
+    const body = await ctx.client(flags).leave();
     if (flags.json) ctx.printJson(body);
     else ctx.print("the agent is leaving the cluster");
   });

@@ -1,10 +1,31 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { OriginView } from "../../agent/node-api.js";
-import { UsageError } from "../client.js";
+import { HeckApiError, type OriginInput, type OriginSpecInput } from "../../client/index.js";
+import type { HealthStatus } from "../../core/state/types.js";
 import type { CliContext, ClientFlags } from "../context.js";
 import { withClientOptions } from "../context.js";
+import { UsageError } from "../errors.js";
 import { ago, keyValues, milliseconds, table } from "../format.js";
+import {
+  entryOfView,
+  formatOfName,
+  formatOriginsFile,
+  ORIGINS_FILE_FORMATS,
+  type OriginsFile,
+  type OriginsFileFormat,
+  parseOriginsFile,
+} from "../origins-file.js";
+import { ProgressBar } from "../progress.js";
+
+interface ExportFlags extends ClientFlags {
+  output?: string;
+  format?: OriginsFileFormat;
+}
+
+/** Origins per `POST /v1/origins` when adding from a file; the API takes up to 10,000. */
+const DEFAULT_CHUNK_SIZE = 1000;
+const MAX_CHUNK_SIZE = 10_000;
 
 interface ListFlags extends ClientFlags {
   status?: string;
@@ -13,6 +34,8 @@ interface ListFlags extends ClientFlags {
 
 interface AddFlags extends ClientFlags {
   file?: string;
+  format?: OriginsFileFormat;
+  chunkSize?: number;
   url?: string;
   method?: string;
   intervalMs?: number;
@@ -54,8 +77,8 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       )
       .option("--owner <name>", "only origins this member owns"),
   ).action(async (flags: ListFlags) => {
-    const origins = await ctx.client(flags).listOrigins<OriginView>({
-      ...(flags.status ? { status: flags.status } : {}),
+    const origins = await ctx.client(flags).listOrigins({
+      ...(flags.status ? { status: flags.status as HealthStatus } : {}),
       ...(flags.owner ? { owner: flags.owner } : {}),
     });
     if (flags.json) return ctx.printJson({ origins });
@@ -65,7 +88,7 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
   withClientOptions(
     origins.command("get").description("show one origin").argument("<id>", "origin id"),
   ).action(async (id: string, flags: ClientFlags) => {
-    const { body } = await ctx.client(flags).get<OriginView>(originPath(id));
+    const body = await ctx.client(flags).getOrigin(id);
     if (flags.json) return ctx.printJson(body);
     ctx.print(describeOrigin(body));
   });
@@ -73,9 +96,26 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
   withClientOptions(
     origins
       .command("add")
-      .description("add an origin, or replace the origin with this id")
-      .argument("<id>", "origin id: 1-128 characters of A-Z a-z 0-9 . _ : -")
-      .option("--file <path>", "read the spec from a JSON file ('-' for stdin); flags override its fields")
+      .description(
+        "add an origin, or replace the origin with this id; without an id, add every origin of a file",
+      )
+      .argument("[id]", "origin id: 1-128 characters of A-Z a-z 0-9 . _ : -")
+      .option(
+        "-f, --file <path>",
+        "with an id: that origin's spec (JSON; flags override its fields); without: a JSON or YAML file " +
+          'of many origins, {"origins": [{"id", "url", ...}]} as export writes it (\'-\' for stdin)',
+      )
+      .addOption(
+        new Option(
+          "--format <format>",
+          "format of a file of many origins (default: by its extension, else sniffed)",
+        ).choices(ORIGINS_FILE_FORMATS),
+      )
+      .option(
+        "--chunk-size <n>",
+        `origins per request when adding a file (1-${MAX_CHUNK_SIZE}, default ${DEFAULT_CHUNK_SIZE})`,
+        chunkSize,
+      )
       .option("--url <url>", "http: or https: URL to probe, or tcp://host:port for a connect check")
       .option("--method <method>", "probe method, GET or HEAD (default GET)", method)
       .option("--interval-ms <ms>", "probe interval (default 5000)", integer)
@@ -101,17 +141,50 @@ export function registerOriginsCommand(program: Command, ctx: CliContext): void 
       .option("--tls-skip-verify", "accept any certificate (https)")
       .option("--tls-ca <file>", "PEM file of the CA certificates to verify the origin against (https)")
       .option("--tls-server-name <name>", "TLS server name (SNI) to send and verify (https)"),
-  ).action(async (id: string, flags: AddFlags) => {
+  ).action(async (id: string | undefined, flags: AddFlags) => {
+    if (id === undefined) return addFromFile(ctx, flags);
     const spec = await buildSpec(flags, ctx);
-    const { status, body } = await ctx.client(flags).put<OriginView>(originPath(id), spec);
-    if (flags.json) return ctx.printJson(body);
-    ctx.print(`${status === 201 ? "created" : "replaced"} ${body.id} (owner ${body.owner ?? "none"})`);
+    const { created, origin } = await ctx.client(flags).putOrigin(id, spec as OriginSpecInput);
+    if (flags.json) return ctx.printJson(origin);
+    ctx.print(`${created ? "created" : "replaced"} ${origin.id} (owner ${origin.owner ?? "none"})`);
+  });
+
+  withClientOptions(
+    origins
+      .command("export")
+      .description("write every origin's spec to a file (or stdout) that `origins add -f` reads back")
+      .option("-o, --output <path>", "file to write (default: stdout)")
+      .addOption(
+        new Option(
+          "--format <format>",
+          "json or yaml (default: by the output's extension, else json)",
+        ).choices(ORIGINS_FILE_FORMATS),
+      ),
+  ).action(async (flags: ExportFlags) => {
+    let format = flags.format ?? (flags.output === undefined ? undefined : formatOfName(flags.output));
+    if (flags.output === undefined && flags.json) {
+      if (format === "yaml") throw new UsageError("--json and --format yaml disagree; give one of them");
+      format = "json";
+    }
+    const client = ctx.client(flags);
+    const entries = [];
+    for await (const view of client.origins()) entries.push(entryOfView(view));
+    const text = formatOriginsFile(entries, format ?? "json");
+    if (flags.output === undefined) return ctx.io.stdout(text);
+    try {
+      await writeFile(flags.output, text);
+    } catch (err) {
+      throw new UsageError(`--output: cannot write ${flags.output}: ${(err as Error).message}`);
+    }
+    const summary = { exported: entries.length, file: flags.output, format: format ?? "json" };
+    if (flags.json) return ctx.printJson(summary);
+    ctx.print(`exported ${entries.length} origin${entries.length === 1 ? "" : "s"} to ${flags.output}`);
   });
 
   withClientOptions(
     origins.command("rm").alias("remove").description("remove an origin").argument("<id>", "origin id"),
   ).action(async (id: string, flags: ClientFlags) => {
-    await ctx.client(flags).delete(originPath(id));
+    await ctx.client(flags).deleteOrigin(id);
     if (flags.json) return ctx.printJson({ removed: id });
     ctx.print(`removed ${id}`);
   });
@@ -175,6 +248,123 @@ function describeOrigin(o: OriginView, now: number = Date.now()): string {
  * The spec to send: the file's object (if any) with the flags on top. Values are passed on as
  * given; the agent validates them and names the field it refuses.
  */
+/** Spec flags that only make sense for one origin given by id. */
+const SPEC_FLAGS = [
+  "url",
+  "method",
+  "intervalMs",
+  "timeoutMs",
+  "expectStatus",
+  "healthyThreshold",
+  "unhealthyThreshold",
+  "header",
+  "bodyContains",
+  "fastIntervalMs",
+  "downIntervalMs",
+  "hostHeader",
+  "followRedirects",
+  "freshConnection",
+  "tlsSkipVerify",
+  "tlsCa",
+  "tlsServerName",
+] as const;
+
+/**
+ * `heck origins add -f FILE`: every origin of the file through the batch route, `chunkSize` per
+ * request. A chunk is stored all or nothing; on a refused chunk the command stops, names the
+ * entry (file line, id, reason) and says how many origins earlier chunks stored.
+ */
+async function addFromFile(ctx: CliContext, flags: AddFlags): Promise<void> {
+  if (flags.file === undefined) {
+    throw new UsageError("give an origin id with --url, or --file FILE with many origins");
+  }
+  const given = SPEC_FLAGS.filter((flag) => flags[flag] !== undefined);
+  if (given.length > 0) {
+    throw new UsageError(
+      `--${kebab(given[0] as string)} applies to one origin: give its id, or put the field in the file's entries`,
+    );
+  }
+  const name = flags.file === "-" ? "stdin" : flags.file;
+  let text: string;
+  try {
+    text = flags.file === "-" ? await ctx.io.readStdin() : await readFile(flags.file, "utf8");
+  } catch (err) {
+    throw new UsageError(`--file: cannot read ${name}: ${(err as Error).message}`);
+  }
+  const file = parseOriginsFile(text, name, flags.format ?? formatOfName(name));
+  const client = ctx.client(flags);
+  const size = flags.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const progress =
+    ctx.io.stderrIsTTY && file.origins.length > 0
+      ? new ProgressBar(ctx.io.stderr, file.origins.length, "adding origins")
+      : undefined;
+  let upserted = 0;
+  let requests = 0;
+  try {
+    for (let start = 0; start < file.origins.length; start += size) {
+      progress?.update(start);
+      const chunk = file.origins.slice(start, start + size);
+      try {
+        upserted += await client.upsertOrigins(chunk as unknown as OriginInput[]);
+      } catch (err) {
+        if (!(err instanceof HeckApiError)) throw err;
+        progress?.done();
+        reportRefusedChunk(ctx, file, err, start, chunk.length, upserted);
+        ctx.exitCode = 1;
+        return;
+      }
+      requests++;
+    }
+    progress?.update(file.origins.length);
+  } finally {
+    progress?.done();
+  }
+  if (flags.json) return ctx.printJson({ upserted, requests });
+  ctx.print(
+    `added or replaced ${upserted} origin${upserted === 1 ? "" : "s"} from ${name} in ${requests} request${requests === 1 ? "" : "s"}`,
+  );
+}
+
+/** The agent's refusal of one chunk, each refused entry named by file line, index and id. */
+function reportRefusedChunk(
+  ctx: CliContext,
+  file: OriginsFile,
+  err: HeckApiError,
+  start: number,
+  count: number,
+  storedBefore: number,
+): void {
+  const lines: string[] = [];
+  if (err.details.length === 0) {
+    lines.push(`heck: ${err.message}`);
+  } else {
+    for (const detail of err.details) {
+      const index = start + detail.index;
+      const entry = file.origins[index];
+      const reason = detail.message.replace(/^origins\[\d+\]:?\s*/, "");
+      lines.push(`heck: ${file.where(index)}: origins[${index}] (id "${entry?.id}"): ${reason}`);
+    }
+  }
+  const range = count === 1 ? `origins[${start}]` : `origins[${start}]..origins[${start + count - 1}]`;
+  lines.push(
+    `heck: nothing of ${range} was stored; ${storedBefore} origin${storedBefore === 1 ? "" : "s"} of earlier requests were. ` +
+      "Fix the file and run the command again (adding an origin again replaces it).",
+  );
+  ctx.io.stderr(`${lines.join("\n")}\n`);
+}
+
+function kebab(flag: string): string {
+  return flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function chunkSize(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_CHUNK_SIZE) {
+    throw new InvalidArgumentError(`not an integer from 1 to ${MAX_CHUNK_SIZE}`);
+  }
+  return n;
+}
+
 async function buildSpec(flags: AddFlags, ctx: CliContext): Promise<Record<string, unknown>> {
   if (flags.file === undefined && flags.url === undefined)
     throw new UsageError("--url or --file is required");

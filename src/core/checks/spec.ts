@@ -10,6 +10,13 @@ import { parseStatusItem } from "./expect-status.js";
 
 export const ORIGIN_ID_MAX_LENGTH = 128;
 const ORIGIN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const ORIGIN_ID_MESSAGE = `origin id must be 1-${ORIGIN_ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"`;
+
+/** An origin id: safe in a URL path segment, a log line and a Prometheus label. */
+export const originIdSchema = z
+  .string({ error: ORIGIN_ID_MESSAGE })
+  .regex(ORIGIN_ID, { error: ORIGIN_ID_MESSAGE })
+  .describe("origin id, 1-128 characters of A-Z a-z 0-9 . _ : -");
 
 /** Field bounds of contract.md, in one place so that messages and schema cannot disagree. */
 export const SPEC_BOUNDS = {
@@ -82,20 +89,37 @@ export function urlScheme(url: string): "http:" | "https:" | "tcp:" {
 const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$/;
 const SERVER_NAME = /^[A-Za-z0-9._-]+$/;
 
-const specSchema = z.strictObject({
+/**
+ * The origin spec's schema: it validates every spec the API accepts, and the API's OpenAPI
+ * document is generated from it (src/api/schemas.ts), so that the two cannot disagree. Rules that
+ * JSON Schema cannot state (the scheme rules, timeoutMs against the intervals) are checked after
+ * it by {@link parseOriginSpec} and described in the fields' descriptions.
+ */
+export const originSpecSchema = z.strictObject({
   url: z
     .string({ error: "url is required and must be a string" })
     .max(SPEC_LIMITS.urlLength, { error: `url must be at most ${SPEC_LIMITS.urlLength} characters` })
-    .refine(isProbeUrl, { error: "url must be an absolute http: or https: URL, or tcp://host:port" }),
+    .refine(isProbeUrl, { error: "url must be an absolute http: or https: URL, or tcp://host:port" })
+    .describe("absolute http: or https: URL to probe, or tcp://host:port for a connect check"),
   method: z.enum(["GET", "HEAD"], { error: 'method must be "GET" or "HEAD"' }).default("GET"),
   intervalMs: boundedInt("intervalMs").default(SPEC_BOUNDS.intervalMs.default),
   fastIntervalMs: boundedInt("fastIntervalMs").optional(),
   downIntervalMs: boundedInt("downIntervalMs").optional(),
-  timeoutMs: boundedInt("timeoutMs").optional(),
+  timeoutMs: boundedInt("timeoutMs")
+    .optional()
+    .describe("probe deadline, not above any interval; default min(2000, the shortest interval)"),
   expectStatus: z
-    .array(z.unknown(), {
-      error: 'expectStatus must be an array of status codes and ranges such as "200-399"',
-    })
+    .array(
+      z.unknown().meta({
+        anyOf: [
+          { type: "integer", minimum: 100, maximum: 599 },
+          { type: "string", pattern: "^[0-9]{3}(-[0-9]{3})?$" },
+        ],
+      }),
+      {
+        error: 'expectStatus must be an array of status codes and ranges such as "200-399"',
+      },
+    )
     .min(1, { error: "expectStatus must list at least one status code or range" })
     .max(SPEC_LIMITS.expectStatusItems, {
       error: `expectStatus may list at most ${SPEC_LIMITS.expectStatusItems} codes and ranges`,
@@ -188,7 +212,7 @@ const HTTP_ONLY_FIELDS = ["bodyContains", "hostHeader", "followRedirects", "fres
 /** Fields that only mean something over TLS, refused on `http://` and `tcp://` origins. */
 const TLS_ONLY_FIELDS = ["tlsSkipVerify", "tlsCa", "tlsServerName"] as const;
 
-const KNOWN_FIELDS = Object.keys(specSchema.shape);
+const KNOWN_FIELDS = Object.keys(originSpecSchema.shape);
 
 /** A near miss among the known fields, so that `intervalMS` points at `intervalMs`. */
 function suggestField(unknown: string): string | undefined {
@@ -229,7 +253,7 @@ function toValidationError(issues: ReadonlyArray<z.core.$ZodIssue>): ValidationE
  * `invalid_input` for everything else (missing url, a bound, timeoutMs above intervalMs).
  */
 export function parseOriginSpec(input: unknown): OriginSpec {
-  const result = specSchema.safeParse(input);
+  const result = originSpecSchema.safeParse(input);
   if (!result.success) throw toValidationError(result.error.issues);
   const data = result.data;
   const scheme = urlScheme(data.url);
@@ -296,13 +320,9 @@ export function parseOriginSpec(input: unknown): OriginSpec {
  * and a Prometheus label). Returns it typed as a string; throws {@link ValidationError} (field `id`).
  */
 export function validateOriginId(id: unknown): string {
-  if (typeof id !== "string" || !ORIGIN_ID.test(id)) {
-    throw new ValidationError(
-      `origin id must be 1-${ORIGIN_ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"`,
-      "id",
-    );
-  }
-  return id;
+  const result = originIdSchema.safeParse(id);
+  if (!result.success) throw new ValidationError(ORIGIN_ID_MESSAGE, "id");
+  return result.data;
 }
 
 /** Whether `id` is a valid origin id, without throwing (for peer input). */
