@@ -42,7 +42,7 @@ import {
   toHealthView,
   type Unsubscribe,
 } from "./node-api.js";
-import { type OriginsPage, type OriginsQuery, pageOfOrigins, probeWatermark } from "./origins-page.js";
+import { type OriginsPage, type OriginsQuery, pageOfOrigins } from "./origins-page.js";
 import { OwnerCounter } from "./owner-counts.js";
 
 const STATUSES: MemberStatus[] = ["alive", "suspect", "dead", "left"];
@@ -607,7 +607,7 @@ export class HeckAgent implements HeckNodeApi {
     const replicator = this.#replicator;
     const checker = this.#checker;
     if (!replicator || !checker) return;
-    replicator.publishWatermark(probeWatermark(replicator, checker.ownedIds()));
+    replicator.publishWatermark(checker.probeWatermark());
   }
 
   #every(intervalMs: number, fn: () => void): void {

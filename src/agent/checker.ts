@@ -59,7 +59,7 @@ export interface CheckerOptions {
   jitterPercent?: number;
   /** An inherited origin is first probed within min(interval, this), spread by id. @default 2000 */
   handoverSpreadMs?: number;
-  /** Rendezvous hashes of ownership work per turn of the event loop. @default 20000 */
+  /** Rendezvous hashes of ownership work per turn of the event loop (about 10-20 ms). @default 5000 */
   ownershipHashesPerTurn?: number;
 }
 
@@ -87,6 +87,8 @@ interface Task extends DueItem {
   inFlight: AbortController | undefined;
   /** Counts the task's probes, so that a result is taken only from the latest. */
   probes: number;
+  /** When this node's last probe of the origin completed; undefined before the first. */
+  probedAt?: number;
 }
 
 /** A first-in first-out queue that does not shift arrays. */
@@ -153,6 +155,8 @@ export class Checker {
   #membersDirty = false;
   #resyncPending = false;
   readonly #dirty = new Set<string>();
+  /** Origins whose owner changed in the index, to start or stop probing. */
+  readonly #moved = new Set<string>();
   #stopped = false;
 
   constructor(options: CheckerOptions) {
@@ -162,7 +166,24 @@ export class Checker {
     this.#maxStartsPerTurn = options.maxStartsPerTurn ?? 256;
     this.#jitterPercent = options.jitterPercent ?? DEFAULT_JITTER_PERCENT;
     this.#handoverSpreadMs = options.handoverSpreadMs ?? DEFAULT_HANDOVER_SPREAD_MS;
-    this.#hashesPerTurn = options.ownershipHashesPerTurn ?? 20_000;
+    this.#hashesPerTurn = options.ownershipHashesPerTurn ?? 5000;
+  }
+
+  /**
+   * Per probe interval (the spec's), the earliest last probe among the origins this node owns and
+   * has probed: every one of them has been probed since. An origin not probed yet by this node is
+   * left out until its first probe, which comes soon after it is taken over.
+   */
+  probeWatermark(): Map<number, number> {
+    const marks = new Map<number, number>();
+    for (const task of this.#tasks.values()) {
+      const at = task.probedAt;
+      if (at === undefined) continue;
+      const interval = task.spec.intervalMs;
+      const mark = marks.get(interval);
+      if (mark === undefined || at < mark) marks.set(interval, at);
+    }
+    return marks;
   }
 
   /** Number of origins this node owns and probes. */
@@ -236,6 +257,7 @@ export class Checker {
     this.#ready.clear();
     this.#waitingForHost.clear();
     this.#dirty.clear();
+    this.#moved.clear();
   }
 
   #scheduleWork(): void {
@@ -264,11 +286,19 @@ export class Checker {
     if (this.#membersDirty) {
       this.#membersDirty = false;
       const members = this.#o.members();
-      for (const id of index.setMembers(members, budget)) this.#apply(id);
+      for (const id of index.setMembers(members, budget)) this.#moved.add(id);
       if (index.busy) spent = budget;
     } else if (index.busy) {
-      for (const id of index.settle(budget)) this.#apply(id);
+      for (const id of index.settle(budget)) this.#moved.add(id);
       spent = budget;
+    }
+    // Origins whose owner changed: started or stopped here, a slice at a time, since a departed
+    // member can leave tens of thousands at once.
+    for (const id of this.#moved) {
+      if (spent >= budget) break;
+      this.#moved.delete(id);
+      spent += APPLY_COST_IN_HASHES;
+      this.#apply(id);
     }
     const perNewOrigin = Math.max(1, index.members().length);
     for (const id of this.#dirty) {
@@ -284,7 +314,9 @@ export class Checker {
       }
       this.#apply(id);
     }
-    return this.#membersDirty || this.#resyncPending || index.busy || this.#dirty.size > 0;
+    return (
+      this.#membersDirty || this.#resyncPending || index.busy || this.#dirty.size > 0 || this.#moved.size > 0
+    );
   }
 
   /** Starts, updates or stops probing `id` after its owner or spec may have changed. */
@@ -499,6 +531,7 @@ export class Checker {
     const check = nextCheckState(task.check, ok, spec);
     task.check = check;
     const now = this.#o.clock.now();
+    task.probedAt = now;
     const changed = !previous || previous.status !== check.status;
     this.#o.state.recordHealth(task.id, {
       status: check.status,

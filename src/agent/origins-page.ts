@@ -1,4 +1,3 @@
-import type { Replicator } from "../core/state/replication.js";
 import type { HealthStatus } from "../core/state/types.js";
 import { ValidationError } from "../errors.js";
 import type { OriginView } from "./node-api.js";
@@ -96,22 +95,4 @@ export function pageOfOrigins(
   }
   const last = sortedIds[i - 1];
   return { origins, nextCursor: i < sortedIds.length && last !== undefined ? encodeCursor(last) : null };
-}
-
-/**
- * Per probe interval, the earliest last probe among the origins this node owns with that interval:
- * every one of them has been probed since. Origins not probed yet by this node are left out until
- * their first probe (the checker probes an inherited origin soon after taking it over).
- */
-export function probeWatermark(replicator: Replicator, owned: Iterable<string>): Map<number, number> {
-  const marks = new Map<number, number>();
-  for (const id of owned) {
-    const entry = replicator.origin(id);
-    const checkedAt = replicator.lastProbeAt(id);
-    if (!entry || checkedAt === undefined) continue;
-    const interval = entry.spec.intervalMs;
-    const mark = marks.get(interval);
-    if (mark === undefined || checkedAt < mark) marks.set(interval, checkedAt);
-  }
-  return marks;
 }

@@ -153,6 +153,38 @@ describe("checker", () => {
     checker.stop();
   });
 
+  test("the probe watermark is, per interval, the oldest last probe of the origins owned and probed", async () => {
+    const { net, prober, state, checker, run, setMembers } = setup();
+    const members = ["self", "other"];
+    setMembers(members);
+    const [fast1, fast2] = idsOwnedBy("self", members, 2, "f");
+    const [slow] = idsOwnedBy("self", members, 1, "s");
+    const [theirs] = idsOwnedBy("other", members, 1, "t");
+    state.add(fast1!, spec(1000, { url: "http://127.0.0.1:1/f1" }));
+    state.add(fast2!, spec(1000, { url: "http://127.0.0.1:1/f2" }));
+    state.add(slow!, spec(60_000, { url: "http://127.0.0.1:1/s" }));
+    state.add(theirs!, spec(5000, { url: "http://127.0.0.1:1/t" }));
+    checker.reconcile();
+    assert.deepEqual([...checker.probeWatermark()], [], "nothing probed yet");
+    await run(10_000);
+    const marks = checker.probeWatermark();
+    assert.deepEqual(
+      [...marks.keys()].sort((a, b) => a - b),
+      [1000, 60_000],
+      "no mark for an origin owned elsewhere",
+    );
+    // The last probe of each: when its result was recorded (its checkedAt).
+    const checked = (id: string) => state.health.get(id)?.checkedAt as number;
+    assert.equal(marks.get(1000), Math.min(checked(fast1!), checked(fast2!)));
+    assert.equal(marks.get(60_000), checked(slow!));
+    assert.ok(prober.calls.length > 10);
+    assert.ok(
+      net.now - (marks.get(1000) as number) <= 1200,
+      "the fast origins were probed within an interval",
+    );
+    checker.stop();
+  });
+
   test("a member that joins takes its origins at once, a probe in flight is aborted; they return when it leaves", async () => {
     const { prober, state, checker, run, setMembers } = setup();
     const ids = Array.from({ length: 40 }, (_, i) => `o${i}`);
