@@ -1,20 +1,29 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { pack, unpack } from "msgpackr";
 import type { Address } from "../core/address.js";
 import type { Version } from "../core/state/causal-map.js";
-import { CausalContext } from "../core/state/dots.js";
+import { CausalContext, isDotPart } from "../core/state/dots.js";
+import {
+  decodeVersions,
+  encodeVersions,
+  MAP_CATALOG,
+  MAP_HEALTH,
+  type MapTag,
+} from "../core/state/state-wire.js";
 import type { CatalogValue, HealthValue, OriginSpec } from "../core/state/types.js";
 import { HeckError } from "../errors.js";
 
 /** The schema version this build writes; `PRAGMA user_version` holds the version of a file. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Migration steps, index i brings a file from user_version i to i + 1. Append-only: a released
  * step never changes, a new schema gets a new step.
  */
-const MIGRATIONS: readonly string[] = [
+/** Each step takes a file from version i to i + 1: SQL, or code for what SQL cannot do. */
+const MIGRATIONS: ReadonlyArray<string | ((db: Database.Database) => void)> = [
   `
   CREATE TABLE origins (
     id            TEXT PRIMARY KEY,
@@ -71,6 +80,9 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (writer, counter)
   ) WITHOUT ROWID;
   `,
+  // 3: one row per key, its versions in the wire form (state-wire.ts) as a msgpack blob: one
+  // statement per changed key instead of a delete and an insert per version.
+  migrateToKeyRows,
 ];
 
 interface VersionRow {
@@ -139,23 +151,23 @@ export class SqliteStore {
     }
     const s = prepareStatements(this.db);
     this.stmts = s;
-    const saveVersions = (map: number, id: string, versions: readonly Version<unknown>[]) => {
-      s.deleteKey.run(map, id);
+    const saveVersions = (map: MapTag, id: string, versions: readonly Version<unknown>[]) => {
+      // A version that could not be read back is refused here, failing the whole transaction.
       for (const v of versions) {
-        s.insertVersion.run({
-          map,
-          id,
-          writer: v.writer,
-          counter: v.counter,
-          wall: v.wall,
-          tick: v.tick,
-          value: v.value === null ? null : JSON.stringify(v.value),
-        });
+        if (
+          !isDotPart(v.writer, v.counter) ||
+          !Number.isSafeInteger(v.wall) ||
+          !Number.isSafeInteger(v.tick)
+        ) {
+          throw new TypeError(`version of ${id}: malformed dot or clock`);
+        }
       }
+      if (versions.length === 0) s.deleteKey.run(map, id);
+      else s.upsertKey.run(map, id, pack(encodeVersions(map, versions)));
     };
     this.saveStateTx = this.db.transaction((changes: StateChanges) => {
-      for (const [id, versions] of changes.catalog) saveVersions(0, id, versions);
-      for (const [id, versions] of changes.health) saveVersions(1, id, versions);
+      for (const [id, versions] of changes.catalog) saveVersions(MAP_CATALOG, id, versions);
+      for (const [id, versions] of changes.health) saveVersions(MAP_HEALTH, id, versions);
       if (changes.context) {
         const { context, floor } = changes.context;
         s.clearContext.run();
@@ -175,18 +187,13 @@ export class SqliteStore {
   loadState(): StoredState {
     const catalog = new Map<string, Version<CatalogValue>[]>();
     const health = new Map<string, Version<HealthValue>[]>();
-    for (const row of this.stmts.selectVersions.iterate() as IterableIterator<VersionRow>) {
-      const version: Version<unknown> = {
-        writer: row.writer,
-        counter: row.counter,
-        wall: row.wall,
-        tick: row.tick,
-        value: row.value === null ? null : JSON.parse(row.value),
-      };
-      const into = (row.map === 0 ? catalog : health) as Map<string, Version<unknown>[]>;
-      const list = into.get(row.id);
-      if (list) list.push(version);
-      else into.set(row.id, [version]);
+    for (const row of this.stmts.selectKeys.iterate() as IterableIterator<KeyRow>) {
+      const map = row.map === MAP_CATALOG ? MAP_CATALOG : MAP_HEALTH;
+      const versions = decodeVersions(map, unpack(row.versions));
+      if (!versions) {
+        throw new HeckError("config_invalid", `data file ${this.path}: unreadable versions of ${row.id}`);
+      }
+      ((map === MAP_CATALOG ? catalog : health) as Map<string, Version<unknown>[]>).set(row.id, versions);
     }
     const vv = new Map<string, number>();
     const floor = new Map<string, number>();
@@ -269,19 +276,20 @@ function migrate(db: Database.Database): void {
   // One transaction for all pending steps and the version bump, so a crash mid-migration leaves
   // the file at its old version rather than half migrated.
   db.transaction(() => {
-    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      const step = MIGRATIONS[v] as string | ((db: Database.Database) => void);
+      if (typeof step === "string") db.exec(step);
+      else step(db);
+    }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
 }
 
 function prepareStatements(db: Database.Database) {
   return {
-    selectVersions: db.prepare("SELECT map, id, writer, counter, wall, tick, value FROM versions"),
-    deleteKey: db.prepare("DELETE FROM versions WHERE map = ? AND id = ?"),
-    insertVersion: db.prepare(
-      `INSERT INTO versions (map, id, writer, counter, wall, tick, value)
-       VALUES (@map, @id, @writer, @counter, @wall, @tick, @value)`,
-    ),
+    selectKeys: db.prepare("SELECT map, id, versions FROM keys"),
+    deleteKey: db.prepare("DELETE FROM keys WHERE map = ? AND id = ?"),
+    upsertKey: db.prepare("INSERT OR REPLACE INTO keys (map, id, versions) VALUES (?, ?, ?)"),
     selectContext: db.prepare("SELECT writer, top, floor FROM context"),
     clearContext: db.prepare("DELETE FROM context"),
     insertContext: db.prepare("INSERT INTO context (writer, top, floor) VALUES (?, ?, ?)"),
@@ -296,4 +304,49 @@ function prepareStatements(db: Database.Database) {
       "INSERT INTO meta (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
   };
+}
+
+interface KeyRow {
+  map: number;
+  id: string;
+  versions: Buffer;
+}
+
+/** Version 2 to 3: the version rows of each key become one row holding them all. */
+function migrateToKeyRows(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE keys (
+      map      INTEGER NOT NULL,        -- 0: catalog, 1: health
+      id       TEXT NOT NULL,           -- origin id
+      versions BLOB NOT NULL,           -- msgpack of the key's versions in their wire form
+      PRIMARY KEY (map, id)
+    ) WITHOUT ROWID;
+  `);
+  const insert = db.prepare("INSERT INTO keys (map, id, versions) VALUES (?, ?, ?)");
+  let key: { map: MapTag; id: string } | undefined;
+  let versions: Version<unknown>[] = [];
+  const flush = () => {
+    if (key && versions.length > 0) insert.run(key.map, key.id, pack(encodeVersions(key.map, versions)));
+    versions = [];
+  };
+  // Read whole before writing: the connection cannot insert while a query is being iterated.
+  const rows = db
+    .prepare("SELECT map, id, writer, counter, wall, tick, value FROM versions ORDER BY map, id")
+    .all() as VersionRow[];
+  for (const row of rows) {
+    const map = row.map === MAP_CATALOG ? MAP_CATALOG : MAP_HEALTH;
+    if (key?.map !== map || key.id !== row.id) {
+      flush();
+      key = { map, id: row.id };
+    }
+    versions.push({
+      writer: row.writer,
+      counter: row.counter,
+      wall: row.wall,
+      tick: row.tick,
+      value: row.value === null ? null : JSON.parse(row.value),
+    });
+  }
+  flush();
+  db.exec("DROP TABLE versions");
 }

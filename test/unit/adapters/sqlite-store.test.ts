@@ -56,6 +56,7 @@ const report: Version<HealthValue> = {
     latencyMs: 12.5,
     error: "status 503 not in 200-399",
     target: { writer: "w1", counter: 1 },
+    confirmedBy: null,
   },
 };
 
@@ -138,6 +139,64 @@ describe("SqliteStore", () => {
     assert.deepEqual(store.legacyOrigins(), [{ id: "kept", spec }]);
     store.dropLegacyOrigins();
     assert.deepEqual(store.legacyOrigins(), []);
+  });
+
+  test("a version-2 file (a row per version) is migrated to a row per key, nothing lost", () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const raw = new Database(join(dir, "heck.db"));
+    raw.exec(`CREATE TABLE versions (map INTEGER NOT NULL, id TEXT NOT NULL, writer TEXT NOT NULL,
+        counter INTEGER NOT NULL, wall INTEGER NOT NULL, tick INTEGER NOT NULL, value TEXT,
+        PRIMARY KEY (map, id, writer, counter)) WITHOUT ROWID;
+      CREATE TABLE context (writer TEXT PRIMARY KEY, top INTEGER NOT NULL, floor INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE context_cloud (writer TEXT NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY (writer, counter)) WITHOUT ROWID;
+      CREATE TABLE peers (host TEXT NOT NULL, port INTEGER NOT NULL, PRIMARY KEY (host, port)) WITHOUT ROWID;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`);
+    const insert = raw.prepare("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const [map, id, v] of [
+      [0, "api:main", put],
+      [0, "api:main", concurrent],
+      [0, "gone", tombstone],
+      [1, "api:main", report],
+    ] as Array<[number, string, Version<unknown>]>) {
+      insert.run(
+        map,
+        id,
+        v.writer,
+        v.counter,
+        v.wall,
+        v.tick,
+        v.value === null ? null : JSON.stringify(v.value),
+      );
+    }
+    raw.prepare("INSERT INTO context VALUES ('w1', 4, 0), ('w2', 2, 2)").run();
+    raw.prepare("INSERT INTO meta VALUES ('writer', 'w1')").run();
+    raw.pragma("user_version = 2");
+    raw.close();
+
+    const store = new SqliteStore(dir);
+    after(() => store.close());
+    const loaded = store.loadState();
+    const byKey = <T>(xs: Array<[string, T]>) => [...xs].sort((a, b) => a[0].localeCompare(b[0]));
+    const byDot = (vs: Version<unknown>[]) => [...vs].sort((a, b) => a.writer.localeCompare(b.writer));
+    assert.deepEqual(
+      byKey(loaded.catalog).map(([id, vs]) => [id, byDot(vs)]),
+      [
+        ["api:main", [put, concurrent]],
+        ["gone", [tombstone]],
+      ],
+    );
+    assert.deepEqual(loaded.health, [["api:main", [report]]]);
+    assert.deepEqual([...loaded.floor], [["w2", 2]]);
+    assert.equal(store.getMeta("writer"), "w1");
+    const check = new Database(store.path, { readonly: true });
+    after(() => check.close());
+    assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+    assert.equal(
+      check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'versions'").get(),
+      undefined,
+      "the old table is gone",
+    );
   });
 
   test("savePeers replaces the whole set", () => {
