@@ -55,8 +55,8 @@ const MAX_JOIN_BACKOFF_MS = 30_000;
 const LEAVE_TIMEOUT_MS = 3000;
 /** Remote state changes are written to disk at least this often. */
 const FLUSH_INTERVAL_MS = 200;
-/** Keys written per background transaction: about 10-20 ms of SQLite work. */
-const FLUSH_SLICE_KEYS = 1000;
+/** Keys written per background transaction: a few ms of SQLite work. */
+const FLUSH_SLICE_KEYS = 500;
 /** Tombstone collection runs this often. */
 const COLLECT_INTERVAL_MS = 10_000;
 /** The probe watermark gossips this often. */
