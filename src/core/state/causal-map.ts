@@ -18,6 +18,7 @@
  * since all of a replica's writes draw their dots from one counter.
  */
 import type { CausalContext, Dot } from "./dots.js";
+import { ownText } from "./intern.js";
 
 export interface Version<V> {
   writer: string;
@@ -62,6 +63,13 @@ interface WriterIndex {
   /** Ascending; may hold counters no longer in `keys`. Undefined when it must be rebuilt. */
   sorted: number[] | undefined;
 }
+
+/**
+ * The versions of a key as held: an array of exactly their number. (An array grown by push keeps
+ * room for 16 more, some 130 bytes per key of a map that holds one version per key.)
+ */
+const exact = <V>(versions: readonly Version<V>[]): Version<V>[] =>
+  versions.length === 1 ? [versions[0] as Version<V>] : versions.slice();
 
 const hasDot = <V>(versions: readonly Version<V>[], writer: string, counter: number): boolean =>
   versions.some((v) => v.writer === writer && v.counter === counter);
@@ -190,6 +198,8 @@ export class CausalMap<V> {
    */
   join(key: string, remote: readonly Version<V>[], theirs: DotSet, ours: DotSet): boolean {
     const local = this.#entries.get(key) ?? [];
+    // A key read from a message may be a slice of it: the map keeps its own copy.
+    if (local.length === 0) key = ownText(key);
     const kept: Version<V>[] = [];
     for (const v of local) {
       const dot = { writer: v.writer, counter: v.counter };
@@ -206,7 +216,7 @@ export class CausalMap<V> {
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     for (const v of kept) if (!local.includes(v)) this.#index(key, v);
     if (kept.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, kept);
+    else this.#entries.set(key, exact(kept));
     return true;
   }
 
@@ -219,14 +229,14 @@ export class CausalMap<V> {
     if (gone === 0) return 0;
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     if (kept.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, kept);
+    else this.#entries.set(key, exact(kept));
     return gone;
   }
 
   /** Puts versions back as stored (loading from disk): no join, no checks. */
-  restore(key: string, versions: Version<V>[]): void {
+  restore(key: string, versions: readonly Version<V>[]): void {
     if (versions.length === 0) return;
-    this.#entries.set(key, versions);
+    this.#entries.set(key, exact(versions));
     for (const v of versions) this.#index(key, v);
   }
 }
