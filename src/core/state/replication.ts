@@ -457,7 +457,8 @@ export class Replicator implements MembershipDelegate {
     for (const [w, c] of stored.floor) this.floor.set(w, Math.max(c, this.floor.get(w) ?? 0));
     let wall = 0;
     let tick = 0;
-    for (const [id, versions] of stored.catalog) {
+    for (const [id, held] of stored.catalog) {
+      const versions = held.map(restoredCatalogVersion);
       this.catalog.restore(id, versions);
       for (const v of versions) {
         this.context.add(v);
@@ -465,7 +466,9 @@ export class Replicator implements MembershipDelegate {
       }
       if (visibleVersion(versions)) this.#live++;
     }
-    for (const [id, versions] of stored.health) {
+    for (const [id, held] of stored.health) {
+      const target = this.catalog.visible(id)?.value?.target;
+      const versions = held.map((v) => restoredHealthVersion(v, target));
       this.health.restore(id, versions);
       for (const v of versions) this.context.add(v);
     }
@@ -521,13 +524,7 @@ export class Replicator implements MembershipDelegate {
     if (current?.value && current.value.status === fields.status && versions?.length === 1) {
       return this.healthOf(id);
     }
-    const value: HealthValue = {
-      ...fields,
-      reporter: internText(fields.reporter),
-      error: internText(fields.error),
-      confirmedBy: internText(fields.confirmedBy ?? null),
-      target: entry.target,
-    };
+    const value = healthValue(fields, entry.target);
     this.#writeLocal(MAP_HEALTH, id, value, true);
     return this.healthOf(id);
   }
@@ -1262,6 +1259,63 @@ function toEntry(id: string, version: Version<CatalogValue> | undefined): Origin
     dot: { writer: version.writer, counter: version.counter },
     target: version.value.target,
     wall: version.wall,
+  };
+}
+
+/**
+ * A health value in the one shape every health value has (the same fields in the same order, as
+ * decodeHealthValue builds them), its texts shared.
+ */
+function healthValue(fields: HealthFields, target: Dot): HealthValue {
+  return {
+    status: internText(fields.status) as HealthValue["status"],
+    reporter: internText(fields.reporter),
+    checkedAt: fields.checkedAt,
+    changedAt: fields.changedAt,
+    latencyMs: fields.latencyMs,
+    error: internText(fields.error),
+    target,
+    confirmedBy: internText(fields.confirmedBy ?? null),
+  };
+}
+
+/** A stored catalog version as the state holds it: spec in normal form, writer ids shared. */
+function restoredCatalogVersion(v: Version<CatalogValue>): Version<CatalogValue> {
+  const value = v.value;
+  return {
+    writer: internText(v.writer),
+    counter: v.counter,
+    wall: v.wall,
+    tick: v.tick,
+    value:
+      value === null
+        ? null
+        : {
+            spec: normalSpec(value.spec),
+            target: { writer: internText(value.target.writer), counter: value.target.counter },
+          },
+  };
+}
+
+/** A stored health version as the state holds it, sharing `catalogTarget` when it is the same dot. */
+function restoredHealthVersion(
+  v: Version<HealthValue>,
+  catalogTarget: Dot | undefined,
+): Version<HealthValue> {
+  const value = v.value;
+  let target: Dot | undefined;
+  if (value) {
+    target =
+      catalogTarget && sameDot(catalogTarget, value.target)
+        ? catalogTarget
+        : { writer: internText(value.target.writer), counter: value.target.counter };
+  }
+  return {
+    writer: internText(v.writer),
+    counter: v.counter,
+    wall: v.wall,
+    tick: v.tick,
+    value: value && target ? healthValue(value, target) : null,
   };
 }
 
