@@ -106,10 +106,11 @@ export function pageOfOrigins(
 export function probeWatermark(replicator: Replicator, owned: Iterable<string>): Map<number, number> {
   const marks = new Map<number, number>();
   for (const id of owned) {
-    const entry = replicator.origin(id);
+    // Read without building entries: this runs every second over every owned origin.
+    const spec = replicator.specOf(id);
     const checkedAt = replicator.lastProbeAt(id);
-    if (!entry || checkedAt === undefined) continue;
-    const interval = entry.spec.intervalMs;
+    if (!spec || checkedAt === undefined) continue;
+    const interval = spec.intervalMs;
     const mark = marks.get(interval);
     if (mark === undefined || checkedAt < mark) marks.set(interval, checkedAt);
   }

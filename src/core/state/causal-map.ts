@@ -173,6 +173,14 @@ export class CausalMap<V> {
     return this.#entries.entries();
   }
 
+  /**
+   * Calls `fn` for every key and its versions, in insertion order, without allocating per key:
+   * what a periodic pass over a large map uses. `fn` MUST NOT change the map.
+   */
+  forEach(fn: (versions: readonly Version<V>[], key: string) => void): void {
+    this.#entries.forEach(fn);
+  }
+
   /** Keys held (with a live value or only tombstones). */
   get size(): number {
     return this.#entries.size;
@@ -224,9 +232,15 @@ export class CausalMap<V> {
   dropWhere(key: string, drop: (v: Version<V>) => boolean): number {
     const local = this.#entries.get(key);
     if (!local) return 0;
-    const kept = local.filter((v) => !drop(v));
+    // Nothing is allocated unless a version goes: periodic passes call this for many keys.
+    let kept: Version<V>[] | undefined;
+    for (let i = 0; i < local.length; i++) {
+      const v = local[i] as Version<V>;
+      if (drop(v)) kept ??= local.slice(0, i);
+      else kept?.push(v);
+    }
+    if (kept === undefined) return 0;
     const gone = local.length - kept.length;
-    if (gone === 0) return 0;
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     if (kept.length === 0) this.#entries.delete(key);
     else this.#entries.set(key, exact(kept));

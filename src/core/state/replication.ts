@@ -358,7 +358,9 @@ export class Replicator implements MembershipDelegate {
   /** Tombstones held (deleted origins not yet collected). */
   tombstones(): number {
     let n = 0;
-    for (const [, versions] of this.catalog.entries()) for (const v of versions) if (v.value === null) n++;
+    this.catalog.forEach((versions) => {
+      for (const v of versions) if (v.value === null) n++;
+    });
     return n;
   }
 
@@ -374,6 +376,11 @@ export class Replicator implements MembershipDelegate {
 
   origin(id: string): OriginEntry | undefined {
     return toEntry(id, this.catalog.visible(id));
+  }
+
+  /** The spec of a live origin, as {@link origin} has it, without building the entry. */
+  specOf(id: string): OriginSpec | undefined {
+    return this.catalog.visible(id)?.value?.spec;
   }
 
   *liveOrigins(): IterableIterator<OriginEntry> {
@@ -1126,7 +1133,13 @@ export class Replicator implements MembershipDelegate {
       members.every((m) => (this.#peerVectors.get(m)?.get(d.writer) ?? 0) >= d.counter);
     const expired = this.#wallClock.now() - this.#tombstoneTtlMs;
     let collected = 0;
-    for (const id of [...this.catalog.keys()]) {
+    // Only keys holding a tombstone are visited: a pass over a large catalog allocates nothing per
+    // origin, so that a node at rest leaves the garbage collector nothing to do.
+    const withTombstones: string[] = [];
+    this.catalog.forEach((versions, id) => {
+      if (versions.some(isTombstone)) withTombstones.push(id);
+    });
+    for (const id of withTombstones) {
       const gone = this.catalog.dropWhere(id, (v) => {
         if (v.value !== null || !(stable(v) || v.wall < expired)) return false;
         if (v.counter > (this.floor.get(v.writer) ?? 0)) this.floor.set(v.writer, v.counter);
@@ -1250,6 +1263,8 @@ export class Replicator implements MembershipDelegate {
     }
   }
 }
+
+const isTombstone = (v: Version<unknown>): boolean => v.value === null;
 
 function toEntry(id: string, version: Version<CatalogValue> | undefined): OriginEntry | undefined {
   if (!version?.value) return undefined;
