@@ -358,8 +358,8 @@ export class Replicator implements MembershipDelegate {
   /** Tombstones held (deleted origins not yet collected). */
   tombstones(): number {
     let n = 0;
-    this.catalog.forEach((versions) => {
-      for (const v of versions) if (v.value === null) n++;
+    this.catalog.forEachVersion((v) => {
+      if (v.value === null) n++;
     });
     return n;
   }
@@ -1136,8 +1136,8 @@ export class Replicator implements MembershipDelegate {
     // Only keys holding a tombstone are visited: a pass over a large catalog allocates nothing per
     // origin, so that a node at rest leaves the garbage collector nothing to do.
     const withTombstones: string[] = [];
-    this.catalog.forEach((versions, id) => {
-      if (versions.some(isTombstone)) withTombstones.push(id);
+    this.catalog.forEachVersion((v, id) => {
+      if (v.value === null && withTombstones[withTombstones.length - 1] !== id) withTombstones.push(id);
     });
     for (const id of withTombstones) {
       const gone = this.catalog.dropWhere(id, (v) => {
@@ -1263,8 +1263,6 @@ export class Replicator implements MembershipDelegate {
     }
   }
 }
-
-const isTombstone = (v: Version<unknown>): boolean => v.value === null;
 
 function toEntry(id: string, version: Version<CatalogValue> | undefined): OriginEntry | undefined {
   if (!version?.value) return undefined;
