@@ -10,6 +10,7 @@ import {
 } from "../core/checks/schedule.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
 import { OwnerIndex } from "../core/ownership/owner-index.js";
+import { internText } from "../core/state/intern.js";
 import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.js";
 
 /** What the checker reads and writes of the replicated state. */
@@ -553,10 +554,10 @@ export class Checker {
   }
 }
 
-/** `host:port` of a probe URL, the key of the per-host limit. */
+/** `host:port` of a probe URL, the key of the per-host limit; one shared copy per host. */
 function hostOf(url: string): string {
   try {
-    return new URL(url).host;
+    return internText(new URL(url).host);
   } catch {
     return url;
   }

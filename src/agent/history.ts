@@ -48,37 +48,54 @@ export interface HistoryLimits {
 }
 
 /**
- * A ring of samples in three parallel arrays with a start offset; compacted once half of it is
- * dead, so that dropping the oldest sample is amortised O(1).
+ * The samples of one origin in a circular buffer, each as three numbers (at, ms, ok as 1 or 0) in
+ * one array whose capacity doubles as needed: an origin probed once holds one array of three
+ * numbers, not three arrays with room for sixteen more each.
  */
 class SampleRing {
-  at: number[] = [];
-  ms: number[] = [];
-  ok: boolean[] = [];
-  start = 0;
+  #data: number[] = [];
+  #head = 0;
+  size = 0;
 
-  get size(): number {
-    return this.at.length - this.start;
+  get #capacity(): number {
+    return this.#data.length / 3;
   }
 
   push(sample: LatencySample): void {
-    this.at.push(sample.at);
-    this.ms.push(sample.ms);
-    this.ok.push(sample.ok);
+    if (this.size === this.#capacity) this.#grow(Math.max(1, 2 * this.size));
+    const at = 3 * ((this.#head + this.size) % this.#capacity);
+    this.#data[at] = sample.at;
+    this.#data[at + 1] = sample.ms;
+    this.#data[at + 2] = sample.ok ? 1 : 0;
+    this.size++;
   }
 
   dropOldest(): void {
-    this.start++;
-    if (this.start * 2 >= this.at.length) {
-      this.at = this.at.slice(this.start);
-      this.ms = this.ms.slice(this.start);
-      this.ok = this.ok.slice(this.start);
-      this.start = 0;
-    }
+    if (this.size === 0) return;
+    this.#head = (this.#head + 1) % this.#capacity;
+    this.size--;
   }
 
   oldestAt(): number | undefined {
-    return this.size > 0 ? this.at[this.start] : undefined;
+    return this.size > 0 ? this.#data[3 * this.#head] : undefined;
+  }
+
+  /** The `i`-th sample, oldest first. */
+  sample(i: number): LatencySample {
+    const at = 3 * ((this.#head + i) % this.#capacity);
+    return { at: this.#data[at] as number, ms: this.#data[at + 1] as number, ok: this.#data[at + 2] === 1 };
+  }
+
+  #grow(capacity: number): void {
+    const next = new Array<number>(3 * capacity).fill(0);
+    for (let i = 0; i < this.size; i++) {
+      const from = 3 * ((this.#head + i) % this.#capacity);
+      next[3 * i] = this.#data[from] as number;
+      next[3 * i + 1] = this.#data[from + 1] as number;
+      next[3 * i + 2] = this.#data[from + 2] as number;
+    }
+    this.#data = next;
+    this.#head = 0;
   }
 }
 
@@ -167,12 +184,9 @@ export class NodeHistory {
     const ring = this.#samples.get(id);
     if (ring) {
       this.#expire(id, ring, now);
-      for (let i = ring.start; i < ring.at.length; i++) {
-        latency.push({
-          at: new Date(ring.at[i] as number).toISOString(),
-          ms: ring.ms[i] as number,
-          ok: ring.ok[i] as boolean,
-        });
+      for (let i = 0; i < ring.size; i++) {
+        const sample = ring.sample(i);
+        latency.push({ at: new Date(sample.at).toISOString(), ms: sample.ms, ok: sample.ok });
       }
     }
     return { latency, transitions: [...(this.#transitions.get(id) ?? [])] };

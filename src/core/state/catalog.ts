@@ -2,7 +2,7 @@
  * Origin specs as the replicated catalog keeps them: one normal form for the wire and for storage,
  * equality without allocation, and the notion of a spec's probe target.
  */
-import { Interner } from "./intern.js";
+import { Interner, internText, ownText } from "./intern.js";
 import type { OriginSpec } from "./types.js";
 
 const shared = new Interner<unknown>();
@@ -17,7 +17,7 @@ function copyValue(value: unknown): unknown {
     }
     return out;
   }
-  return value;
+  return typeof value === "string" ? ownText(value) : value;
 }
 
 /**
@@ -33,7 +33,33 @@ export function normalSpec(spec: OriginSpec): OriginSpec {
       out[key] = shared.get(`${key}\u0000${JSON.stringify(value)}`, () => Object.freeze(value));
     }
   }
-  return out as unknown as OriginSpec;
+  const normal = out as unknown as OriginSpec;
+  normal.method = internText(normal.method) as OriginSpec["method"];
+  return Object.keys(normal).length === REQUIRED_KEYS ? compactSpec(normal) : normal;
+}
+
+/** Fields every parsed spec has (contract.md "Origin spec"); the others are optional. */
+const REQUIRED_KEYS = 8;
+
+/**
+ * A spec of the required fields only, built as one literal in sorted key order: it has the same
+ * keys in the same order as the copy, but all of them in the object itself (a copy built key by key
+ * keeps most in a separate property array), and every such spec shares one hidden class.
+ */
+function compactSpec(s: OriginSpec): OriginSpec {
+  const spec: OriginSpec = {
+    expectStatus: s.expectStatus,
+    headers: s.headers,
+    healthyThreshold: s.healthyThreshold,
+    intervalMs: s.intervalMs,
+    method: s.method,
+    timeoutMs: s.timeoutMs,
+    unhealthyThreshold: s.unhealthyThreshold,
+    url: s.url,
+  };
+  // Unexpected keys (never from parseOriginSpec): keep the copy as it is.
+  for (const key of Object.keys(s)) if (!(key in spec)) return s;
+  return spec;
 }
 
 function equalValues(a: unknown, b: unknown): boolean {

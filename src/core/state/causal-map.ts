@@ -18,6 +18,7 @@
  * since all of a replica's writes draw their dots from one counter.
  */
 import type { CausalContext, Dot } from "./dots.js";
+import { ownText } from "./intern.js";
 
 export interface Version<V> {
   writer: string;
@@ -63,11 +64,23 @@ interface WriterIndex {
   sorted: number[] | undefined;
 }
 
+/**
+ * The versions of a key as held: the version itself when it is alone (as nearly every key's is),
+ * else an array of exactly their number. A one-version array costs some 56 bytes a key, one grown
+ * by push some 190.
+ */
+type Held<V> = Version<V> | Version<V>[];
+
+const toHeld = <V>(versions: readonly Version<V>[]): Held<V> =>
+  versions.length === 1 ? (versions[0] as Version<V>) : versions.slice();
+
+const asArray = <V>(held: Held<V>): readonly Version<V>[] => (Array.isArray(held) ? held : [held]);
+
 const hasDot = <V>(versions: readonly Version<V>[], writer: string, counter: number): boolean =>
   versions.some((v) => v.writer === writer && v.counter === counter);
 
 export class CausalMap<V> {
-  readonly #entries = new Map<string, Version<V>[]>();
+  readonly #entries = new Map<string, Held<V>>();
   /**
    * Per writer, where its versions are: anti-entropy asks "which keys hold a version the peer has
    * not seen", and a peer usually lacks the last few writes of a few writers. The index answers in
@@ -149,20 +162,34 @@ export class CausalMap<V> {
   }
 
   get(key: string): readonly Version<V>[] | undefined {
-    return this.#entries.get(key);
+    const held = this.#entries.get(key);
+    return held === undefined ? undefined : asArray(held);
   }
 
-  /** The visible version of `key` (see {@link visibleVersion}). */
+  /** The visible version of `key` (see {@link visibleVersion}), read without allocating. */
   visible(key: string): Version<V> | undefined {
-    return visibleVersion(this.#entries.get(key));
+    const held = this.#entries.get(key);
+    if (held === undefined || Array.isArray(held)) return visibleVersion(held);
+    return held.value === null ? undefined : held;
   }
 
   keys(): IterableIterator<string> {
     return this.#entries.keys();
   }
 
-  entries(): IterableIterator<[string, readonly Version<V>[]]> {
-    return this.#entries.entries();
+  *entries(): IterableIterator<[string, readonly Version<V>[]]> {
+    for (const [key, held] of this.#entries) yield [key, asArray(held)];
+  }
+
+  /**
+   * Calls `fn` for every version of every key, in insertion order of the keys, without allocating:
+   * what a periodic pass over a large map uses. `fn` MUST NOT change the map.
+   */
+  forEachVersion(fn: (version: Version<V>, key: string) => void): void {
+    this.#entries.forEach((held, key) => {
+      if (!Array.isArray(held)) fn(held, key);
+      else for (const v of held) fn(v, key);
+    });
   }
 
   /** Keys held (with a live value or only tombstones). */
@@ -176,9 +203,9 @@ export class CausalMap<V> {
    * The version's dot MUST be fresh (never issued before by its writer).
    */
   write(key: string, version: Version<V>): readonly Version<V>[] {
-    const previous = this.#entries.get(key) ?? [];
+    const previous = this.get(key) ?? [];
     for (const v of previous) this.#unindex(v);
-    this.#entries.set(key, [version]);
+    this.#entries.set(key, version);
     this.#index(key, version);
     return previous;
   }
@@ -189,7 +216,9 @@ export class CausalMap<V> {
    * The caller adds the peer's dots to our context afterwards.
    */
   join(key: string, remote: readonly Version<V>[], theirs: DotSet, ours: DotSet): boolean {
-    const local = this.#entries.get(key) ?? [];
+    const local = this.get(key) ?? [];
+    // A key read from a message may be a slice of it: the map keeps its own copy.
+    if (local.length === 0) key = ownText(key);
     const kept: Version<V>[] = [];
     for (const v of local) {
       const dot = { writer: v.writer, counter: v.counter };
@@ -206,27 +235,33 @@ export class CausalMap<V> {
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     for (const v of kept) if (!local.includes(v)) this.#index(key, v);
     if (kept.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, kept);
+    else this.#entries.set(key, toHeld(kept));
     return true;
   }
 
   /** Drops the versions of `key` that `drop` selects; returns how many went. */
   dropWhere(key: string, drop: (v: Version<V>) => boolean): number {
-    const local = this.#entries.get(key);
+    const local = this.get(key);
     if (!local) return 0;
-    const kept = local.filter((v) => !drop(v));
+    // Nothing is allocated unless a version goes: periodic passes call this for many keys.
+    let kept: Version<V>[] | undefined;
+    for (let i = 0; i < local.length; i++) {
+      const v = local[i] as Version<V>;
+      if (drop(v)) kept ??= local.slice(0, i);
+      else kept?.push(v);
+    }
+    if (kept === undefined) return 0;
     const gone = local.length - kept.length;
-    if (gone === 0) return 0;
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     if (kept.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, kept);
+    else this.#entries.set(key, toHeld(kept));
     return gone;
   }
 
   /** Puts versions back as stored (loading from disk): no join, no checks. */
-  restore(key: string, versions: Version<V>[]): void {
+  restore(key: string, versions: readonly Version<V>[]): void {
     if (versions.length === 0) return;
-    this.#entries.set(key, versions);
+    this.#entries.set(key, toHeld(versions));
     for (const v of versions) this.#index(key, v);
   }
 }

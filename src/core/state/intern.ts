@@ -24,9 +24,20 @@ export class Interner<T> {
 
 const texts = new Interner<string>();
 
-/** The shared copy of a string (error texts, node names). */
+/**
+ * A copy of `text` that holds no other string alive. A string read from a message may be a slice of
+ * a larger one (the decoder reads a run of strings at once and slices it), and a slice keeps the
+ * whole of its parent: a URL kept for the life of an origin would keep a few kilobytes of the
+ * message it came in. Strings shorter than V8's shortest slice (13 characters) are always copies.
+ */
+export function ownText(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
+
+/** The shared copy of a string (error texts, node names, writer ids). */
 export function internText(text: string): string;
 export function internText(text: string | null): string | null;
 export function internText(text: string | null): string | null {
-  return text === null || text.length > 200 ? text : texts.get(text, () => text);
+  if (text === null) return null;
+  return text.length > 200 ? ownText(text) : texts.get(text, () => ownText(text));
 }

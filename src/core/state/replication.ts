@@ -378,6 +378,11 @@ export class Replicator implements MembershipDelegate {
     return toEntry(id, this.catalog.visible(id));
   }
 
+  /** The spec of a live origin, as {@link origin} has it, without building the entry. */
+  specOf(id: string): OriginSpec | undefined {
+    return this.catalog.visible(id)?.value?.spec;
+  }
+
   *liveOrigins(): IterableIterator<OriginEntry> {
     for (const [id, versions] of this.catalog.entries()) {
       const entry = toEntry(id, visibleVersion(versions));
@@ -466,7 +471,8 @@ export class Replicator implements MembershipDelegate {
     for (const [w, c] of stored.floor) this.floor.set(w, Math.max(c, this.floor.get(w) ?? 0));
     let wall = 0;
     let tick = 0;
-    for (const [id, versions] of stored.catalog) {
+    for (const [id, held] of stored.catalog) {
+      const versions = held.map(restoredCatalogVersion);
       this.catalog.restore(id, versions);
       for (const v of versions) {
         this.context.add(v);
@@ -475,7 +481,9 @@ export class Replicator implements MembershipDelegate {
       if (visibleVersion(versions)) this.#live++;
       if (versions.some((v) => v.value === null)) this.#tombstoned.add(id);
     }
-    for (const [id, versions] of stored.health) {
+    for (const [id, held] of stored.health) {
+      const target = this.catalog.visible(id)?.value?.target;
+      const versions = held.map((v) => restoredHealthVersion(v, target));
       this.health.restore(id, versions);
       for (const v of versions) this.context.add(v);
     }
@@ -534,13 +542,7 @@ export class Replicator implements MembershipDelegate {
     }
     // `unknown` is what every replica reads for an origin without health: writing it says nothing.
     if (!current && fields.status === "unknown") return this.healthOf(id);
-    const value: HealthValue = {
-      ...fields,
-      reporter: internText(fields.reporter),
-      error: internText(fields.error),
-      confirmedBy: internText(fields.confirmedBy ?? null),
-      target: entry.target,
-    };
+    const value = healthValue(fields, entry.target);
     this.#writeLocal(MAP_HEALTH, id, value, true);
     return this.healthOf(id);
   }
@@ -1305,6 +1307,63 @@ function toEntry(id: string, version: Version<CatalogValue> | undefined): Origin
     dot: { writer: version.writer, counter: version.counter },
     target: version.value.target,
     wall: version.wall,
+  };
+}
+
+/**
+ * A health value in the one shape every health value has (the same fields in the same order, as
+ * decodeHealthValue builds them), its texts shared.
+ */
+function healthValue(fields: HealthFields, target: Dot): HealthValue {
+  return {
+    status: internText(fields.status) as HealthValue["status"],
+    reporter: internText(fields.reporter),
+    checkedAt: fields.checkedAt,
+    changedAt: fields.changedAt,
+    latencyMs: fields.latencyMs,
+    error: internText(fields.error),
+    target,
+    confirmedBy: internText(fields.confirmedBy ?? null),
+  };
+}
+
+/** A stored catalog version as the state holds it: spec in normal form, writer ids shared. */
+function restoredCatalogVersion(v: Version<CatalogValue>): Version<CatalogValue> {
+  const value = v.value;
+  return {
+    writer: internText(v.writer),
+    counter: v.counter,
+    wall: v.wall,
+    tick: v.tick,
+    value:
+      value === null
+        ? null
+        : {
+            spec: normalSpec(value.spec),
+            target: { writer: internText(value.target.writer), counter: value.target.counter },
+          },
+  };
+}
+
+/** A stored health version as the state holds it, sharing `catalogTarget` when it is the same dot. */
+function restoredHealthVersion(
+  v: Version<HealthValue>,
+  catalogTarget: Dot | undefined,
+): Version<HealthValue> {
+  const value = v.value;
+  let target: Dot | undefined;
+  if (value) {
+    target =
+      catalogTarget && sameDot(catalogTarget, value.target)
+        ? catalogTarget
+        : { writer: internText(value.target.writer), counter: value.target.counter };
+  }
+  return {
+    writer: internText(v.writer),
+    counter: v.counter,
+    wall: v.wall,
+    tick: v.tick,
+    value: value && target ? healthValue(value, target) : null,
   };
 }
 

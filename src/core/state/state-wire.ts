@@ -233,7 +233,7 @@ function decodeCatalogValue(raw: unknown): CatalogValue | null | undefined {
   if (!Array.isArray(raw) || raw.length !== 3) return undefined;
   const [spec, tw, tc] = raw;
   if (!isOriginSpec(spec) || !isDotPart(tw, tc)) return undefined;
-  return { spec: normalSpec(spec), target: { writer: tw as string, counter: tc as number } };
+  return { spec: normalSpec(spec), target: { writer: internText(tw as string), counter: tc as number } };
 }
 
 function decodeHealthValue(raw: unknown): HealthValue | undefined {
@@ -253,13 +253,13 @@ function decodeHealthValue(raw: unknown): HealthValue | undefined {
     return undefined;
   }
   return {
-    status: status as HealthStatus,
+    status: internText(status as string) as HealthStatus,
     reporter: internText(reporter),
     checkedAt,
     changedAt,
     latencyMs,
     error: internText(error),
-    target: { writer: tw as string, counter: tc as number },
+    target: { writer: internText(tw as string), counter: tc as number },
     confirmedBy: internText(confirmedBy as string | null),
   };
 }
@@ -278,7 +278,8 @@ export function decodeVersions(map: MapTag, raw: unknown): Version<unknown>[] | 
     if (value === undefined) return undefined;
     if (out.some((v) => v.writer === writer && v.counter === counter)) return undefined;
     out.push({
-      writer: writer as string,
+      // Kept for the life of the version: one shared copy per writer, not a slice of the message.
+      writer: internText(writer as string),
       counter: counter as number,
       wall: wall as number,
       tick: tick as number,

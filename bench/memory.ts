@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import {
+  type AgentProcess,
+  api,
+  metricValue,
+  startAgent,
+  stopAgent,
+  tempDir,
+  waitFor,
+} from "../test/helpers/cluster.js";
+import { summarize } from "./report.js";
+
+/**
+ * `node --import tsx bench/memory.ts`: memory per origin per node alone, measured as
+ * `npm run bench:state` measures it (RSS growth of each of three agents from 100 origins to the
+ * whole catalog, loaded through one node's bulk route) without the rest of that benchmark. Also
+ * prints the growth of the V8 heap in use, so that what the heap holds can be told from what lies
+ * outside it. Environment: HECK_BENCH_ORIGINS (default 100000), HECK_BENCH_SETTLE_MS (default
+ * 10000, the wait before the second reading), HECK_BENCH_NODE_ARGS (flags for node itself, e.g.
+ * `--heapsnapshot-signal=SIGUSR2`), HECK_BENCH_HOLD=1 to keep the agents up until interrupted.
+ */
+
+const ORIGINS = Number(process.env.HECK_BENCH_ORIGINS ?? 100_000);
+const SETTLE_MS = Number(process.env.HECK_BENCH_SETTLE_MS ?? 10_000);
+const NODE_ARGS = (process.env.HECK_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const BATCH = 10_000;
+
+function rssBytes(pid: number): number {
+  return 1024 * Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+}
+
+async function originCount(agent: AgentProcess): Promise<number> {
+  return (await api<{ origins: number }>(agent, "GET", "/v1/self")).body.origins;
+}
+
+async function load(agent: AgentProcess, from: number, to: number): Promise<void> {
+  for (let start = from; start < to; start += BATCH) {
+    const origins = [];
+    for (let i = start; i < Math.min(to, start + BATCH); i++)
+      origins.push({ id: `o${i}`, url: `http://127.0.0.1:9/o${i}`, intervalMs: 3_600_000, timeoutMs: 1000 });
+    const res = await api(agent, "POST", "/v1/origins", { origins });
+    if (res.status !== 200) throw new Error(`bulk load: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+async function holdAll(agents: AgentProcess[], n: number, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `${agents.length} agents to hold ${n} origins`,
+    async () => {
+      for (const a of agents) if ((await originCount(a)) !== n) return false;
+      return true;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+interface Reading {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+}
+
+async function read(agent: AgentProcess): Promise<Reading> {
+  return {
+    rss: rssBytes(agent.child.pid as number),
+    heapUsed: await metricValue(agent, "nodejs_heap_size_used_bytes"),
+    heapTotal: await metricValue(agent, "nodejs_heap_size_total_bytes"),
+  };
+}
+
+const dir = tempDir("heck-bench-memory-");
+const agents: AgentProcess[] = [];
+try {
+  const a = await startAgent({ name: "a", dataDir: `${dir.path}/a`, nodeArgs: NODE_ARGS });
+  agents.push(a);
+  for (const name of ["b", "c"])
+    agents.push(
+      await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip], nodeArgs: NODE_ARGS }),
+    );
+  await waitFor(
+    "3 members",
+    async () => (await api<{ members: unknown[] }>(a, "GET", "/v1/members")).body.members.length === 3,
+    20_000,
+  );
+  await load(a, 0, 100);
+  await holdAll(agents, 100, 30_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = await Promise.all(agents.map(read));
+  const t0 = Date.now();
+  await load(a, 100, ORIGINS);
+  await holdAll(agents, ORIGINS, 300_000);
+  console.log(`${ORIGINS} origins on every node after ${Date.now() - t0} ms`);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const after = await Promise.all(agents.map(read));
+  const n = ORIGINS - 100;
+  const per = (k: keyof Reading) =>
+    agents.map((_, i) => ((after[i] as Reading)[k] - (before[i] as Reading)[k]) / n);
+  const line = (label: string, values: number[]) =>
+    console.log(
+      `${label}: median ${summarize(values).median.toFixed(0)} B/origin (${values.map((v) => v.toFixed(0)).join(", ")})`,
+    );
+  line("RSS growth", per("rss"));
+  line("heapUsed growth", per("heapUsed"));
+  line("heapTotal growth", per("heapTotal"));
+  console.log(
+    `at ${ORIGINS}: RSS ${after.map((r) => (r.rss / 2 ** 20).toFixed(0)).join(", ")} MiB; heapUsed ${after.map((r) => (r.heapUsed / 2 ** 20).toFixed(0)).join(", ")} MiB`,
+  );
+  if (process.env.HECK_BENCH_HOLD === "1") {
+    console.log(`agents: ${agents.map((x) => `${x.name} pid ${x.child.pid} http ${x.http}`).join("; ")}`);
+    await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+  }
+} finally {
+  await Promise.all(agents.map((x) => stopAgent(x)));
+  dir.remove();
+}
