@@ -11,7 +11,7 @@ import {
 import { summarize } from "./report.js";
 
 /**
- * `node --import tsx bench/memory.ts`: memory per origin per node alone, measured as
+ * `npm run bench:memory`: memory per origin per node alone, measured as
  * `npm run bench:state` measures it (RSS growth of each of three agents from 100 origins to the
  * whole catalog, loaded through one node's bulk route) without the rest of that benchmark. Also
  * prints the growth of the V8 heap in use, so that what the heap holds can be told from what lies
@@ -37,7 +37,14 @@ async function load(agent: AgentProcess, from: number, to: number): Promise<void
   for (let start = from; start < to; start += BATCH) {
     const origins = [];
     for (let i = start; i < Math.min(to, start + BATCH); i++)
-      origins.push({ id: `o${i}`, url: `http://127.0.0.1:9/o${i}`, intervalMs: 3_600_000, timeoutMs: 1000 });
+      origins.push({
+        id: `o${i}`,
+        url: `http://127.0.0.1:9/o${i}`,
+        intervalMs: 3_600_000,
+        timeoutMs: 1000,
+        unhealthyThreshold: 1,
+        confirm: false,
+      });
     const res = await api(agent, "POST", "/v1/origins", { origins });
     if (res.status !== 200) throw new Error(`bulk load: ${res.status} ${JSON.stringify(res.body)}`);
   }

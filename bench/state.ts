@@ -431,8 +431,10 @@ in batches of ${BATCH} reached the other two ${(f.spreadMs / 1000).toFixed(1)} s
 was sent. Then ${RUNS} times: a fourth node joins and bootstraps the catalog (timed from its start
 until its API counts every origin; the stall is the largest \`nodejs_eventloop_lag_max_seconds\` of all
 four nodes over the bootstrap), leaves, misses ${MISSED} new origins, and comes back on its data dir
-(the bytes are its \`heck_state_sync_bytes_total{direction="in"}\`: chunks and digests). The origins
-point at a closed local port and are probed once an hour. Steady gossip is measured on a cluster of
+(the bytes are its \`heck_state_sync_bytes_total{direction="in"}\`: chunks and digests; the encoded
+size is that of the missed origins' specs and health records). The origins point at a closed local
+port, are probed once an hour and turn unhealthy at the first failure, unconfirmed: each origin
+carries a health record from its first probe on, and no status changes after it. Steady gossip is measured on a cluster of
 its own whose origins are probed every ${STEADY_INTERVAL_MS / 1000} s (a connection refused each time),
 over ${STEADY_WINDOW_MS / 1000} s once every origin has had its first probe, so no status changes, from
 \`heck_gossip_bytes_total{direction="out"}\` on each of the three nodes. RSS per origin is the growth of
