@@ -57,6 +57,11 @@ const LEAVE_TIMEOUT_MS = 3000;
 const FLUSH_INTERVAL_MS = 200;
 /** Keys written per background transaction: a few ms of SQLite work. */
 const FLUSH_SLICE_KEYS = 500;
+/**
+ * A status change learnt this long after it happened is not announced as an event (SSE, the
+ * timeline): live changes spread within seconds, older ones arrive by anti-entropy.
+ */
+const STALE_CHANGE_MS = 30_000;
 /** Tombstone collection runs this often. */
 const COLLECT_INTERVAL_MS = 10_000;
 /** The probe watermark gossips this often. */
@@ -176,6 +181,10 @@ export class HeckAgent implements HeckNodeApi {
       const previous = change.previous?.status ?? "unknown";
       if (status !== previous) {
         this.#ownerCounter?.invalidate();
+        // A status that changed long ago and reaches this node only now (a node catching up on the
+        // catalog, or a side of a healed partition) is state, not news: no event for it.
+        const changedAt = change.record?.changedAt;
+        if (changedAt != null && Date.now() - changedAt > STALE_CHANGE_MS) return;
         this.#emit("health", {
           id: change.id,
           status,
