@@ -6,6 +6,7 @@ import {
   DEFAULT_JITTER_PERCENT,
   firstDueAt,
   gridDueAt,
+  inheritedDueAt,
   intervalFor,
 } from "../core/checks/schedule.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
@@ -58,7 +59,10 @@ export interface CheckerOptions {
   maxStartsPerTurn?: number;
   /** Jitter of each later probe, in percent of the interval, centred on it (Envoy's interval_jitter_percent). @default 10 */
   jitterPercent?: number;
-  /** An inherited origin is first probed within min(interval, this), spread by id. @default 2000 */
+  /**
+   * A new origin is first probed within min(interval, this), spread by id; an overdue inherited
+   * one within what is left of that window. @default 2000
+   */
   handoverSpreadMs?: number;
   /** Rendezvous hashes of ownership work per turn of the event loop (about 10-20 ms). @default 5000 */
   ownershipHashesPerTurn?: number;
@@ -186,8 +190,13 @@ class Fifo<T> {
  *
  * Scheduled probes sit in one due-time heap driven by a single timer. A due probe starts when a
  * slot is free under both the node's and the target host's concurrency limit, else waits in line.
- * A new owner starts from the replicated status (contract: no reset to `unknown`) and probes an
- * inherited origin within min(interval, 2 s), staggered by id.
+ * A new owner starts from the replicated status (contract: no reset to `unknown`). It probes an
+ * inherited origin when its next probe falls due on its grid, going by the last probe time it
+ * knows (the health record's, or its own note of an earlier probe), and at once when that time
+ * has passed by min(interval, 2 s) or more, else within the rest of that window, staggered by id
+ * ({@link inheritedDueAt}): after a crash, the origins unprobed the longest come first. A new
+ * origin is probed within min(interval, 2 s), staggered by id. Bursts are paced by the per-turn
+ * budget of ownership work and by the concurrency limits.
  */
 export class Checker {
   readonly #o: CheckerOptions;
@@ -387,7 +396,8 @@ export class Checker {
     }
     const now = this.#o.clock.now();
     if (task === undefined) {
-      const check = initialCheckState(this.#o.state.healthOf(id)?.status);
+      const health = this.#o.state.healthOf(id);
+      const check = initialCheckState(health?.status);
       const fresh: Task = {
         id,
         spec,
@@ -396,7 +406,15 @@ export class Checker {
         phase: "queued",
         inFlight: undefined,
         probes: 0,
-        dueAt: firstDueAt(id, intervalFor(spec, check), now, this.#handoverSpreadMs),
+        dueAt: inheritedDueAt(
+          id,
+          intervalFor(spec, check),
+          now,
+          health?.checkedAt,
+          this.#o.rng,
+          this.#jitterPercent,
+          this.#handoverSpreadMs,
+        ),
         heapIndex: -1,
       };
       this.#tasks.set(id, fresh);
