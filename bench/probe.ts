@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { systemClock, systemRng, systemTimers } from "../src/adapters/system-env.js";
@@ -8,6 +9,7 @@ import type { Prober } from "../src/core/checks/prober.js";
 import { parseOriginSpec } from "../src/core/checks/spec.js";
 import { OwnerIndex } from "../src/core/ownership/owner-index.js";
 import type { HealthRecord, OriginEntry } from "../src/core/state/types.js";
+import { type HandoverOptions, handoverTrial } from "./handover.js";
 import { machineLine, summarize, table, writeSection } from "./report.js";
 
 /**
@@ -20,17 +22,20 @@ import { machineLine, summarize, table, writeSection } from "./report.js";
  *   origins on 1 s intervals and 100,000 on 10 s, with real HTTP probes and with a prober that
  *   answers at once (the scheduler alone);
  * - RSS with 100,000 origins owned;
- * - ownership update time after one membership change at 1,000 members x 100,000 origins.
+ * - ownership update time after one membership change at 1,000 members x 100,000 origins;
+ * - the unprobed gap after a kill -9 in a 5-node cluster, next to the failure-detection time.
  */
 
 const CONNECTIONS = Number(process.env.HECK_BENCH_CONNECTIONS ?? 32);
 const THROUGHPUT_SECONDS = Number(process.env.HECK_BENCH_SECONDS ?? 5);
 const THROUGHPUT_RUNS = Number(process.env.HECK_BENCH_RUNS ?? 3);
+const HANDOVER_TRIALS = Number(process.env.HECK_BENCH_HANDOVER_TRIALS ?? 3);
+const HANDOVER: HandoverOptions = { nodes: 5, origins: 300, intervalMs: 5000, profile: "lan" };
 /**
- * Which parts to run, comma-separated (throughput, lateness, ownership); all by default. Only a
+ * Which parts to run, comma-separated (throughput, lateness, ownership, handover); all by default. Only a
  * run of every part rewrites docs/benchmarks.md.
  */
-const ALL_PARTS = ["throughput", "lateness", "ownership"] as const;
+const ALL_PARTS = ["throughput", "lateness", "ownership", "handover"] as const;
 const PARTS = new Set((process.env.HECK_BENCH_PARTS ?? ALL_PARTS.join(",")).split(",").map((p) => p.trim()));
 const runs = (part: (typeof ALL_PARTS)[number]) => PARTS.has(part);
 
@@ -58,16 +63,50 @@ function stopOrigin(child: ChildProcess): Promise<void> {
   });
 }
 
-/** wrk's requests per second, or undefined when wrk is not installed. */
-function wrkRate(port: number, connections: number, seconds: number): number | undefined {
+/** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used, from /proc; NaN where that cannot be read. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * wrk's requests per second and CPU seconds, or undefined when wrk is not installed. wrk runs
+ * under a shell that prints its own /proc stat once wrk has exited, whose children's times are
+ * wrk's.
+ */
+function wrkRun(
+  port: number,
+  connections: number,
+  seconds: number,
+): { rate: number; cpuSeconds: number } | undefined {
   try {
     const out = execFileSync(
-      "wrk",
-      ["-t1", `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
+      "sh",
+      [
+        "-c",
+        'wrk "$@" && cat /proc/$$/stat',
+        "sh",
+        "-t1",
+        `-c${connections}`,
+        `-d${seconds}s`,
+        `http://127.0.0.1:${port}/`,
+      ],
       { encoding: "utf8" },
     );
     const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-    return m ? Number(m[1]) : undefined;
+    if (!m) return undefined;
+    const stat = out.trimEnd().split("\n").pop()?.split(") ")[1]?.split(" ") ?? [];
+    return {
+      rate: Number(m[1]),
+      cpuSeconds: (Number(stat[13]) + Number(stat[14])) / TICKS_PER_SECOND,
+    };
   } catch {
     return undefined;
   }
@@ -97,6 +136,10 @@ const instantProber: Prober = {
 
 interface RunResult {
   probesPerSecond: number;
+  /** CPU seconds of this process over the measured window. */
+  cpuSeconds: number;
+  /** CPU seconds of the other process watched, if any (NaN if none). */
+  otherCpuSeconds: number;
   lateP50: number;
   lateP99: number;
   lateMax: number;
@@ -124,6 +167,8 @@ async function checkerRun(
   warmupMs: number,
   measureMs: number,
   limits: Partial<CheckerOptions> = {},
+  /** Another process whose CPU seconds over the measured window are reported too (the origin). */
+  otherPid?: number,
 ): Promise<RunResult> {
   const state = new BenchState();
   const spec = parseOriginSpec({ url, intervalMs, timeoutMs: Math.min(2000, intervalMs) });
@@ -156,10 +201,14 @@ async function checkerRun(
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   measuring = true;
+  const cpuBefore = process.cpuUsage();
+  const otherBefore = processCpuSeconds(otherPid);
   const started = performance.now();
   await new Promise((r) => setTimeout(r, measureMs));
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const otherCpuSeconds = processCpuSeconds(otherPid) - otherBefore;
   loop.disable();
   const rssMiB = process.memoryUsage().rss / 1024 / 1024;
   globalThis.gc?.();
@@ -168,6 +217,8 @@ async function checkerRun(
   const sorted = Float64Array.from(late).sort();
   return {
     probesPerSecond: count / seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    otherCpuSeconds,
     lateP50: percentile(sorted, 0.5),
     lateP99: percentile(sorted, 0.99),
     lateMax: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : Number.NaN,
@@ -225,17 +276,39 @@ try {
     // Rounds alternate wrk and heck, so that a busy moment of the machine does not fall on one side.
     const wrkRates: number[] = [];
     const heckRates: number[] = [];
+    /** Client CPU microseconds per request or probe. */
+    const wrkCpu: number[] = [];
+    const heckCpu: number[] = [];
+    /** The origin's CPU use while each client ran, in percent of one core. */
+    const originBusyWrk: number[] = [];
+    const originBusyHeck: number[] = [];
     for (let round = 0; round < THROUGHPUT_RUNS; round++) {
-      const wrk = wrkRate(origin.port, CONNECTIONS, THROUGHPUT_SECONDS);
-      if (wrk !== undefined) wrkRates.push(wrk);
+      const originCpu = processCpuSeconds(origin.child.pid);
+      const wrkStarted = performance.now();
+      const wrk = wrkRun(origin.port, CONNECTIONS, THROUGHPUT_SECONDS);
+      originBusyWrk.push(
+        (100 * (processCpuSeconds(origin.child.pid) - originCpu)) / ((performance.now() - wrkStarted) / 1000),
+      );
+      if (wrk !== undefined) {
+        wrkRates.push(wrk.rate);
+        wrkCpu.push((wrk.cpuSeconds * 1e6) / (wrk.rate * THROUGHPUT_SECONDS));
+      }
       const prober = new UndiciProber({ nodeName: "bench", version: "bench" });
       // Demand far above what one process can serve, so the limits and the loop are what bound it.
-      const saturated = await checkerRun(prober, url, 5000, 100, 2000, THROUGHPUT_SECONDS * 1000, {
-        maxConcurrentProbes: CONNECTIONS,
-        maxProbesPerHost: CONNECTIONS,
-      });
+      const saturated = await checkerRun(
+        prober,
+        url,
+        5000,
+        100,
+        2000,
+        THROUGHPUT_SECONDS * 1000,
+        { maxConcurrentProbes: CONNECTIONS, maxProbesPerHost: CONNECTIONS },
+        origin.child.pid,
+      );
       await prober.close();
       heckRates.push(saturated.probesPerSecond);
+      originBusyHeck.push((100 * saturated.otherCpuSeconds) / THROUGHPUT_SECONDS);
+      heckCpu.push((saturated.cpuSeconds * 1e6) / (saturated.probesPerSecond * THROUGHPUT_SECONDS));
     }
     const ratios = wrkRates.map((w, i) => (heckRates[i] ?? Number.NaN) / w);
     const rateCells = (values: number[]) => {
@@ -244,6 +317,7 @@ try {
         ? ["wrk not installed", "", ""]
         : [fmt(s.median, 0), fmt(s.min, 0), fmt(s.max, 0)];
     };
+    const median = (values: number[], digits = 0) => fmt(summarize(values).median, digits);
     const throughputTable = table(
       [
         "client (issue 8 asks for heck at 0.5x wrk or better)",
@@ -251,15 +325,32 @@ try {
         "per second (median)",
         "min",
         "max",
+        "client CPU per request (µs, median)",
+        "origin CPU (% of one core, median)",
       ],
       [
-        ["wrk (Debian wrk 4.1, 1 thread), requests", CONNECTIONS, ...rateCells(wrkRates)],
-        ["heck checker + undici prober, probes", CONNECTIONS, ...rateCells(heckRates)],
-        ["heck / wrk, same round", "", ...(ratios.length === 0 ? ["n/a", "", ""] : cells(ratios, 2))],
+        [
+          "wrk (Debian wrk 4.1, 1 thread), requests",
+          CONNECTIONS,
+          ...rateCells(wrkRates),
+          median(wrkCpu, 1),
+          median(originBusyWrk),
+        ],
+        [
+          "heck checker + undici prober, probes",
+          CONNECTIONS,
+          ...rateCells(heckRates),
+          median(heckCpu, 1),
+          median(originBusyHeck),
+        ],
+        ["heck / wrk, same round", "", ...(ratios.length === 0 ? ["n/a", "", ""] : cells(ratios, 2)), "", ""],
       ],
     );
     console.log(throughputTable);
-    sections.push(`### Throughput against one local origin\n\n${throughputTable}`);
+    const originWrk = summarize(originBusyWrk).median;
+    sections.push(
+      `### Throughput against one local origin\n\n${throughputTable}\n\nThe origin is one Node process (one core at most). While wrk drives it, it uses ${fmt(originWrk, 0)} % of a core (median)${originWrk >= 90 ? ": it is saturated, so wrk's figure is the origin's limit rather than wrk's, and the ratio compares heck with what this origin can serve" : ""}. Figures move with the load of the machine, which is shared; the rounds alternate wrk and heck, and the ratio is taken within each round.`,
+    );
   }
   if (runs("lateness")) {
     const lateRows: Array<Array<string | number>> = [];
@@ -318,7 +409,7 @@ try {
     );
     console.log(latenessTable);
     sections.push(
-      `### Scheduling lateness and event-loop stalls\n\nLateness is a probe's start minus its due time, waits for a free slot included; measured after a warm-up that covers the first rounds (a new owner probes every origin within 2 s of taking it, which at 100,000 origins is a backlog of several seconds). Default limits: 1,024 probes in flight per node, 32 per target host. Issue 8 asks for a lateness p99 under 50 ms at both sizes; a row whose probes/s falls short of its demand (10,000/s in all four) is a node that cannot keep up on this machine, and its lateness is the queue that builds. Event-loop delay from \`monitorEventLoopDelay\` (1 ms resolution) over the measured window.\n\n${latenessTable}\n\nRSS of the benchmark process with 100,000 origins owned and probed over HTTP: ${fmt(rss100k, 0)} MiB; V8 lets garbage pile up between full collections, and the heap still in use after one is ${fmt(liveHeap100k, 0)} MiB.`,
+      `### Scheduling lateness and event-loop stalls\n\nLateness is a probe's start minus its due time, waits for a free slot included; measured after a warm-up that covers the first rounds (a new owner probes every origin it has no probe time for within 2 s of taking it, which at 100,000 origins is a backlog of several seconds). Default limits: 1,024 probes in flight per node, 32 per target host. Issue 8 asks for a lateness p99 under 50 ms at both sizes; a row whose probes/s falls short of its demand (10,000/s in all four) is a node that cannot keep up on this machine, and its lateness is the queue that builds. Event-loop delay from \`monitorEventLoopDelay\` (1 ms resolution) over the measured window.\n\n${latenessTable}\n\nRSS of the benchmark process with 100,000 origins owned and probed over HTTP: ${fmt(rss100k, 0)} MiB; V8 lets garbage pile up between full collections, and the heap still in use after one is ${fmt(liveHeap100k, 0)} MiB.`,
     );
   }
   if (runs("ownership")) {
@@ -334,7 +425,61 @@ try {
     );
     console.log(ownTable);
     sections.push(
-      `### Ownership updates\n\n${ownTable}\n\nOrigins moved per change: ${summarize(own.moved).median}. Building the index from nothing (10^8 hashes, one per member per origin) took ${fmt(own.buildMs / 1000)} s; the checker does such work in slices of 20,000 hashes per turn of the event loop.`,
+      `### Ownership updates\n\n${ownTable}\n\nOrigins moved per change: ${summarize(own.moved).median}. Building the index from nothing (10^8 hashes, one per member per origin) took ${fmt(own.buildMs / 1000)} s; the checker does such work in slices of 5,000 hashes per turn of the event loop (\`ownershipHashesPerTurn\`).`,
+    );
+  }
+  if (runs("handover")) {
+    const { nodes, origins, intervalMs, profile } = HANDOVER;
+    console.log(
+      `handover: ${nodes} agents (${profile}), ${origins} origins every ${intervalMs} ms, kill -9 of one`,
+    );
+    const detection: number[] = [];
+    const longest: number[] = [];
+    const medianGap: number[] = [];
+    const firstAfter: number[] = [];
+    const lastAfter: number[] = [];
+    const moved: number[] = [];
+    let withinGoal = 0;
+    for (let trial = 0; trial < HANDOVER_TRIALS; trial++) {
+      const r = await handoverTrial(HANDOVER);
+      const gaps = summarize(r.gapsMs);
+      const after = summarize(r.afterKillMs);
+      detection.push(r.detectionMs / 1000);
+      longest.push(gaps.max / 1000);
+      medianGap.push(gaps.median / 1000);
+      firstAfter.push(after.min / 1000);
+      lastAfter.push(after.max / 1000);
+      moved.push(r.gapsMs.length);
+      if (gaps.max <= r.detectionMs + intervalMs) withinGoal++;
+      console.log(
+        `  trial ${trial + 1}: detection ${r.detectionMs} ms, ${r.gapsMs.length} origins moved, gap max ${gaps.max} ms, median ${gaps.median} ms`,
+      );
+    }
+    const handoverTable = table(
+      ["figure (s)", "median", "min", "max", "trials"],
+      [
+        [
+          "failure detection: the killed agent dead on every survivor",
+          ...cells(detection, 2),
+          HANDOVER_TRIALS,
+        ],
+        [
+          "goal (issue 8): detection + one interval, same trial",
+          ...cells(
+            detection.map((d) => d + intervalMs / 1000),
+            2,
+          ),
+          HANDOVER_TRIALS,
+        ],
+        ["longest gap of an origin the killed agent owned", ...cells(longest, 2), HANDOVER_TRIALS],
+        ["median gap of those origins", ...cells(medianGap, 2), HANDOVER_TRIALS],
+        ["from the kill to the first of them probed again", ...cells(firstAfter, 2), HANDOVER_TRIALS],
+        ["from the kill to the last of them probed again", ...cells(lastAfter, 2), HANDOVER_TRIALS],
+      ],
+    );
+    console.log(handoverTable);
+    sections.push(
+      `### The unprobed gap after a kill -9\n\n${nodes} real agents (\`--profile ${profile}\`, as the kill -9 rows of bench:membership) on loopback, ${origins} origins every ${intervalMs / 1000} s on one local HTTP origin that records when each probe arrives and from which node. Once every origin has been probed for two intervals, one agent is killed with SIGKILL. For each origin it owned (its last probe before the kill came from that agent; ${summarize(moved).median} per trial, median), the gap runs from that last probe to the first probe after the kill. Failure detection is timed in the same trial, from the kill until every survivor lists the agent dead in \`/v1/members\` (polled every 20 ms).\n\n${handoverTable}\n\nTrials whose longest gap is within detection + one interval: ${withinGoal} of ${HANDOVER_TRIALS}.`,
     );
   }
 } finally {
