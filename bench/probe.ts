@@ -349,7 +349,7 @@ try {
     console.log(throughputTable);
     const originWrk = summarize(originBusyWrk).median;
     sections.push(
-      `### Throughput against one local origin\n\n${throughputTable}\n\nThe origin is one Node process (one core at most). While wrk drives it, it uses ${fmt(originWrk, 0)} % of a core (median)${originWrk >= 90 ? ": it is saturated, so wrk's figure is the origin's limit rather than wrk's, and the ratio compares heck with what this origin can serve" : ""}. Figures move with the load of the machine, which is shared; the rounds alternate wrk and heck, and the ratio is taken within each round.`,
+      `### Throughput against one local origin\n\n${throughputTable}\n\nThe origin is one Node process (one core at most). While wrk drives it, it uses ${fmt(originWrk, 0)} % of a core (median)${originWrk >= 90 ? ": it is saturated, so wrk's figure is the origin's limit rather than wrk's, and the ratio compares heck with what this origin can serve" : ", so the origin is not what bounds wrk here; near 100 % it would be, and wrk's figure would be the origin's limit"}. Figures move with the load of the machine, which is shared; the rounds alternate wrk and heck, and the ratio is taken within each round.`,
     );
   }
   if (runs("lateness")) {
@@ -479,7 +479,7 @@ try {
     );
     console.log(handoverTable);
     sections.push(
-      `### The unprobed gap after a kill -9\n\n${nodes} real agents (\`--profile ${profile}\`, as the kill -9 rows of bench:membership) on loopback, ${origins} origins every ${intervalMs / 1000} s on one local HTTP origin that records when each probe arrives and from which node. Once every origin has been probed for two intervals, one agent is killed with SIGKILL. For each origin it owned (its last probe before the kill came from that agent; ${summarize(moved).median} per trial, median), the gap runs from that last probe to the first probe after the kill. Failure detection is timed in the same trial, from the kill until every survivor lists the agent dead in \`/v1/members\` (polled every 20 ms).\n\n${handoverTable}\n\nTrials whose longest gap is within detection + one interval: ${withinGoal} of ${HANDOVER_TRIALS}.`,
+      `### The unprobed gap after a kill -9\n\n${nodes} real agents (\`--profile ${profile}\`, as the kill -9 rows of bench:membership) on loopback, ${origins} origins every ${intervalMs / 1000} s on one local HTTP origin that records when each probe arrives and from which node. Once every origin has been probed for two intervals, one agent is killed with SIGKILL. For each origin it owned (its last probe before the kill came from that agent; ${summarize(moved).median} per trial, median), the gap runs from that last probe to the first probe after the kill. Failure detection is timed in the same trial, from the kill until every survivor lists the agent dead in \`/v1/members\` (polled every 20 ms).\n\n${handoverTable}\n\nTrials whose longest gap is within detection + one interval: ${withinGoal} of ${HANDOVER_TRIALS}. A new owner probes an inherited origin as soon as it sees the owner dead when the origin is overdue, as most are here (detection takes longer than the rest of their interval), so the gap is the time since the last probe at the kill plus the new owner's own detection. The first can pass one interval by the jitter of the previous owner's probes (±5 % of the interval around the origin's grid, so up to 1.1 intervals between two probes with no failure at all), which is what a gap beyond the goal is made of.`,
     );
   }
 } finally {
