@@ -19,6 +19,9 @@ export const systemTimers: Timers = {
   clearTimeout(handle: TimerHandle) {
     clearTimeout(handle as NodeJS.Timeout);
   },
+  soon(fn) {
+    setImmediate(fn).unref();
+  },
 };
 
 /** Math.random: enough for gossip target selection and jitter, which need no secrecy. */

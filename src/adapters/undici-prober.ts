@@ -3,7 +3,7 @@ import { isIP, type LookupFunction, connect as netConnect, type Socket } from "n
 import { performance } from "node:perf_hooks";
 import { Agent, buildConnector, type Dispatcher, interceptors } from "undici";
 import { parseExpectStatus, type StatusMatcher } from "../core/checks/expect-status.js";
-import type { ProbeResult, Prober } from "../core/checks/prober.js";
+import type { ProbeResult, Prober, ProbeSignal } from "../core/checks/prober.js";
 import { deniedAddressReason, ipLiteralBytes } from "../core/checks/target-policy.js";
 import type { OriginSpec } from "../core/state/types.js";
 
@@ -33,35 +33,32 @@ const TCP_URL = /^tcp:/i;
 const BODY_BOUND_REACHED = new Error("body bound reached");
 
 /**
- * How a probe stops work it no longer waits for: lighter than an AbortController per probe, and
- * undici's request controller, which arrives only once the request has a socket, is hooked to it
- * whenever it comes.
+ * What a probe needs of its spec beyond the spec itself, worked out once per spec object (a spec is
+ * immutable once stored, and lives as long as its origin is unchanged): nothing is parsed, and no
+ * request options are built, per probe.
  */
-class Cancel {
-  aborted = false;
-  reason: unknown;
-  #listener: ((reason: unknown) => void) | undefined;
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.#listener?.(reason);
-  }
-  /** Calls `fn` on abort, at once when already aborted. One listener. */
-  onAbort(fn: (reason: unknown) => void): void {
-    this.#listener = fn;
-    if (this.aborted) fn(this.reason);
-  }
+interface HttpTarget {
+  readonly tcp: false;
+  readonly pools: Pools;
+  /** `protocol//host:port`. */
+  readonly origin: string;
+  /** The agent, or the agent that follows redirects. */
+  readonly dispatcher: Dispatcher;
+  /** The request options, shared by every probe of the spec (undici does not change them). */
+  readonly options: Dispatcher.DispatchOptions;
+  readonly matcher: StatusMatcher;
+  /** `bodyContains` as bytes. */
+  readonly needle: Buffer | undefined;
 }
 
-/** What a probe needs of its spec beyond the spec itself, worked out once per spec object. */
-interface Target {
-  pools: Pools;
-  /** `protocol//host:port`. */
-  origin: string;
-  path: string;
-  headers: Record<string, string>;
+interface TcpTarget {
+  readonly tcp: true;
+  /** The host, without the brackets of an IPv6 literal. */
+  readonly host: string;
+  readonly port: number;
 }
+
+type Target = HttpTarget | TcpTarget;
 
 /** The step a probe was in when its deadline passed; named in the error. */
 export type ProbePhase = "DNS lookup" | "connect" | "TLS handshake" | "response headers" | "body";
@@ -118,6 +115,8 @@ interface Pools {
 export class UndiciProber implements Prober {
   private readonly pools = new Map<string, Pools>();
   private readonly targets = new WeakMap<OriginSpec, Target>();
+  /** The deadlines of the probes in flight (used by ProbeRun). */
+  readonly deadlines = new DeadlineSweep();
   private readonly userAgent: string;
   private readonly nodeName: string;
   private readonly denyPrivate: boolean;
@@ -135,50 +134,14 @@ export class UndiciProber implements Prober {
     this.lookup = this.denyPrivate ? this.guardedLookup : this.baseLookup;
   }
 
-  async probe(spec: OriginSpec, signal?: AbortSignal): Promise<ProbeResult> {
-    signal?.throwIfAborted();
-    const started = performance.now();
-    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-    if (this.closed) return { ok: false, statusCode: null, latencyMs: elapsed(), error: "prober closed" };
-
-    const cancel = new Cancel();
-    const progress: ProbeProgress = { statusCode: null, phase: () => "connect" };
-    const work = TCP_URL.test(spec.url)
-      ? this.connectCheck(spec, cancel, progress)
-      : this.httpCheck(spec, cancel, progress);
-    // The work races the deadline and the caller's abort; the first to finish decides. A race
-    // rather than an abort alone: undici defers an abort until a pending connect settles, so only
-    // this makes the deadline hold in every phase. Whatever is still running when the deadline or
-    // the caller wins is aborted, which releases its socket.
+  probe(spec: OriginSpec, signal?: ProbeSignal): Promise<ProbeResult> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const run = new ProbeRun(this, spec, signal);
+    if (this.closed) return Promise.resolve(run.result(null, "prober closed"));
     return new Promise<ProbeResult>((resolve, reject) => {
-      let settled = false;
-      const finish = (verdict: ProbeVerdict | undefined, reason?: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onCallerAbort);
-        if (verdict === undefined) {
-          cancel.abort(reason);
-          reject(reason);
-          return;
-        }
-        resolve({
-          ok: verdict.error === null,
-          statusCode: verdict.statusCode,
-          latencyMs: elapsed(),
-          error: verdict.error,
-        });
-      };
-      const onCallerAbort = () => finish(undefined, signal?.reason);
-      signal?.addEventListener("abort", onCallerAbort, { once: true });
-      const timer = setTimeout(() => {
-        const error = `${progress.phase()} timeout after ${spec.timeoutMs} ms`;
-        finish({ statusCode: progress.statusCode, error });
-        cancel.abort(PROBE_SETTLED);
-      }, spec.timeoutMs);
-      work.then(finish, (err: unknown) =>
-        finish({ statusCode: progress.statusCode, error: describeError(err) }),
-      );
+      run.resolve = resolve;
+      run.reject = reject;
+      this.begin(run);
     });
   }
 
@@ -196,136 +159,98 @@ export class UndiciProber implements Prober {
     return this.closing;
   }
 
+  /** Starts the work of a probe and puts it under its deadline. */
+  private begin(run: ProbeRun): void {
+    let target: Target;
+    try {
+      target = this.targetOf(run.spec);
+    } catch (err) {
+      run.settle(null, describeError(err));
+      return;
+    }
+    run.target = target;
+    run.signal?.addEventListener("abort", run, { once: true });
+    this.deadlines.track(run);
+    if (target.tcp) this.connectCheck(run, target);
+    else this.httpCheck(run, target);
+  }
+
   /**
-   * One request through undici's dispatch API: no response stream and no promise per chunk, which
-   * matters at thousands of probes per second. The body is read, at most BODY_PREFIX_LIMIT_BYTES
-   * of it, even without `bodyContains`: a body the origin cuts short is a failure, and a body read
-   * to its end lets the connection go back to the pool; reaching the bound aborts the request,
-   * which closes that connection instead.
+   * One request through undici's dispatch API, with the probe itself as the handler: no response
+   * stream, no promise per chunk and no closure per probe, which matters at thousands of probes per
+   * second. The body is read, at most BODY_PREFIX_LIMIT_BYTES of it, even without `bodyContains`: a
+   * body the origin cuts short is a failure, and a body read to its end lets the connection go back
+   * to the pool; reaching the bound aborts the request, which closes that connection instead.
    */
-  private httpCheck(spec: OriginSpec, cancel: Cancel, progress: ProbeProgress): Promise<ProbeVerdict> {
-    return new Promise((resolve, reject) => {
-      let target: Target;
-      let matcher: StatusMatcher;
-      try {
-        matcher = matcherFor(spec.expectStatus);
-        target = this.targetOf(spec);
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      const attempts = target.pools.attempts;
-      progress.phase = () =>
-        progress.statusCode !== null ? "body" : (attempts.get(target.origin)?.phase ?? "response headers");
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let settled = false;
-      const complete = () => {
-        if (settled) return;
-        settled = true;
-        const statusCode = progress.statusCode as number;
-        let error: string | null = null;
-        if (!matcher.matches(statusCode)) {
-          error = `status ${statusCode} not in ${spec.expectStatus.join(",")}`;
-        } else if (spec.bodyContains !== undefined) {
-          const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-          const prefix =
-            body.length > BODY_PREFIX_LIMIT_BYTES ? body.subarray(0, BODY_PREFIX_LIMIT_BYTES) : body;
-          if (!prefix.includes(Buffer.from(spec.bodyContains, "utf8"))) {
-            error = `body lacks ${JSON.stringify(shorten(spec.bodyContains, 60))}`;
-          }
-        }
-        resolve({ statusCode, error });
-      };
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (controller) => cancel.onAbort((reason) => controller.abort(reason as Error)),
-        onResponseStart: (_controller, statusCode) => {
-          progress.statusCode = statusCode;
-        },
-        onResponseData: (controller, chunk) => {
-          if (size >= BODY_PREFIX_LIMIT_BYTES) return;
-          // Only bodyContains looks at the bytes; without it they are counted, not kept.
-          if (spec.bodyContains !== undefined) chunks.push(chunk);
-          size += chunk.length;
-          if (size >= BODY_PREFIX_LIMIT_BYTES) {
-            complete();
-            controller.abort(BODY_BOUND_REACHED);
-          }
-        },
-        onResponseEnd: complete,
-        onResponseError: (_controller, err) => fail(err),
-      };
-      const options: Dispatcher.DispatchOptions & { servername?: string } = {
-        origin: target.origin,
-        path: target.path,
-        method: spec.method,
-        headers: target.headers,
-      };
-      if (spec.freshConnection) options.reset = true;
-      if (spec.tlsServerName !== undefined) options.servername = spec.tlsServerName;
-      try {
-        (spec.followRedirects ? target.pools.redirecting : target.pools.agent).dispatch(options, handler);
-      } catch (err) {
-        fail(err);
-      }
-    });
+  private httpCheck(run: ProbeRun, target: HttpTarget): void {
+    try {
+      target.dispatcher.dispatch(target.options, run);
+    } catch (err) {
+      run.settle(null, describeError(err));
+    }
   }
 
   /** `tcp://host:port`: healthy when a TCP connection is accepted; it is closed at once. */
-  private connectCheck(spec: OriginSpec, cancel: Cancel, progress: ProbeProgress): Promise<ProbeVerdict> {
-    const url = new URL(spec.url);
-    const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-    const attempt: ConnectAttempt = { phase: isIP(host) ? "connect" : "DNS lookup" };
-    progress.phase = () => attempt.phase;
-    return new Promise((resolve, reject) => {
-      const refused = this.refusedLiteral(host);
-      if (refused) {
-        reject(refused);
-        return;
-      }
-      const socket = netConnect({ host, port: Number(url.port), lookup: this.lookup });
-      this.sockets.add(socket);
-      const done = () => {
-        this.sockets.delete(socket);
-        socket.destroy();
-      };
-      cancel.onAbort((reason) => {
-        done();
-        reject(reason);
-      });
-      socket.once("lookup", () => {
-        attempt.phase = "connect";
-      });
-      socket.once("connect", () => {
-        done();
-        resolve({ statusCode: null, error: null });
-      });
-      socket.once("error", (err) => {
-        done();
-        reject(err);
-      });
+  private connectCheck(run: ProbeRun, target: TcpTarget): void {
+    run.tcpPhase = isIP(target.host) ? "connect" : "DNS lookup";
+    const refused = this.refusedLiteral(target.host);
+    if (refused) {
+      run.settle(null, describeError(refused));
+      return;
+    }
+    const socket = netConnect({ host: target.host, port: target.port, lookup: this.lookup });
+    this.sockets.add(socket);
+    run.socket = socket;
+    socket.once("lookup", () => {
+      run.tcpPhase = "connect";
+    });
+    socket.once("connect", () => {
+      this.releaseSocket(socket);
+      run.settle(null, null);
+    });
+    socket.once("error", (err) => {
+      this.releaseSocket(socket);
+      run.settle(null, describeError(err));
     });
   }
 
-  /** The pools, origin, path and headers of a spec, cached per spec object (immutable once stored). */
+  /** Forgets and closes the socket of a TCP check (used by ProbeRun too). */
+  releaseSocket(socket: Socket): void {
+    this.sockets.delete(socket);
+    socket.destroy();
+  }
+
+  /** What a probe of `spec` needs, cached per spec object. */
   private targetOf(spec: OriginSpec): Target {
     let target = this.targets.get(spec);
     if (target === undefined) {
-      const url = new URL(spec.url);
-      target = {
-        pools: this.poolsFor(spec),
-        origin: `${url.protocol}//${url.host}`,
-        path: `${url.pathname}${url.search}`,
-        headers: this.headersFor(spec),
-      };
+      target = TCP_URL.test(spec.url) ? tcpTarget(spec) : this.httpTarget(spec);
       this.targets.set(spec, target);
     }
     return target;
+  }
+
+  private httpTarget(spec: OriginSpec): HttpTarget {
+    const url = new URL(spec.url);
+    const pools = this.poolsFor(spec);
+    const origin = `${url.protocol}//${url.host}`;
+    const options: Dispatcher.DispatchOptions & { servername?: string } = {
+      origin,
+      path: `${url.pathname}${url.search}`,
+      method: spec.method,
+      headers: Object.freeze(this.headersFor(spec)),
+    };
+    if (spec.freshConnection) options.reset = true;
+    if (spec.tlsServerName !== undefined) options.servername = spec.tlsServerName;
+    return {
+      tcp: false,
+      pools,
+      origin,
+      dispatcher: spec.followRedirects ? pools.redirecting : pools.agent,
+      options: Object.freeze(options),
+      matcher: matcherFor(spec.expectStatus),
+      needle: spec.bodyContains === undefined ? undefined : Buffer.from(spec.bodyContains, "utf8"),
+    };
   }
 
   private poolsFor(spec: OriginSpec): Pools {
@@ -418,15 +343,244 @@ export class UndiciProber implements Prober {
   }
 }
 
-interface ProbeVerdict {
-  statusCode: number | null;
-  error: string | null;
+function tcpTarget(spec: OriginSpec): TcpTarget {
+  const url = new URL(spec.url);
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return { tcp: true, host, port: Number(url.port) };
 }
 
-/** What a probe in flight has got so far, read when its deadline passes. */
-interface ProbeProgress {
-  statusCode: number | null;
-  phase: () => ProbePhase;
+/**
+ * One probe in flight: its state, the undici handler of its request (its own methods, so no
+ * closures are made per probe), the listener of the caller's signal (`handleEvent`) and its entry
+ * in the deadline sweep. It settles once: with a verdict when the work ends or the deadline passes,
+ * or with the caller's reason when the caller aborts. The deadline settles the probe itself rather
+ * than only aborting the request, since undici defers an abort until a pending connect settles;
+ * whatever is still running then is aborted, which releases its socket.
+ */
+class ProbeRun implements Dispatcher.DispatchHandler {
+  readonly started = performance.now();
+  /** When the deadline passes, on `performance.now()`. */
+  readonly deadline: number;
+  target: Target | undefined;
+  settled = false;
+  /** Under the deadline sweep (a probe that fails before its work starts never is). */
+  tracked = false;
+  statusCode: number | null = null;
+  /** Body bytes seen. */
+  size = 0;
+  /** The body so far, kept only for `bodyContains`. */
+  chunks: Buffer[] | undefined;
+  /** undici's controller of the request, once it has one. */
+  controller: Dispatcher.DispatchController | undefined;
+  /** The socket of a TCP check. */
+  socket: Socket | undefined;
+  tcpPhase: ProbePhase = "connect";
+  resolve: ((result: ProbeResult) => void) | undefined;
+  reject: ((reason: unknown) => void) | undefined;
+
+  constructor(
+    readonly prober: UndiciProber,
+    readonly spec: OriginSpec,
+    readonly signal: ProbeSignal | undefined,
+  ) {
+    this.deadline = this.started + spec.timeoutMs;
+  }
+
+  result(statusCode: number | null, error: string | null): ProbeResult {
+    return {
+      ok: error === null,
+      statusCode,
+      latencyMs: Math.round((performance.now() - this.started) * 10) / 10,
+      error,
+    };
+  }
+
+  /** Resolves with a verdict, unless settled already. */
+  settle(statusCode: number | null, error: string | null): void {
+    if (this.settled) return;
+    this.#end();
+    this.resolve?.(this.result(statusCode, error));
+  }
+
+  /** The deadline passed: a verdict naming the phase it cut, and the work is abandoned. */
+  expire(): void {
+    if (this.settled) return;
+    this.settle(this.statusCode, `${this.phase()} timeout after ${this.spec.timeoutMs} ms`);
+    this.#abandon(PROBE_SETTLED);
+  }
+
+  /** The caller aborted: rejects with its reason, and the work is abandoned. */
+  handleEvent(): void {
+    if (this.settled) return;
+    const reason = this.signal?.reason;
+    this.#end();
+    this.#abandon(reason);
+    this.reject?.(reason);
+  }
+
+  #end(): void {
+    this.settled = true;
+    this.signal?.removeEventListener("abort", this);
+    if (this.tracked) this.prober.deadlines.settled();
+  }
+
+  #abandon(reason: unknown): void {
+    if (this.socket !== undefined) this.prober.releaseSocket(this.socket);
+    this.controller?.abort(reason as Error);
+  }
+
+  /** The step the probe is in, for the error of a deadline. */
+  phase(): ProbePhase {
+    const target = this.target;
+    if (target === undefined) return "connect";
+    if (target.tcp) return this.tcpPhase;
+    if (this.statusCode !== null) return "body";
+    // undici hands over the controller once the request has a connected socket to be written to;
+    // until then the probe waits for the connection its origin is opening.
+    if (this.controller !== undefined) return "response headers";
+    return target.pools.attempts.get(target.origin)?.phase ?? "connect";
+  }
+
+  /** The response is all read (or all that is read of it): judged by status and body. */
+  #complete(): void {
+    if (this.settled) return;
+    const target = this.target as HttpTarget;
+    const statusCode = this.statusCode as number;
+    let error: string | null = null;
+    if (!target.matcher.matches(statusCode)) {
+      error = `status ${statusCode} not in ${this.spec.expectStatus.join(",")}`;
+    } else if (target.needle !== undefined) {
+      const chunks = this.chunks ?? [];
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      const prefix = body.length > BODY_PREFIX_LIMIT_BYTES ? body.subarray(0, BODY_PREFIX_LIMIT_BYTES) : body;
+      if (!prefix.includes(target.needle)) {
+        error = `body lacks ${JSON.stringify(shorten(this.spec.bodyContains as string, 60))}`;
+      }
+    }
+    this.settle(statusCode, error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // A probe that settled before its request got this far (deadline, caller) stops it here.
+    if (this.settled) controller.abort(PROBE_SETTLED);
+    else this.controller = controller;
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.statusCode = statusCode;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.size >= BODY_PREFIX_LIMIT_BYTES) return;
+    // Only bodyContains looks at the bytes; without it they are counted, not kept.
+    if ((this.target as HttpTarget).needle !== undefined) {
+      if (this.chunks === undefined) this.chunks = [chunk];
+      else this.chunks.push(chunk);
+    }
+    this.size += chunk.length;
+    if (this.size >= BODY_PREFIX_LIMIT_BYTES) {
+      this.#complete();
+      controller.abort(BODY_BOUND_REACHED);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#complete();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settle(this.statusCode, describeError(err));
+  }
+}
+
+/**
+ * The deadlines of the probes in flight, kept without a timer per probe: one line per `timeoutMs`,
+ * in which deadlines come in the order probes started, and one timer armed for the earliest head.
+ * A settled probe is not taken out of its line; the sweep, and each new probe, drop settled heads.
+ */
+class DeadlineSweep {
+  readonly #lines = new Map<number, RunLine>();
+  /** Probes tracked and not settled. */
+  #pending = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  track(run: ProbeRun): void {
+    const timeoutMs = run.spec.timeoutMs;
+    let line = this.#lines.get(timeoutMs);
+    if (line === undefined) {
+      line = new RunLine();
+      this.#lines.set(timeoutMs, line);
+    }
+    line.dropSettled();
+    line.push(run);
+    run.tracked = true;
+    this.#pending++;
+    if (run.deadline < this.#timerAt) this.#arm(run.deadline);
+  }
+
+  /** A tracked probe settled; with none left, the timer goes (a process may exit meanwhile). */
+  settled(): void {
+    if (--this.#pending > 0) return;
+    this.#pending = 0;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    for (const line of this.#lines.values()) line.clear();
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#sweep, Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  readonly #sweep = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const line of this.#lines.values()) {
+      for (let head = line.peek(); head !== undefined; head = line.peek()) {
+        if (!head.settled && head.deadline > now) {
+          if (head.deadline < next) next = head.deadline;
+          break;
+        }
+        line.shift();
+        head.expire();
+      }
+    }
+    if (next < this.#timerAt && this.#pending > 0) this.#arm(next);
+  };
+}
+
+/** A first-in first-out line of probes that does not shift arrays. */
+class RunLine {
+  #items: Array<ProbeRun | undefined> = [];
+  #head = 0;
+  push(run: ProbeRun): void {
+    this.#items.push(run);
+  }
+  peek(): ProbeRun | undefined {
+    return this.#items[this.#head];
+  }
+  shift(): void {
+    this.#items[this.#head++] = undefined;
+    if (this.#head >= this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+  dropSettled(): void {
+    for (let head = this.peek(); head?.settled; head = this.peek()) this.shift();
+  }
+  clear(): void {
+    this.#items.length = 0;
+    this.#head = 0;
+  }
 }
 
 /**

@@ -1,11 +1,12 @@
 import { type CheckState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
 import { type DueItem, DueQueue } from "../core/checks/due-queue.js";
-import type { Prober } from "../core/checks/prober.js";
+import type { ProbeResult, Prober, ProbeSignal, ProbeSignalListener } from "../core/checks/prober.js";
 import {
   DEFAULT_HANDOVER_SPREAD_MS,
   DEFAULT_JITTER_PERCENT,
   firstDueAt,
   gridDueAt,
+  inheritedDueAt,
   intervalFor,
 } from "../core/checks/schedule.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
@@ -58,7 +59,10 @@ export interface CheckerOptions {
   maxStartsPerTurn?: number;
   /** Jitter of each later probe, in percent of the interval, centred on it (Envoy's interval_jitter_percent). @default 10 */
   jitterPercent?: number;
-  /** An inherited origin is first probed within min(interval, this), spread by id. @default 2000 */
+  /**
+   * A new origin is first probed within min(interval, this), spread by id; an overdue inherited
+   * one within what is left of that window. @default 2000
+   */
   handoverSpreadMs?: number;
   /** Rendezvous hashes of ownership work per turn of the event loop (about 10-20 ms). @default 5000 */
   ownershipHashesPerTurn?: number;
@@ -82,14 +86,70 @@ interface Task extends DueItem {
   phase: TaskPhase;
   /**
    * The probe in flight, aborted when the task ends (the origin moved away or was deleted, or the
-   * checker stopped). One per probe, not one per task: at 100,000 owned origins, controllers kept
-   * per task would hold some 70 MB.
+   * checker stopped). One per probe, not one per task, so that an owned origin holds nothing for it
+   * between probes.
    */
-  inFlight: AbortController | undefined;
+  inFlight: InFlightProbe | undefined;
   /** Counts the task's probes, so that a result is taken only from the latest. */
   probes: number;
   /** When this node's last probe of the origin completed; undefined before the first. */
   probedAt?: number;
+}
+
+/** The reason a probe is aborted with when its task ends. */
+const TASK_ENDED = new Error("probe no longer wanted");
+
+/**
+ * One probe in flight: the signal that cancels it (lighter than an AbortController, which is made
+ * of an event target and its listener maps, at thousands of probes a second) and what its result
+ * is taken with.
+ */
+class InFlightProbe implements ProbeSignal {
+  aborted = false;
+  reason: unknown;
+  #listener: ProbeSignalListener | undefined;
+  /** Listeners beyond the first, which a prober rarely adds. */
+  #more: ProbeSignalListener[] | undefined;
+
+  constructor(
+    readonly task: Task,
+    /** The task's probe count when this one started. */
+    readonly number: number,
+    readonly spec: OriginSpec,
+    readonly slot: HostSlot,
+    readonly startedAt: number,
+    readonly lateMs: number,
+  ) {}
+
+  addEventListener(_type: "abort", listener: ProbeSignalListener): void {
+    if (this.#listener === undefined) this.#listener = listener;
+    else if (this.#more === undefined) this.#more = [listener];
+    else this.#more.push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: ProbeSignalListener): void {
+    if (this.#listener === listener) this.#listener = undefined;
+    else if (this.#more !== undefined) this.#more = this.#more.filter((l) => l !== listener);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = TASK_ENDED;
+    const listeners = [this.#listener, ...(this.#more ?? [])];
+    this.#listener = this.#more = undefined;
+    for (const listener of listeners) {
+      if (typeof listener === "function") listener();
+      else listener?.handleEvent();
+    }
+  }
+}
+
+/** The probes in flight to one target `host:port`, and those waiting for one of its slots. */
+interface HostSlot {
+  readonly host: string;
+  inFlight: number;
+  waiting: Fifo<Task> | undefined;
 }
 
 /** A first-in first-out queue that does not shift arrays. */
@@ -130,8 +190,13 @@ class Fifo<T> {
  *
  * Scheduled probes sit in one due-time heap driven by a single timer. A due probe starts when a
  * slot is free under both the node's and the target host's concurrency limit, else waits in line.
- * A new owner starts from the replicated status (contract: no reset to `unknown`) and probes an
- * inherited origin within min(interval, 2 s), staggered by id.
+ * A new owner starts from the replicated status (contract: no reset to `unknown`). It probes an
+ * inherited origin when its next probe falls due on its grid, going by the last probe time it
+ * knows (the health record's, or its own note of an earlier probe), and at once when that time
+ * has passed by min(interval, 2 s) or more, else within the rest of that window, staggered by id
+ * ({@link inheritedDueAt}): after a crash, the origins unprobed the longest come first. A new
+ * origin is probed within min(interval, 2 s), staggered by id. Bursts are paced by the per-turn
+ * budget of ownership work and by the concurrency limits.
  */
 export class Checker {
   readonly #o: CheckerOptions;
@@ -139,8 +204,8 @@ export class Checker {
   readonly #tasks = new Map<string, Task>();
   readonly #due = new DueQueue<Task>();
   readonly #ready = new Fifo<Task>();
-  readonly #waitingForHost = new Map<string, Fifo<Task>>();
-  readonly #inFlightByHost = new Map<string, number>();
+  /** Per target `host:port` with probes in flight or waiting. */
+  readonly #hosts = new Map<string, HostSlot>();
   #inFlight = 0;
   readonly #maxConcurrent: number;
   readonly #maxPerHost: number;
@@ -152,6 +217,7 @@ export class Checker {
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #drainTimer: TimerHandle | undefined;
+  #drainScheduled = false;
   #workTimer: TimerHandle | undefined;
   #membersDirty = false;
   #resyncPending = false;
@@ -256,7 +322,7 @@ export class Checker {
     this.#tasks.clear();
     this.#due.clear();
     this.#ready.clear();
-    this.#waitingForHost.clear();
+    this.#hosts.clear();
     this.#dirty.clear();
     this.#moved.clear();
   }
@@ -330,7 +396,8 @@ export class Checker {
     }
     const now = this.#o.clock.now();
     if (task === undefined) {
-      const check = initialCheckState(this.#o.state.healthOf(id)?.status);
+      const health = this.#o.state.healthOf(id);
+      const check = initialCheckState(health?.status);
       const fresh: Task = {
         id,
         spec,
@@ -339,7 +406,15 @@ export class Checker {
         phase: "queued",
         inFlight: undefined,
         probes: 0,
-        dueAt: firstDueAt(id, intervalFor(spec, check), now, this.#handoverSpreadMs),
+        dueAt: inheritedDueAt(
+          id,
+          intervalFor(spec, check),
+          now,
+          health?.checkedAt,
+          this.#o.rng,
+          this.#jitterPercent,
+          this.#handoverSpreadMs,
+        ),
         heapIndex: -1,
       };
       this.#tasks.set(id, fresh);
@@ -402,91 +477,97 @@ export class Checker {
       const task = this.#ready.shift();
       if (task === undefined) break;
       if (task.phase !== "waiting") continue;
-      if ((this.#inFlightByHost.get(task.host) ?? 0) >= this.#maxPerHost) {
-        let line = this.#waitingForHost.get(task.host);
-        if (line === undefined) {
-          line = new Fifo();
-          this.#waitingForHost.set(task.host, line);
-        }
-        line.push(task);
+      let slot = this.#hosts.get(task.host);
+      if (slot === undefined) {
+        slot = { host: task.host, inFlight: 0, waiting: undefined };
+        this.#hosts.set(task.host, slot);
+      } else if (slot.inFlight >= this.#maxPerHost) {
+        slot.waiting ??= new Fifo();
+        slot.waiting.push(task);
         continue;
       }
-      this.#start(task);
+      this.#start(task, slot);
       started++;
     }
     if (this.#ready.size > 0 && this.#inFlight < this.#maxConcurrent) this.#scheduleDrain();
   }
 
   /**
-   * Starts waiting probes on a later turn rather than from the callback of the probe that just
-   * finished: under load, hundreds of probes finish in one turn of the event loop, and starting
-   * their successors there too would make that turn as long as all of them together.
+   * Starts waiting probes once the I/O callbacks of this turn are done rather than from the
+   * callback of the probe that just finished: under load, hundreds of probes finish in one turn of
+   * the event loop, and starting their successors there too would make that turn as long as all of
+   * them together. `Timers.soon` (setImmediate) runs right after them; a zero-delay timeout, the
+   * fallback, would leave every free slot idle for a millisecond or more.
    */
   #scheduleDrain(): void {
-    if (this.#stopped || this.#drainTimer !== undefined || this.#ready.size === 0) return;
-    this.#drainTimer = this.#o.timers.setTimeout(() => {
-      this.#drainTimer = undefined;
-      this.#drain();
-    }, 0);
+    if (this.#stopped || this.#drainScheduled || this.#ready.size === 0) return;
+    this.#drainScheduled = true;
+    const timers = this.#o.timers;
+    if (timers.soon !== undefined) timers.soon(this.#drainSoon);
+    else this.#drainTimer = timers.setTimeout(this.#drainSoon, 0);
   }
 
-  #start(task: Task): void {
-    const host = task.host;
+  readonly #drainSoon = (): void => {
+    this.#drainScheduled = false;
+    this.#drainTimer = undefined;
+    this.#drain();
+  };
+
+  #start(task: Task, slot: HostSlot): void {
     const startedAt = this.#o.clock.now();
-    const lateMs = Math.max(0, startedAt - task.dueAt);
-    const spec = task.spec;
-    const probe = ++task.probes;
-    const controller = new AbortController();
-    task.inFlight = controller;
+    const probe = new InFlightProbe(
+      task,
+      ++task.probes,
+      task.spec,
+      slot,
+      startedAt,
+      Math.max(0, startedAt - task.dueAt),
+    );
+    task.inFlight = probe;
     task.phase = "running";
     this.#inFlight++;
-    this.#inFlightByHost.set(host, (this.#inFlightByHost.get(host) ?? 0) + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      if (task.inFlight === controller) task.inFlight = undefined;
-      this.#inFlight--;
-      const left = (this.#inFlightByHost.get(host) ?? 1) - 1;
-      if (left > 0) this.#inFlightByHost.set(host, left);
-      else this.#inFlightByHost.delete(host);
-      // The host has a free slot: its first waiting probe goes back in line.
-      const line = this.#waitingForHost.get(host);
-      if (line !== undefined) {
-        const next = line.shift();
-        if (line.size === 0) this.#waitingForHost.delete(host);
-        if (next !== undefined) this.#ready.push(next);
-      }
-    };
-    const current = () => task.phase === "running" && task.probes === probe && !this.#stopped;
-    this.#o.prober.probe(spec, controller.signal).then(
-      (result) => {
-        release();
-        if (current()) {
-          this.#o.onProbe?.(result.ok, result.latencyMs, lateMs, result.error);
-          const turnsDown =
-            !result.ok &&
-            task.check.status !== "unhealthy" &&
-            nextCheckState(task.check, false, spec).status === "unhealthy";
-          if (turnsDown && this.#o.confirm && spec.confirm !== false) {
-            this.#confirmThenRecord(task, spec, probe, startedAt, result.latencyMs, result.error);
-          } else {
-            this.#record(task, spec, result.ok, result.latencyMs, result.error);
-            this.#requeue(task, startedAt);
-          }
-        }
-        this.#scheduleDrain();
-      },
-      () => {
-        // An abort (the origin moved away, or the checker stopped) is the only expected rejection;
-        // any other leaves the origin scheduled as if the probe had not happened.
-        release();
-        if (current()) {
-          this.#requeue(task, startedAt);
-        }
-        this.#scheduleDrain();
-      },
+    slot.inFlight++;
+    this.#o.prober.probe(probe.spec, probe).then(
+      (result) => this.#settled(probe, result),
+      // An abort (the origin moved away, or the checker stopped) is the only expected rejection;
+      // any other leaves the origin scheduled as if the probe had not happened.
+      () => this.#settled(probe, undefined),
     );
+  }
+
+  /** A probe ended: its slots are freed, and its result, if still wanted, is taken. */
+  #settled(probe: InFlightProbe, result: ProbeResult | undefined): void {
+    const task = probe.task;
+    if (task.inFlight === probe) task.inFlight = undefined;
+    this.#inFlight--;
+    const slot = probe.slot;
+    slot.inFlight--;
+    // The host has a free slot: its first waiting probe goes back in line.
+    const next = slot.waiting?.shift();
+    if (next !== undefined) this.#ready.push(next);
+    if (slot.inFlight === 0 && (slot.waiting === undefined || slot.waiting.size === 0)) {
+      if (this.#hosts.get(slot.host) === slot) this.#hosts.delete(slot.host);
+    }
+    const current = task.phase === "running" && task.probes === probe.number && !this.#stopped;
+    if (current) {
+      if (result === undefined) {
+        this.#requeue(task, probe.startedAt);
+      } else {
+        const spec = probe.spec;
+        this.#o.onProbe?.(result.ok, result.latencyMs, probe.lateMs, result.error);
+        const turnsDown =
+          !result.ok &&
+          task.check.status !== "unhealthy" &&
+          nextCheckState(task.check, false, spec).status === "unhealthy";
+        if (turnsDown && this.#o.confirm && spec.confirm !== false) {
+          this.#confirmThenRecord(task, spec, probe.number, probe.startedAt, result.latencyMs, result.error);
+        } else {
+          this.#record(task, spec, result.ok, result.latencyMs, result.error);
+          this.#requeue(task, probe.startedAt);
+        }
+      }
+    }
+    this.#scheduleDrain();
   }
 
   /**

@@ -20,6 +20,12 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
 export interface Timers {
   setTimeout(fn: () => void, delayMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Runs `fn` once the I/O callbacks of the current turn of the event loop have run, before the
+   * next turn's timers (Node's `setImmediate`); not cancellable. Optional: where it is missing, a
+   * zero-delay timeout serves, which Node runs a millisecond or more later.
+   */
+  soon?(fn: () => void): void;
 }
 
 /** Structured logging; the core logs and drops bad peer input rather than throwing. */

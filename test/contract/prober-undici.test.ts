@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { describeError, UndiciProber } from "../../src/adapters/undici-prober.js";
+import type { ProbeSignalListener } from "../../src/core/checks/prober.js";
 import { parseOriginSpec } from "../../src/core/checks/spec.js";
 import type { OriginSpec } from "../../src/core/state/types.js";
 import { requireProgram } from "../helpers/require-program.js";
@@ -364,5 +365,67 @@ describe("UndiciProber: denyPrivateTargets", () => {
     const tcp = await guarded.probe(spec(`tcp://rebound.test:${port}`));
     assert.equal(tcp.error, "target 127.0.0.1 refused: loopback (127.0.0.0/8)");
     assert.equal(seen, 1);
+  });
+});
+
+describe("UndiciProber: deadlines and signals", () => {
+  test("each probe keeps its own deadline: a shorter one started later passes first", async (t) => {
+    const { port } = await listen(
+      t,
+      createHttpServer(() => {}),
+    );
+    const p = prober(t);
+    const url = `http://127.0.0.1:${port}/`;
+    let longSettled = false;
+    const long = p.probe({ ...spec(url), timeoutMs: 5000 }).then((r) => {
+      longSettled = true;
+      return r;
+    });
+    const short = await p.probe({ ...spec(url), timeoutMs: 100 });
+    assert.equal(short.error, "response headers timeout after 100 ms");
+    assert.equal(longSettled, false, "the longer deadline has not passed");
+    await p.close();
+    assert.equal((await long).error, "prober closed");
+  });
+
+  test("many probes in flight under one timeout each get their timeout verdict", async (t) => {
+    const { port } = await listen(
+      t,
+      createHttpServer(() => {}),
+    );
+    const p = prober(t);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        p.probe({ ...spec(`http://127.0.0.1:${port}/${i}`), timeoutMs: 150 }),
+      ),
+    );
+    for (const r of results) assert.equal(r.error, "response headers timeout after 150 ms");
+  });
+
+  test("any object with AbortSignal's listener methods cancels a probe; its listener is removed after", async (t) => {
+    const { port } = await listen(
+      t,
+      createHttpServer((req, res) => {
+        if (req.url === "/ok") res.end("ok");
+      }),
+    );
+    const p = prober(t);
+    const listeners = new Set<ProbeSignalListener>();
+    const signal = {
+      aborted: false,
+      reason: undefined as unknown,
+      addEventListener: (_type: "abort", l: ProbeSignalListener) => listeners.add(l),
+      removeEventListener: (_type: "abort", l: ProbeSignalListener) => listeners.delete(l),
+    };
+    const ok = await p.probe(spec(`http://127.0.0.1:${port}/ok`), signal);
+    assert.equal(ok.ok, true);
+    assert.equal(listeners.size, 0, "a settled probe leaves no listener");
+    const pending = p.probe({ ...spec(`http://127.0.0.1:${port}/hang`), timeoutMs: 5000 }, signal);
+    await new Promise((r) => setTimeout(r, 20));
+    signal.aborted = true;
+    signal.reason = new Error("moved away");
+    for (const l of [...listeners]) typeof l === "function" ? l() : l.handleEvent();
+    await assert.rejects(pending, /moved away/);
+    assert.equal(listeners.size, 0);
   });
 });

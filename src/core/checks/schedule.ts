@@ -50,6 +50,43 @@ export function firstDueAt(
 }
 
 /**
+ * When a new owner first probes an origin whose previous owner (or this node, earlier) last
+ * probed it at `lastProbedAt` (the replicated health record's `checkedAt`), so that a handover
+ * leaves no hole and adds no probe:
+ *
+ * - not due yet (the previous owner left or died within the interval): the origin's next instant
+ *   on its grid, the one the previous owner would have used, so that its cadence goes on;
+ * - overdue by `overdue` ms (its owner died and detecting that took longer than the rest of the
+ *   interval): at once if it is overdue by the whole handover window min(intervalMs,
+ *   handoverSpreadMs) or more, else within what remains of that window, spread by the id's hash.
+ *   The origins that have gone unprobed the longest come first, and none waits past the window
+ *   after its missed probe; a crash that moves many origins still spreads most of them, since their
+ *   last probes were spread over an interval.
+ *
+ * Without a last probe (a new origin), or with one from a clock that runs more than an interval
+ * ahead, this is {@link firstDueAt}.
+ */
+export function inheritedDueAt(
+  originId: string,
+  intervalMs: number,
+  now: number,
+  lastProbedAt: number | null | undefined,
+  rng: Rng,
+  jitterPercent = DEFAULT_JITTER_PERCENT,
+  handoverSpreadMs = DEFAULT_HANDOVER_SPREAD_MS,
+): number {
+  if (lastProbedAt === null || lastProbedAt === undefined) {
+    return firstDueAt(originId, intervalMs, now, handoverSpreadMs);
+  }
+  const next = gridDueAt(originId, lastProbedAt, intervalMs, rng, jitterPercent);
+  if (next >= now) {
+    return next <= now + intervalMs ? next : firstDueAt(originId, intervalMs, now, handoverSpreadMs);
+  }
+  const window = Math.max(1, Math.min(intervalMs, handoverSpreadMs));
+  return now + phaseOffsetMs(originId, Math.max(1, window - (now - next)));
+}
+
+/**
  * When the probe after one that started at `startedAt` is due, on the origin's own grid: the
  * instants `phaseOffsetMs(originId, intervalMs) + k * intervalMs` on the shared clock, the first
  * one at least half an interval after `startedAt`, moved by a jitter centred on it

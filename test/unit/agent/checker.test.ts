@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
 import { Checker, type CheckerOptions, type CheckerState } from "../../../src/agent/checker.js";
 import type { ProbeResult, Prober } from "../../../src/core/checks/prober.js";
+import { phaseOffsetMs } from "../../../src/core/checks/schedule.js";
 import { parseOriginSpec } from "../../../src/core/checks/spec.js";
 import { seededRng, type Timers } from "../../../src/core/env.js";
 import { ownerOf } from "../../../src/core/ownership/rendezvous.js";
@@ -182,6 +183,40 @@ describe("checker", () => {
       net.now - (marks.get(1000) as number) <= 1200,
       "the fast origins were probed within an interval",
     );
+    checker.stop();
+  });
+
+  test("a new owner keeps the cadence of an origin probed lately, and probes an overdue one at once", async () => {
+    const { net, prober, state, checker, run } = setup();
+    // Start 20 s after one of the recent origin's grid instants, where its last probe was.
+    const phase = phaseOffsetMs("recent", 60_000);
+    await run((((phase + 20_000 - net.now) % 60_000) + 60_000) % 60_000);
+    const now = net.now;
+    state.add("recent", spec(60_000, { url: "http://127.0.0.1:1/recent" }));
+    state.add("overdue", spec(60_000, { url: "http://127.0.0.1:1/overdue" }));
+    state.add("new", spec(60_000, { url: "http://127.0.0.1:1/new" }));
+    const health = (checkedAt: number): HealthRecord => ({
+      id: "",
+      status: "healthy",
+      reporter: "gone",
+      checkedAt,
+      changedAt: checkedAt,
+      latencyMs: 1,
+      error: null,
+      confirmedBy: null,
+    });
+    state.health.set("recent", health(now - 20_000));
+    state.health.set("overdue", health(now - 120_000));
+    checker.reconcile();
+    await run(10);
+    assert.deepEqual(prober.urls(), ["http://127.0.0.1:1/overdue"]);
+    await run(2000);
+    assert.deepEqual(prober.urls(1), ["http://127.0.0.1:1/new"], "a new origin within 2 s");
+    await run(28_000);
+    assert.ok(!prober.urls().includes("http://127.0.0.1:1/recent"), "the recent one waits for its grid");
+    await run(15_000);
+    // Due 60 s after its last probe, within the jitter (±3 s).
+    assert.ok(prober.urls().includes("http://127.0.0.1:1/recent"));
     checker.stop();
   });
 

@@ -1,6 +1,12 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import { firstDueAt, gridDueAt, intervalFor, phaseOffsetMs } from "../../../src/core/checks/schedule.js";
+import {
+  firstDueAt,
+  gridDueAt,
+  inheritedDueAt,
+  intervalFor,
+  phaseOffsetMs,
+} from "../../../src/core/checks/schedule.js";
 import { seededRng } from "../../../src/core/env.js";
 
 describe("schedule", () => {
@@ -24,6 +30,47 @@ describe("schedule", () => {
     for (const count of buckets) assert.ok(Math.abs(count - n / 10) < n / 10 / 5, `buckets ${buckets}`);
     for (let i = 0; i < 1000; i++) assert.ok(firstDueAt(`o${i}`, 500, 0) < 500, "within a short interval");
     assert.ok(firstDueAt("o", 60_000, 0, 10_000) < 10_000, "the window is an option");
+  });
+
+  it("an inherited origin not due yet keeps its cadence: the grid instant after its last probe", () => {
+    const noJitter = { next: () => 0.5 };
+    const phase = phaseOffsetMs("o", 60_000);
+    const last = 1000 * 60_000 + phase;
+    // Taken over 20 s after its last probe: probed 60 s after it, as the previous owner would have.
+    assert.equal(inheritedDueAt("o", 60_000, last + 20_000, last, noJitter), last + 60_000);
+  });
+
+  it("an inherited origin overdue by the handover window or more is probed at once", () => {
+    const noJitter = { next: () => 0.5 };
+    const phase = phaseOffsetMs("o", 5000);
+    const last = 1000 * 5000 + phase;
+    const now = last + 5000 + 2000;
+    assert.equal(inheritedDueAt("o", 5000, now, last, noJitter), now);
+    assert.equal(inheritedDueAt("o", 5000, now + 60_000, last, noJitter), now + 60_000);
+  });
+
+  it("an inherited origin overdue by less comes within what remains of the window, spread by id", () => {
+    const noJitter = { next: () => 0.5 };
+    const spread = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const id = `origin-${i}`;
+      const last = 1000 * 5000 + phaseOffsetMs(id, 5000);
+      const now = last + 5000 + 500;
+      const due = inheritedDueAt(id, 5000, now, last, noJitter) - now;
+      assert.ok(due >= 0 && due < 1500, `${id}: ${due} ms`);
+      spread.add(due);
+    }
+    assert.ok(spread.size > 100, `${spread.size} distinct offsets`);
+  });
+
+  it("an inherited origin without a last probe, or with one from a clock far ahead, is spread as a new one", () => {
+    const rng = seededRng(4);
+    assert.equal(inheritedDueAt("o", 60_000, 50_000, null, rng), firstDueAt("o", 60_000, 50_000));
+    assert.equal(inheritedDueAt("o", 60_000, 50_000, undefined, rng), firstDueAt("o", 60_000, 50_000));
+    assert.equal(
+      inheritedDueAt("o", 60_000, 50_000, 50_000 + 3_600_000, rng),
+      firstDueAt("o", 60_000, 50_000),
+    );
   });
 
   it("on the grid, a probe that ran on time is followed one interval on, within the jitter", () => {
