@@ -530,6 +530,33 @@ export class SimCluster {
     }
   }
 
+  /**
+   * Brings `count` nodes up as a deployment does: `seeds` nodes at once (each joining those
+   * before it), then the others one by one, `perSecond` a second from `startMs` of virtual time
+   * on, each joining through every seed (a push-pull with each, as memberlist's Join with the
+   * seed addresses). Throws from the run if a node cannot join.
+   */
+  rollOut(count: number, options: { seeds?: number; perSecond?: number; startMs?: number } = {}): void {
+    const seedCount = options.seeds ?? 3;
+    const perSecond = options.perSecond ?? 50;
+    const startMs = options.startMs ?? 1000;
+    const seeds: Address[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = `n${i}`;
+      const at = i < seedCount ? 0 : startMs + Math.floor(((i - seedCount) * 1000) / perSecond);
+      this.net.schedule(at - this.net.now, () => {
+        const swim = this.add(name);
+        if (seeds.length > 0) {
+          swim.join([...seeds], (joined, errors) => {
+            if (joined === 0)
+              throw new Error(`${name} could not join: ${errors.map((e) => e.message).join("; ")}`);
+          });
+        }
+        if (seeds.length < seedCount) seeds.push(this.address(name));
+      });
+    }
+  }
+
   kill(name: string): void {
     this.net.kill(name);
   }
