@@ -13,7 +13,8 @@ import { machineLine, summarize, table, writeSection } from "./report.js";
  *    a minute at 10% packet loss.
  * 2. Traffic per node per second in a steady state at 10 and 100 nodes (and N from step 1).
  * 3. False positives over HECK_SIM_FP_MINUTES (default 10) simulated minutes at 0, 5, 10 and 20%
- *    loss, HECK_SIM_FP_NODES nodes (default 100), Lifeguard on and off.
+ *    loss, HECK_SIM_FP_NODES nodes (default 100), Lifeguard on and off, HECK_SIM_FP_SEEDS seeds
+ *    (default 3) each.
  *
  * The join is staggered as a deployment brings nodes up: three seed nodes start first (the
  * second and third join the first), then the others start at JOIN_RATE per second and each
@@ -27,6 +28,7 @@ const N = Number(process.env.HECK_SIM_NODES ?? 1000);
 const CRASHES = Number(process.env.HECK_SIM_CRASHES ?? 3);
 const FP_NODES = Number(process.env.HECK_SIM_FP_NODES ?? 100);
 const FP_MINUTES = Number(process.env.HECK_SIM_FP_MINUTES ?? 10);
+const FP_SEEDS = Number(process.env.HECK_SIM_FP_SEEDS ?? 3);
 const JOIN_RATE = 50;
 const SEEDS = 3;
 const lan = profile("lan", { tcpFallbackPing: false });
@@ -280,21 +282,28 @@ const trafficTable = table(
 console.log(trafficTable);
 
 const fpRows: Array<Array<string | number>> = [];
+/** Median (min-max) of one figure over the seeds, or the figure itself for one seed. */
+const spread = (values: number[]) => {
+  const s = summarize(values);
+  return values.length === 1 ? `${s.median}` : `${s.median} (${s.min}-${s.max})`;
+};
 for (const loss of [0, 0.05, 0.1, 0.2]) {
   for (const lifeguard of [true, false]) {
     const t = performance.now();
-    const fp = lossRun(loss, lifeguard, 100 + Math.round(loss * 100));
+    const runs: FalsePositives[] = [];
+    for (let i = 0; i < FP_SEEDS; i++)
+      runs.push(lossRun(loss, lifeguard, 100 + Math.round(loss * 100) + 1000 * i));
     fpRows.push([
       `${Math.round(loss * 100)}%`,
       lifeguard ? "on" : "off",
-      fp.deaths,
-      fp.membersDead,
-      fp.suspected,
-      fp.suspicions,
-      fp.refutations,
+      spread(runs.map((r) => r.deaths)),
+      spread(runs.map((r) => r.membersDead)),
+      spread(runs.map((r) => r.suspected)),
+      spread(runs.map((r) => r.suspicions)),
+      spread(runs.map((r) => r.refutations)),
     ]);
     console.log(
-      `  loss ${loss} lifeguard ${lifeguard}: ${JSON.stringify(fp)} (${f1(performance.now() - t)} s real)`,
+      `  loss ${loss} lifeguard ${lifeguard}: ${JSON.stringify(runs)} (${f1(performance.now() - t)} s real)`,
     );
   }
 }
@@ -329,7 +338,7 @@ writeSection(
     "",
     `### False positives over ${FP_MINUTES} simulated minutes, ${FP_NODES} nodes`,
     "",
-    "Nobody crashes; every status change of a live member to suspect or dead, seen by any other member, counts. Lifeguard off: `withoutLifeguard` (no local health multiplier, no dynamic suspicion timeout, no buddy system). One seeded run per row; the same seed for Lifeguard on and off at one loss rate.",
+    `Nobody crashes; every status change of a live member to suspect or dead, seen by any other member, counts. Lifeguard off: \`withoutLifeguard\` (no local health multiplier, no dynamic suspicion timeout, no buddy system). ${FP_SEEDS} seeded runs per row, median (min-max); the same seeds for Lifeguard on and off at one loss rate.`,
     "",
     fpTable,
   ].join("\n"),
