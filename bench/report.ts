@@ -6,7 +6,7 @@ import { cpus } from "node:os";
  * script, so that `npm run bench:state` rewrites its own section and leaves the others as they are.
  */
 
-const DOC = new URL("../docs/benchmarks.md", import.meta.url);
+const DOCS = new URL("../docs/", import.meta.url);
 const TITLE =
   "# Benchmarks\n\nEach section is written by the script it names; rerun that script to refresh it.\n";
 
@@ -37,17 +37,18 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly (s
 }
 
 /**
- * Replaces the section `name` of docs/benchmarks.md (between its begin and end markers) with
- * `markdown`, appending it when absent.
+ * Replaces the section `name` of a page of docs/ (docs/benchmarks.md unless `file` names another)
+ * between its begin and end markers with `markdown`, appending it when absent.
  */
-export function writeSection(name: string, markdown: string): void {
+export function writeSection(name: string, markdown: string, file = "benchmarks.md"): void {
+  const DOC = new URL(file, DOCS);
   const begin = `<!-- begin ${name} -->`;
   const end = `<!-- end ${name} -->`;
   let doc: string;
   try {
     doc = readFileSync(DOC, "utf8");
   } catch {
-    doc = TITLE;
+    doc = file === "benchmarks.md" ? TITLE : "";
   }
   const block = `${begin}\n${markdown.trim()}\n${end}`;
   const from = doc.indexOf(begin);

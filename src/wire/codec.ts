@@ -249,7 +249,194 @@ type StructMessageType = keyof typeof BODIES;
 type StructMessage = Extract<Message, { type: StructMessageType }>;
 
 function decodeStruct(r: MsgpackReader, type: StructMessageType): StructMessage {
-  return readFields<StructMessage>(r, BODIES[type].schema, { type });
+  switch (type) {
+    case "alive":
+      return readAlive(r);
+    case "suspect":
+    case "dead":
+      return readSuspectDead(r, type);
+    case "ping":
+      return readPing(r);
+    case "ack":
+      return readAck(r);
+    default:
+      return readFields<StructMessage>(r, BODIES[type].schema, { type });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written readers for the structs read by the thousand (gossip, probes, push-pull states).
+// Each reads what readFields reads with the declaration above (same keys, kinds, zero values and
+// leniency, through the same readStruct), but stores named properties, which the engine keeps
+// monomorphic; the generic reader's computed stores and calls through a field's kind cost several
+// times as much when a cluster of a thousand members gossips.
+
+/** Stands for "key absent" in a byte field until the read ends; never returned. */
+const ABSENT = new Uint8Array(0);
+
+/** A byte field's value, or its zero value (a fresh empty array) when its key was absent. */
+function bytesOrZero(v: Uint8Array): Uint8Array {
+  return v === ABSENT ? new Uint8Array(0) : v;
+}
+
+function readAlive(r: MsgpackReader): AliveMessage {
+  const m: AliveMessage = {
+    type: "alive",
+    incarnation: 0,
+    node: "",
+    addr: ABSENT,
+    port: 0,
+    meta: ABSENT,
+    vsn: ABSENT,
+  };
+  r.readStruct(ALIVE.declared, readAliveField, m);
+  m.addr = bytesOrZero(m.addr);
+  m.meta = bytesOrZero(m.meta);
+  m.vsn = bytesOrZero(m.vsn);
+  return m;
+}
+
+function readAliveField(key: string, m: AliveMessage, r: MsgpackReader): boolean {
+  switch (key) {
+    case "Incarnation":
+      m.incarnation = r.readUint(U32);
+      return true;
+    case "Node":
+      m.node = r.readString();
+      return true;
+    case "Addr":
+      m.addr = r.readBytes();
+      return true;
+    case "Port":
+      m.port = r.readUint(U16);
+      return true;
+    case "Meta":
+      m.meta = r.readBytes();
+      return true;
+    case "Vsn":
+      m.vsn = r.readBytes();
+      return true;
+    default:
+      return false;
+  }
+}
+
+function readSuspectDead<T extends "suspect" | "dead">(
+  r: MsgpackReader,
+  type: T,
+): Extract<SuspectMessage | DeadMessage, { type: T }> {
+  const m = { type, incarnation: 0, node: "", from: "" } as SuspectMessage | DeadMessage;
+  r.readStruct(SUSPECT_DEAD.declared, readSuspectDeadField, m);
+  return m as Extract<SuspectMessage | DeadMessage, { type: T }>;
+}
+
+function readSuspectDeadField(key: string, m: SuspectMessage | DeadMessage, r: MsgpackReader): boolean {
+  switch (key) {
+    case "Incarnation":
+      m.incarnation = r.readUint(U32);
+      return true;
+    case "Node":
+      m.node = r.readString();
+      return true;
+    case "From":
+      m.from = r.readString();
+      return true;
+    default:
+      return false;
+  }
+}
+
+function readPing(r: MsgpackReader): PingMessage {
+  const m: PingMessage = { type: "ping", seqNo: 0, node: "" };
+  r.readStruct(PING.declared, readPingField, m);
+  return m;
+}
+
+function readPingField(key: string, m: PingMessage, r: MsgpackReader): boolean {
+  switch (key) {
+    case "SeqNo":
+      m.seqNo = r.readUint(U32);
+      return true;
+    case "Node":
+      m.node = r.readString();
+      return true;
+    // omitempty: present only when the key is.
+    case "SourceAddr":
+      m.sourceAddr = r.readBytes();
+      return true;
+    case "SourcePort":
+      m.sourcePort = r.readUint(U16);
+      return true;
+    case "SourceNode":
+      m.sourceNode = r.readString();
+      return true;
+    default:
+      return false;
+  }
+}
+
+function readAck(r: MsgpackReader): AckMessage {
+  const m: AckMessage = { type: "ack", seqNo: 0, payload: null };
+  r.readStruct(ACK.declared, readAckField, m);
+  return m;
+}
+
+function readAckField(key: string, m: AckMessage, r: MsgpackReader): boolean {
+  switch (key) {
+    case "SeqNo":
+      m.seqNo = r.readUint(U32);
+      return true;
+    case "Payload":
+      m.payload = r.readBytesOrNull();
+      return true;
+    default:
+      return false;
+  }
+}
+
+function readPushNodeState(r: MsgpackReader): PushNodeState {
+  const s: PushNodeState = {
+    name: "",
+    addr: ABSENT,
+    port: 0,
+    meta: ABSENT,
+    incarnation: 0,
+    state: 0,
+    vsn: ABSENT,
+  };
+  r.readStruct(PUSH_NODE_STATE.declared, readPushNodeStateField, s);
+  s.addr = bytesOrZero(s.addr);
+  s.meta = bytesOrZero(s.meta);
+  s.vsn = bytesOrZero(s.vsn);
+  return s;
+}
+
+function readPushNodeStateField(key: string, s: PushNodeState, r: MsgpackReader): boolean {
+  switch (key) {
+    case "Name":
+      s.name = r.readString();
+      return true;
+    case "Addr":
+      s.addr = r.readBytes();
+      return true;
+    case "Port":
+      s.port = r.readUint(U16);
+      return true;
+    case "Meta":
+      s.meta = r.readBytes();
+      return true;
+    case "Incarnation":
+      s.incarnation = r.readUint(U32);
+      return true;
+    case "State":
+      s.state = readNodeStateCode(r);
+      return true;
+    case "Vsn":
+      s.vsn = r.readBytes();
+      return true;
+    default:
+      return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +549,7 @@ function decodePushPull(r: MsgpackReader): PushPullMessage {
   // Each node state is at least one byte: a larger count cannot be real (and must not allocate).
   if (h.nodes > r.remaining) throw new WireError(`pushPull: ${h.nodes} node states in ${r.remaining} bytes`);
   const nodes: PushNodeState[] = [];
-  for (let i = 0; i < h.nodes; i++) nodes.push(readFields(r, PUSH_NODE_STATE, {}));
+  for (let i = 0; i < h.nodes; i++) nodes.push(readPushNodeState(r));
   return { type: "pushPull", join: h.join, nodes, userState: r.take(h.userStateLen).slice() };
 }
 

@@ -55,6 +55,29 @@ class ByteSink {
   }
 }
 
+/**
+ * The encoder's dictionary, shared by every call (a call runs to its end before the next): the
+ * code for (prefix code << 8 | literal), valid only where its stamp is the current one. A new
+ * stamp empties it in O(1), at each call and at each clear code.
+ */
+const DICT_SIZE = 1 << (MAX_WIDTH + 8);
+/** Allocated at the first compression (6 MiB), so that a process that never compresses pays nothing. */
+let dictCodes = new Uint16Array(0);
+let dictStamps = new Uint32Array(0);
+let dictStamp = 0;
+
+function newDictionary(): void {
+  if (dictStamps.length === 0) {
+    dictCodes = new Uint16Array(DICT_SIZE);
+    dictStamps = new Uint32Array(DICT_SIZE);
+  }
+  dictStamp++;
+  if (dictStamp === 0xffffffff) {
+    dictStamps.fill(0);
+    dictStamp = 1;
+  }
+}
+
 /** Compresses `input` exactly as Go's `lzw.NewWriter(w, lzw.LSB, 8)` followed by Close. */
 export function lzwCompress(input: Uint8Array): Uint8Array {
   const out = new ByteSink(input.length / 2 + 8);
@@ -63,7 +86,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
   let width = MIN_WIDTH;
   let hi = EOF;
   let overflow = 1 << MIN_WIDTH;
-  const table = new Map<number, number>();
+  newDictionary();
 
   const emit = (code: number): void => {
     bits |= code << nBits;
@@ -87,7 +110,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     width = MIN_WIDTH;
     hi = EOF;
     overflow = 1 << MIN_WIDTH;
-    table.clear();
+    newDictionary();
     return true;
   };
 
@@ -98,15 +121,15 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     for (let i = 1; i < input.length; i++) {
       const literal = input[i]!;
       const key = (code << 8) | literal;
-      const known = table.get(key);
-      if (known !== undefined) {
-        code = known;
+      if (dictStamps[key] === dictStamp) {
+        code = dictCodes[key]!;
         continue;
       }
       emit(code);
       code = literal;
       if (advance()) continue;
-      table.set(key, hi);
+      dictStamps[key] = dictStamp;
+      dictCodes[key] = hi;
     }
     emit(code);
     advance();

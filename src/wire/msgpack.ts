@@ -89,6 +89,19 @@ export class MsgpackWriter {
 
   /** An integer in its smallest form; non-negative values use the unsigned family (§2.1). */
   int(value: number | bigint): this {
+    // The common case, an unsigned 32-bit number, without a BigInt: the same bytes as below.
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffffffff) {
+      if (value < 0x80) return this.u8(value);
+      if (value <= 0xff) return this.u8(0xcc).u8(value);
+      if (value <= 0xffff) {
+        this.u8(0xcd);
+        this.be(value, 2);
+        return this;
+      }
+      this.u8(0xce);
+      this.be(value, 4);
+      return this;
+    }
     const v = BigInt(value);
     if (v >= 0n) {
       if (v < 0x80n) this.u8(Number(v));
@@ -145,6 +158,23 @@ export class MsgpackWriter {
 
   /** A Go string: UTF-8 in the same str family as bytes. */
   str(value: string): this {
+    const n = value.length;
+    if (n < 32) {
+      // Short ASCII (node names, struct keys) written directly: the bytes UTF-8 would give.
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        if (value.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        this.reserve(n + 1);
+        this.buf[this.len++] = 0xa0 | n;
+        for (let i = 0; i < n; i++) this.buf[this.len++] = value.charCodeAt(i);
+        return this;
+      }
+    }
     return this.bytes(utf8Encoder.encode(value));
   }
 
@@ -189,13 +219,20 @@ export class MsgpackWriter {
 /** Reads msgpack from `data[offset..]`. Every method throws `WireError` on malformed input. */
 export class MsgpackReader {
   private readonly data: Uint8Array;
-  private readonly view: DataView;
+  #view: DataView | undefined;
   pos: number;
 
   constructor(data: Uint8Array, offset = 0) {
     this.data = data;
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.pos = offset;
+  }
+
+  /** Made on first use: most messages hold no 64-bit integer and no float. */
+  private get view(): DataView {
+    if (this.#view === undefined) {
+      this.#view = new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength);
+    }
+    return this.#view;
   }
 
   get remaining(): number {
@@ -213,11 +250,12 @@ export class MsgpackReader {
 
   private uint(bytes: 1 | 2 | 4): number {
     this.need(bytes);
+    const d = this.data;
     const at = this.pos;
     this.pos += bytes;
-    if (bytes === 1) return this.view.getUint8(at);
-    if (bytes === 2) return this.view.getUint16(at);
-    return this.view.getUint32(at);
+    if (bytes === 1) return d[at]!;
+    if (bytes === 2) return (d[at]! << 8) | d[at + 1]!;
+    return ((d[at]! << 24) >>> 0) + ((d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!);
   }
 
   /** Takes `n` raw bytes (a view, not a copy). */
@@ -299,7 +337,13 @@ export class MsgpackReader {
     if (tag === 0xc0) return "";
     const n = this.strLength(tag);
     if (n === undefined) throw new WireError(`msgpack: expected str, got 0x${hex(tag)}`);
-    return utf8Decoder.decode(this.take(n));
+    this.need(n);
+    const at = this.pos;
+    this.pos += n;
+    return (
+      (n <= 64 ? asciiText(this.data, at, n) : undefined) ??
+      utf8Decoder.decode(this.data.subarray(at, at + n))
+    );
   }
 
   /**
@@ -310,7 +354,16 @@ export class MsgpackReader {
     const tag = this.byte();
     if (tag === 0xc0) return null;
     const n = this.strLength(tag) ?? this.binLength(tag);
-    if (n !== undefined) return this.take(n).slice();
+    if (n !== undefined) {
+      this.need(n);
+      const at = this.pos;
+      this.pos += n;
+      if (n > 32) return this.data.slice(at, at + n);
+      // Addresses and version vectors: a byte loop costs less than slice's generic path.
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = this.data[at + i]!;
+      return out;
+    }
     const count = this.arrayLength(tag);
     if (count === undefined) throw new WireError(`msgpack: expected bytes, got 0x${hex(tag)}`);
     this.checkCount(count, 1);
@@ -378,6 +431,14 @@ export class MsgpackReader {
    * values are refused, as go-msgpack refuses them (§2.2).
    */
   readUint(max: number): number {
+    // positive fixint, uint8, uint16 and uint32 without a BigInt; the checks below are the same.
+    const tag = this.peek();
+    if (tag < 0x80 || tag === 0xcc || tag === 0xcd || tag === 0xce) {
+      this.pos++;
+      const n = tag < 0x80 ? tag : this.uint(tag === 0xcc ? 1 : tag === 0xcd ? 2 : 4);
+      if (n > max) throw new WireError(`msgpack: value ${n} overflows (max ${max})`);
+      return n;
+    }
     const v = this.readInteger();
     if (v < 0n) throw new WireError(`msgpack: negative value ${v} for an unsigned field`);
     if (v > BigInt(max)) throw new WireError(`msgpack: value ${v} overflows (max ${max})`);
@@ -475,23 +536,46 @@ export class MsgpackReader {
       const keyTag = this.byte();
       const len = this.strLength(keyTag);
       if (len === undefined) throw new WireError(`msgpack: struct key must be str, got 0x${hex(keyTag)}`);
-      const bytes = this.take(len);
-      const key = declaredName(bytes, declared) ?? utf8Decoder.decode(bytes);
+      this.need(len);
+      const at = this.pos;
+      this.pos += len;
+      const key =
+        declaredName(this.data, at, len, declared) ?? utf8Decoder.decode(this.data.subarray(at, at + len));
       if (!onField(key, target as T, this)) this.skip();
     }
   }
 }
 
 /**
- * The ASCII name in `declared` that `bytes` spell, found without decoding them: struct keys are
+ * `bytes` as a string when they are all ASCII, where UTF-8 decoding gives one character per
+ * byte; undefined otherwise. Node names and field names are short and ASCII, and decoding them
+ * here costs less than a call into TextDecoder.
+ */
+function asciiText(data: Uint8Array, at: number, length: number): string | undefined {
+  let s = "";
+  for (let i = at; i < at + length; i++) {
+    const b = data[i]!;
+    if (b > 0x7f) return undefined;
+    s += String.fromCharCode(b);
+  }
+  return s;
+}
+
+/**
+ * The ASCII name in `declared` that `data[at, at + length)` spells, found without decoding them: struct keys are
  * read for every field of every message, and nearly all of them are declared Go field names.
  */
-function declaredName(bytes: Uint8Array, declared: readonly string[]): string | undefined {
+function declaredName(
+  data: Uint8Array,
+  at: number,
+  length: number,
+  declared: readonly string[],
+): string | undefined {
   next: for (const name of declared) {
-    if (name.length !== bytes.length) continue;
-    for (let i = 0; i < bytes.length; i++) {
+    if (name.length !== length) continue;
+    for (let i = 0; i < length; i++) {
       const c = name.charCodeAt(i);
-      if (c > 0x7f || c !== bytes[i]) continue next;
+      if (c > 0x7f || c !== data[at + i]) continue next;
     }
     return name;
   }

@@ -307,6 +307,11 @@ export class SimNetwork {
     this.#cuts.clear();
   }
 
+  /** Changes the loss rate of every link without an override of its own. */
+  setLossRate(lossRate: number): void {
+    this.#defaults.lossRate = lossRate;
+  }
+
   /** Overrides latency, jitter or loss between two hosts, both ways. */
   setLink(a: string, b: string, link: Partial<LinkProfile>): void {
     this.#links.set(`${a}>${b}`, link);
@@ -426,6 +431,11 @@ export interface SimClusterOptions extends SimNetworkOptions {
   prefix?: string;
   /** Gossip port of every host. @default 7946 */
   port?: number;
+  /**
+   * Which membership events to keep in {@link SimCluster.events}; a large cluster's join
+   * produces N^2 first sightings, which a run may not need. @default every event
+   */
+  record?: (e: RecordedEvent) => boolean;
 }
 
 /** N Swim nodes on one SimNetwork, with every membership event recorded. */
@@ -436,10 +446,12 @@ export class SimCluster {
   readonly events: RecordedEvent[] = [];
   readonly #seed: number;
   readonly #port: number;
+  readonly #record: ((e: RecordedEvent) => boolean) | undefined;
   #hostCount = 0;
 
   constructor(options: SimClusterOptions) {
     this.net = new SimNetwork(options);
+    this.#record = options.record;
     this.config = options.config ?? profile("lan");
     this.#seed = options.seed;
     this.#port = options.port ?? 7946;
@@ -483,15 +495,17 @@ export class SimCluster {
       rng: seededRng(hashSeed(this.#seed, name)),
       timers: host.timers,
       transport: host.transport,
-      onMemberEvent: (e: MemberEvent) =>
-        this.events.push({
+      onMemberEvent: (e: MemberEvent) => {
+        const recorded: RecordedEvent = {
           at: this.net.now,
           observer: name,
           member: e.member.name,
           status: e.member.status,
           previous: e.previous,
           incarnation: e.member.incarnation,
-        }),
+        };
+        if (this.#record === undefined || this.#record(recorded)) this.events.push(recorded);
+      },
       ...overrides,
     });
     host.endpoint = swim;
@@ -516,6 +530,33 @@ export class SimCluster {
     }
   }
 
+  /**
+   * Brings `count` nodes up as a deployment does: `seeds` nodes at once (each joining those
+   * before it), then the others one by one, `perSecond` a second from `startMs` of virtual time
+   * on, each joining through every seed (a push-pull with each, as memberlist's Join with the
+   * seed addresses). Throws from the run if a node cannot join.
+   */
+  rollOut(count: number, options: { seeds?: number; perSecond?: number; startMs?: number } = {}): void {
+    const seedCount = options.seeds ?? 3;
+    const perSecond = options.perSecond ?? 50;
+    const startMs = options.startMs ?? 1000;
+    const seeds: Address[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = `n${i}`;
+      const at = i < seedCount ? 0 : startMs + Math.floor(((i - seedCount) * 1000) / perSecond);
+      this.net.schedule(at - this.net.now, () => {
+        const swim = this.add(name);
+        if (seeds.length > 0) {
+          swim.join([...seeds], (joined, errors) => {
+            if (joined === 0)
+              throw new Error(`${name} could not join: ${errors.map((e) => e.message).join("; ")}`);
+          });
+        }
+        if (seeds.length < seedCount) seeds.push(this.address(name));
+      });
+    }
+  }
+
   kill(name: string): void {
     this.net.kill(name);
   }
@@ -527,7 +568,7 @@ export class SimCluster {
 
   /** The status `observer` holds for `member`, or "unknown". */
   statusOf(observer: string, member: string): MemberStatus | "unknown" {
-    return this.node(observer).member(member)?.status ?? "unknown";
+    return this.node(observer).memberStatus(member) ?? "unknown";
   }
 
   /** True when every observer sees every member with `status`. */

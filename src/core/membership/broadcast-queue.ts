@@ -26,6 +26,11 @@ interface Entry {
   done: boolean;
 }
 
+/** A slot left behind in bucket `t`: its entry is finished or has moved on to a later bucket. */
+function isStale(entry: Entry, t: number): boolean {
+  return entry.done || entry.transmits !== t;
+}
+
 /**
  * Entries live in buckets by transmit count, newest last, so a take visits the least-transmitted
  * entries first without sorting the queue; it costs what it takes, not what is queued, which
@@ -38,6 +43,11 @@ export class BroadcastQueue {
   readonly #byKey = new Map<string, Entry>();
   #live = 0;
   #slots = 0;
+  /**
+   * No live payload is shorter than this (it may be lower than the shortest one, after entries
+   * left): once the room left of a take is below it, nothing more can fit and the scan stops.
+   */
+  #minPayload = Number.POSITIVE_INFINITY;
 
   /** @param limit current retransmit limit; read on every take, as the cluster size changes. */
   constructor(limit: () => number) {
@@ -50,6 +60,7 @@ export class BroadcastQueue {
       if (old) this.#finish(old);
     }
     const entry: Entry = { broadcast, transmits: 0, done: false };
+    if (broadcast.payload.length < this.#minPayload) this.#minPayload = broadcast.payload.length;
     this.#bucket(0).push(entry);
     this.#slots++;
     this.#live++;
@@ -66,9 +77,16 @@ export class BroadcastQueue {
     const max = this.#limit();
     const out: Uint8Array[] = [];
     const promoted: Entry[] = [];
+    const smallest = overhead + this.#minPayload;
     let used = 0;
     scan: for (let t = 0; t < this.#buckets.length; t++) {
+      if (limit - used < smallest) break;
       const bucket = this.#buckets[t] as Entry[];
+      // Entries taken last time sit at the tail, newest first; drop them before scanning.
+      while (bucket.length > 0 && isStale(bucket[bucket.length - 1] as Entry, t)) {
+        bucket.length--;
+        this.#slots--;
+      }
       for (let i = bucket.length - 1; i >= 0; i--) {
         const entry = bucket[i] as Entry;
         if (entry.done || entry.transmits !== t) continue;
@@ -79,7 +97,7 @@ export class BroadcastQueue {
         entry.transmits++;
         if (entry.transmits >= max) this.#finish(entry);
         else promoted.push(entry);
-        if (limit - used <= overhead || out.length >= maxCount) break scan;
+        if (limit - used <= overhead || limit - used < smallest || out.length >= maxCount) break scan;
       }
     }
     // Promoted after the scan, so that one take never sends the same payload twice.
@@ -143,5 +161,9 @@ export class BroadcastQueue {
   #compact(): void {
     this.#buckets = this.#buckets.map((bucket, t) => bucket.filter((e) => !e.done && e.transmits === t));
     this.#slots = this.#live;
+    let min = Number.POSITIVE_INFINITY;
+    for (const bucket of this.#buckets)
+      for (const e of bucket) min = Math.min(min, e.broadcast.payload.length);
+    this.#minPayload = min;
   }
 }

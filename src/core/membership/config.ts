@@ -30,8 +30,13 @@ export interface MembershipConfig {
   deadNodeReclaimTimeMs: number;
   /** Connect-and-exchange deadline for TCP streams (push-pull, fallback ping). @default 10000 (lan) */
   tcpTimeoutMs: number;
-  /** Lifeguard local health: probe interval and timeout scale by (score + 1), score < this. @default 8 */
+  /** Lifeguard local health: probe interval and timeout scale by (score + 1), score < this; 1 turns it off. @default 8 */
   awarenessMaxMultiplier: number;
+  /**
+   * Lifeguard's buddy system: a probe of a suspect carries the suspicion, so that the suspect
+   * learns of it at once and can refute. @default true
+   */
+  buddySystem: boolean;
   /** Largest datagram heck assembles; memberlist's UDPBufferSize. @default 1400 */
   udpBufferSize: number;
   /** Send a TCP ping alongside indirect pings when a UDP probe times out (protocol >= 3). @default true */
@@ -74,6 +79,7 @@ const lan: MembershipConfig = {
   deadNodeReclaimTimeMs: 30_000,
   tcpTimeoutMs: 10_000,
   awarenessMaxMultiplier: 8,
+  buddySystem: true,
   udpBufferSize: 1400,
   tcpFallbackPing: true,
   reconnectIntervalMs: 15_000,
@@ -115,6 +121,16 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>>
 
 export function profile(name: ProfileName, overrides: Partial<MembershipConfig> = {}): MembershipConfig {
   return { ...PROFILES[name], ...overrides };
+}
+
+/**
+ * `config` with Lifeguard's three parts turned off (SWIM as published, for comparison; Dadgar et
+ * al., "Lifeguard", §IV): no local health multiplier (awarenessMaxMultiplier 1, so the probe
+ * interval and timeout never stretch), no dynamic suspicion timeout (suspicionMaxTimeoutMult 1:
+ * every suspicion lasts the SWIM timeout, confirmations or not), and no buddy system.
+ */
+export function withoutLifeguard(config: MembershipConfig): MembershipConfig {
+  return { ...config, awarenessMaxMultiplier: 1, suspicionMaxTimeoutMult: 1, buddySystem: false };
 }
 
 /**

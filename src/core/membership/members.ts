@@ -180,14 +180,17 @@ export class MemberTable {
   randomMembers(k: number, accept: (state: MemberState) => boolean): MemberState[] {
     const picked: MemberState[] = [];
     if (k <= 0) return picked;
-    // Sample by a partial shuffle of indices: O(n) once, no retries when few members qualify.
-    const indices = this.#order.map((_, i) => i);
-    for (let i = 0; i < indices.length && picked.length < k; i++) {
-      const j = i + randomInt(this.#rng, indices.length - i);
-      const tmp = indices[i] as number;
-      indices[i] = indices[j] as number;
-      indices[j] = tmp;
-      const state = this.#order[indices[i] as number] as MemberState;
+    // Sample by a partial shuffle of indices, no retries when few members qualify. The shuffle
+    // is kept sparse (only the swapped positions), so a pick costs the draws it makes, not the
+    // size of the table: the gossip picks its targets five times a second.
+    const n = this.#order.length;
+    const swapped = new Map<number, number>();
+    for (let i = 0; i < n && picked.length < k; i++) {
+      const j = i + randomInt(this.#rng, n - i);
+      const atI = swapped.get(i) ?? i;
+      const atJ = swapped.get(j) ?? j;
+      swapped.set(j, atI);
+      const state = this.#order[atJ] as MemberState;
       if (accept(state)) picked.push(state);
     }
     return picked;
@@ -196,6 +199,8 @@ export class MemberTable {
   /** Drops the members `forget` selects, keeping the probe position; returns them. */
   forget(forget: (state: MemberState) => boolean): MemberState[] {
     const dropped: MemberState[] = [];
+    // Called on every probe tick; nearly always nothing is due, which needs no new list.
+    if (!this.#order.some(forget)) return dropped;
     const keep: MemberState[] = [];
     let index = this.#probeIndex;
     this.#order.forEach((s, i) => {

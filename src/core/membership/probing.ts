@@ -175,7 +175,7 @@ export class Probing {
       },
     );
     const ping = encodeMessage(this.ping(round.seqNo, target.name));
-    if (target.status === "suspect") {
+    if (target.status === "suspect" && ctx.config.buddySystem) {
       // Tell a suspect directly that it is suspected so that it can refute at once (docs/wire.md §6.9).
       const suspect: SuspectMessage = {
         type: "suspect",

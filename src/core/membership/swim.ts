@@ -9,7 +9,13 @@ import { errorText, NodeContext, type SwimStats } from "./context.js";
 import { Dissemination } from "./dissemination.js";
 import { Departure } from "./leave.js";
 import { isGone, type MemberState, MemberTable, viewOf } from "./members.js";
-import type { MemberEvent, MembershipDelegate, MembershipTransport, MemberView } from "./ports.js";
+import type {
+  MemberEvent,
+  MemberStatus,
+  MembershipDelegate,
+  MembershipTransport,
+  MemberView,
+} from "./ports.js";
 import { Probing } from "./probing.js";
 import { pushPullIntervalMs } from "./push-pull.js";
 import { PushPullExchange } from "./push-pull-exchange.js";
@@ -250,6 +256,11 @@ export class Swim {
   member(name: string): MemberView | undefined {
     const state = this.#ctx.table.get(name);
     return state ? viewOf(state) : undefined;
+  }
+
+  /** The status we hold for `name`, or undefined when unknown; {@link member} without the copy. */
+  memberStatus(name: string): MemberStatus | undefined {
+    return this.#ctx.table.get(name)?.status;
   }
 
   localMember(): MemberView {

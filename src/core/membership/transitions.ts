@@ -33,6 +33,9 @@ export class Transitions {
   readonly #gossip: Dissemination;
   readonly #onMemberEvent: ((e: MemberEvent) => void) | undefined;
   readonly #suspicions = new Map<string, Suspicion>();
+  /** The Vsn and Meta of the member added last, shared with the next one when equal. */
+  #lastVsn: Uint8Array = new Uint8Array(0);
+  #lastMeta: Uint8Array = new Uint8Array(0);
 
   constructor(
     ctx: NodeContext,
@@ -87,12 +90,17 @@ export class Transitions {
     this.#cancelSuspicion(msg.node);
     this.#gossip.queue(msg.node, encodeMessage(msg));
     if (known === undefined) {
+      // Members nearly all share one Vsn, and often one Meta: keep one copy of each.
+      const vsn = bytesEqual(this.#lastVsn, msg.vsn) ? this.#lastVsn : msg.vsn;
+      const meta = bytesEqual(this.#lastMeta, msg.meta) ? this.#lastMeta : msg.meta;
+      this.#lastVsn = vsn;
+      this.#lastMeta = meta;
       const state: MemberState = {
         name: msg.node,
         address,
         addr: msg.addr,
-        meta: msg.meta,
-        vsn: msg.vsn,
+        meta,
+        vsn,
         incarnation: msg.incarnation,
         status: "alive",
         statusSince: ctx.clock.now(),

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import type { Address } from "../../../src/core/address.js";
 import { seededRng } from "../../../src/core/env.js";
-import { profile } from "../../../src/core/membership/config.js";
+import { type MembershipConfig, profile, withoutLifeguard } from "../../../src/core/membership/config.js";
 import type { MemberEvent, MembershipDelegate } from "../../../src/core/membership/ports.js";
 import { Swim } from "../../../src/core/membership/swim.js";
 import {
@@ -58,14 +58,14 @@ class ScriptedPeer {
   }
 }
 
-function setup(options: { delegate?: MembershipDelegate; start?: boolean } = {}) {
+function setup(options: { delegate?: MembershipDelegate; start?: boolean; config?: MembershipConfig } = {}) {
   const net = new SimNetwork({ seed: 5 });
   const host = net.addHost("a", { host: "10.0.0.1", port: 7946 });
   const events: MemberEvent[] = [];
   const swim = new Swim({
     name: "a",
     advertise: host.address,
-    config: profile("lan"),
+    config: options.config ?? profile("lan"),
     clock: net.clock,
     rng: seededRng(9),
     timers: host.timers,
@@ -111,6 +111,31 @@ describe("Swim, driven by hand", () => {
       peer.received("ack").map((m) => (m.type === "ack" ? m.seqNo : -1)),
       [4242],
     );
+  });
+
+  for (const buddy of [true, false]) {
+    it(`probes a suspect with the suspicion in the same packet only with the buddy system (${buddy ? "on" : "off"})`, () => {
+      const base = profile("lan", { tcpFallbackPing: false });
+      const config = buddy ? base : { ...base, buddySystem: false };
+      const { net, swim, peer } = setup({ config });
+      swim.handlePacket(peer.host.address, peer.alive());
+      net.runUntilTrue(() => swim.member("p")?.status === "suspect", 10_000, 10);
+      assert.equal(swim.member("p")?.status, "suspect");
+      const before = peer.packets.length;
+      net.runFor(3_000);
+      const probes = peer.packets.slice(before).filter((p) => p.messages.some((m) => m.type === "ping"));
+      assert.ok(probes.length > 0, "the suspect is probed again");
+      const carried = probes.some((p) => p.messages.some((m) => m.type === "suspect" && m.node === "p"));
+      assert.equal(carried, buddy);
+    });
+  }
+
+  it("withoutLifeguard turns off local health, dynamic suspicion and the buddy system", () => {
+    const off = withoutLifeguard(profile("lan"));
+    assert.equal(off.awarenessMaxMultiplier, 1);
+    assert.equal(off.suspicionMaxTimeoutMult, 1);
+    assert.equal(off.buddySystem, false);
+    assert.equal(off.probeIntervalMs, profile("lan").probeIntervalMs);
   });
 
   it("answers an unreadable stream with errResp", () => {
