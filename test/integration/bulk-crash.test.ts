@@ -39,13 +39,18 @@ describe("a bulk upsert of 10,000 origins under kill -9", { timeout: 120_000 }, 
         new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
       ]);
       const back = await startAgent({ name: "bulk", dataDir });
-      const held = (
-        await api<{ origins: Array<{ id: string }>; nextCursor: string | null }>(
+      // This round's ids, through every page: earlier rounds' batches may be stored too.
+      let held = 0;
+      let cursor: string | null = null;
+      do {
+        const page: { body: { origins: Array<{ id: string }>; nextCursor: string | null } } = await api(
           back,
           "GET",
-          "/v1/origins?limit=10000",
-        )
-      ).body.origins.filter((o) => o.id.startsWith(`r${round}-`)).length;
+          `/v1/origins?limit=10000&q=r${round}-${cursor ? `&cursor=${cursor}` : ""}`,
+        );
+        held += page.body.origins.filter((o) => o.id.startsWith(`r${round}-`)).length;
+        cursor = page.body.nextCursor;
+      } while (cursor);
       await stopAgent(back, "SIGKILL");
       assert.ok(
         held === 0 || held === 10_000,
