@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import {
   type AgentProcess,
   api,
@@ -8,6 +7,7 @@ import {
   tempDir,
   waitFor,
 } from "../test/helpers/cluster.js";
+import { holdAll, load, rssBytes } from "./catalog.js";
 import { summarize } from "./report.js";
 
 /**
@@ -23,45 +23,6 @@ import { summarize } from "./report.js";
 const ORIGINS = Number(process.env.HECK_BENCH_ORIGINS ?? 100_000);
 const SETTLE_MS = Number(process.env.HECK_BENCH_SETTLE_MS ?? 10_000);
 const NODE_ARGS = (process.env.HECK_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-const BATCH = 10_000;
-
-function rssBytes(pid: number): number {
-  return 1024 * Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-}
-
-async function originCount(agent: AgentProcess): Promise<number> {
-  return (await api<{ origins: number }>(agent, "GET", "/v1/self")).body.origins;
-}
-
-async function load(agent: AgentProcess, from: number, to: number): Promise<void> {
-  for (let start = from; start < to; start += BATCH) {
-    const origins = [];
-    for (let i = start; i < Math.min(to, start + BATCH); i++)
-      origins.push({
-        id: `o${i}`,
-        url: `http://127.0.0.1:9/o${i}`,
-        intervalMs: 3_600_000,
-        timeoutMs: 1000,
-        unhealthyThreshold: 1,
-        confirm: false,
-      });
-    const res = await api(agent, "POST", "/v1/origins", { origins });
-    if (res.status !== 200) throw new Error(`bulk load: ${res.status} ${JSON.stringify(res.body)}`);
-  }
-}
-
-async function holdAll(agents: AgentProcess[], n: number, timeoutMs: number): Promise<void> {
-  await waitFor(
-    `${agents.length} agents to hold ${n} origins`,
-    async () => {
-      for (const a of agents) if ((await originCount(a)) !== n) return false;
-      return true;
-    },
-    timeoutMs,
-    100,
-  );
-}
-
 interface Reading {
   rss: number;
   heapUsed: number;

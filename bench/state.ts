@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { pack } from "msgpackr";
+import type { HealthView } from "../src/agent/node-api.js";
 import { parseOriginSpec } from "../src/core/checks/spec.js";
 import { encodeVersions, MAP_CATALOG, MAP_HEALTH } from "../src/core/state/state-wire.js";
-import type { HealthStatus, HealthValue } from "../src/core/state/types.js";
+import type { HealthValue } from "../src/core/state/types.js";
 import {
   type AgentProcess,
   api,
@@ -12,6 +12,7 @@ import {
   tempDir,
   waitFor,
 } from "../test/helpers/cluster.js";
+import { BATCH, holdAll, load, rssBytes, specFor } from "./catalog.js";
 import { machineLine, summarize, table, writeSection } from "./report.js";
 
 /**
@@ -27,72 +28,15 @@ const ORIGINS = Number(process.env.HECK_BENCH_ORIGINS ?? 100_000);
 const RUNS = Number(process.env.HECK_BENCH_RUNS ?? 3);
 const MILLION = process.env.HECK_BENCH_MILLION === "1";
 const MISSED = 1000;
-const BATCH = 10_000;
 /**
- * The catalog cluster probes each origin once an hour, so that probing stays light while the state
- * is measured; the steady-gossip cluster once a minute, so that every origin has had its first
- * probe (its one status change) before the window opens.
+ * The catalog cluster probes each origin once an hour (catalog.ts), so that probing stays light
+ * while the state is measured; the steady-gossip cluster once a minute, so that every origin has
+ * had its first probe (its one status change) before the window opens.
  */
-const CATALOG_INTERVAL_MS = 3_600_000;
 const STEADY_INTERVAL_MS = 60_000;
 const STEADY_WINDOW_MS = 10_000;
 
-/**
- * Origins pointed at the discard port: refused at once, so every probe fails the same way. One
- * failure turns an origin unhealthy, unconfirmed: each origin of the catalog carries a health
- * record from its first probe on, as in a catalog that has run for a while, and the status then
- * stays put.
- */
-function specFor(i: number, intervalMs = CATALOG_INTERVAL_MS) {
-  return {
-    url: `http://127.0.0.1:9/o${i}`,
-    intervalMs,
-    timeoutMs: 1000,
-    unhealthyThreshold: 1,
-    confirm: false,
-  };
-}
-
-function rssMiB(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  return kb / 1024;
-}
-
 const lagMaxMs = async (a: AgentProcess) => 1000 * (await metricValue(a, "nodejs_eventloop_lag_max_seconds"));
-
-async function originCount(agent: AgentProcess): Promise<number> {
-  const res = await api<{ origins: number }>(agent, "GET", "/v1/self");
-  return res.body.origins;
-}
-
-async function load(
-  agent: AgentProcess,
-  from: number,
-  to: number,
-  intervalMs = CATALOG_INTERVAL_MS,
-): Promise<void> {
-  for (let start = from; start < to; start += BATCH) {
-    const origins = [];
-    for (let i = start; i < Math.min(to, start + BATCH); i++)
-      origins.push({ id: `o${i}`, ...specFor(i, intervalMs) });
-    const res = await api(agent, "POST", "/v1/origins", { origins });
-    if (res.status !== 200) throw new Error(`bulk load: ${res.status} ${JSON.stringify(res.body)}`);
-  }
-}
-
-async function holdAll(agents: AgentProcess[], n: number, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  await waitFor(
-    `${agents.length} agents to hold ${n} origins`,
-    async () => {
-      for (const a of agents) if ((await originCount(a)) !== n) return false;
-      return true;
-    },
-    timeoutMs,
-    100,
-  );
-  return Date.now() - t0;
-}
 
 /**
  * Gossip bytes each agent sends per second over a window (UDP and TCP, membership and state),
@@ -118,15 +62,6 @@ async function gossipRate(agents: AgentProcess[]): Promise<number[]> {
   await new Promise((r) => setTimeout(r, 1100));
   const after = await Promise.all(agents.map((a) => metricValue(a, "heck_gossip_bytes_total", out)));
   return after.map((v, i) => (v - (before[i] as number)) / ((STEADY_WINDOW_MS + 1100) / 1000));
-}
-
-interface HealthView {
-  status: HealthStatus;
-  reporter: string | null;
-  checkedAt: string | null;
-  changedAt: string | null;
-  latencyMs: number | null;
-  error: string | null;
 }
 
 /**
@@ -286,7 +221,7 @@ async function measure(): Promise<Figures> {
 
     await load(a, 0, 100);
     await holdAll(agents, 100, 30_000);
-    const rssBefore = agents.map((x) => rssMiB(x.child.pid as number));
+    const rssBefore = agents.map((x) => rssBytes(x.child.pid as number));
 
     // The whole catalog through one node's bulk route.
     const t0 = Date.now();
@@ -331,7 +266,7 @@ async function measure(): Promise<Figures> {
     figures.pages = await pageLatencies(agents[1] as AgentProcess, "c");
     const n = ORIGINS + RUNS * MISSED - 100;
     figures.rssPerOriginBytes = agents.map(
-      (x, i) => ((rssMiB(x.child.pid as number) - (rssBefore[i] as number)) * 1024 * 1024) / n,
+      (x, i) => (rssBytes(x.child.pid as number) - (rssBefore[i] as number)) / n,
     );
   } finally {
     await Promise.all(agents.map((x) => stopAgent(x)));
@@ -377,7 +312,7 @@ async function million(): Promise<string> {
     const spreadMs = await holdAll(agents, n, 900_000);
     const boot = await bootstrapInto(a, agents, `${dir.path}/d`, n, 900_000);
     agents.push(boot.agent);
-    const rss = agents.map((x) => rssMiB(x.child.pid as number));
+    const rss = agents.map((x) => rssBytes(x.child.pid as number) / 2 ** 20);
     return `1,000,000 origins: bulk load ${(loadMs / 1000).toFixed(1)} s through one node, on the other two ${(spreadMs / 1000).toFixed(1)} s later; a fourth node bootstrapped in ${(boot.ms / 1000).toFixed(1)} s with a longest event-loop stall of ${boot.lagMs.toFixed(0)} ms; RSS ${rss.map((r) => r.toFixed(0)).join(", ")} MiB.`;
   } catch (err) {
     return `1,000,000 origins: ${String(err)}`;
