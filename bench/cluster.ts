@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import {
   type AgentProcess,
+  allAlive,
   api,
   firstSeenByAll,
   isRunning,
@@ -54,17 +55,7 @@ async function oneRun(options: ClusterBenchOptions, result: ClusterBenchResult):
         await startAgent({ name: `bench-${i}`, dataDir: `${dir.path}/${i}`, join: [first.gossip] }),
       );
     }
-    await waitFor(
-      "all members alive everywhere",
-      async () => {
-        for (const a of agents) {
-          const res = await api<{ members: Array<{ status: string }> }>(a, "GET", "/v1/members");
-          if (res.body.members.filter((m) => m.status === "alive").length !== options.nodes) return false;
-        }
-        return true;
-      },
-      30_000,
-    );
+    await allAlive(agents, options.nodes);
 
     const ids = Array.from({ length: options.origins }, (_, i) => `o-${i}`);
     const batch = ids.map((id) => ({

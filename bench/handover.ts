@@ -1,5 +1,6 @@
 import {
   type AgentProcess,
+  allAlive,
   api,
   firstSeenByAll,
   isRunning,
@@ -58,17 +59,7 @@ export async function handoverTrial(options: HandoverOptions): Promise<HandoverT
         }),
       );
     }
-    await waitFor(
-      "every member alive everywhere",
-      async () => {
-        for (const a of agents) {
-          const res = await api<{ members: Array<{ status: string }> }>(a, "GET", "/v1/members");
-          if (res.body.members.filter((m) => m.status === "alive").length !== options.nodes) return false;
-        }
-        return true;
-      },
-      30_000,
-    );
+    await allAlive(agents, options.nodes);
     const ids = Array.from({ length: options.origins }, (_, i) => `g-${i}`);
     const put = await api(first, "POST", "/v1/origins", {
       origins: ids.map((id) => ({ id, url: farm.url(`/${id}`), intervalMs: options.intervalMs })),

@@ -263,3 +263,18 @@ export async function firstSeenByAll(
   );
   return Math.max(...seen.values());
 }
+
+/** Waits until every agent lists `n` members alive. */
+export async function allAlive(agents: AgentProcess[], n: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `${n} members alive on every agent`,
+    async () => {
+      for (const a of agents) {
+        const res = await api<{ members: Array<{ status: string }> }>(a, "GET", "/v1/members");
+        if (res.body.members.filter((m) => m.status === "alive").length !== n) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+}
