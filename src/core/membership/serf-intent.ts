@@ -28,22 +28,7 @@ export function serfMemberTime(payload: Uint8Array): bigint | undefined {
     type !== SerfMessageType.pushPull
   )
     return undefined;
-  try {
-    const r = new MsgpackReader(payload, 1);
-    const fields = r.readMapHeader();
-    for (let i = 0; i < fields; i++) {
-      if (r.readString() !== "LTime") {
-        r.skip();
-        continue;
-      }
-      const ltime = r.readInteger();
-      return ltime >= 0n ? ltime : undefined;
-    }
-    return undefined;
-  } catch (err) {
-    if (err instanceof WireError) return undefined;
-    throw err;
-  }
+  return readTime(payload, "LTime");
 }
 
 /** A Serf leave intent for `node` at Lamport time `ltime`: `00` + `{LTime, Node, Prune}` (§6.4). */
@@ -66,16 +51,24 @@ export function encodeSerfLeaveIntent(ltime: bigint, node: string): Uint8Array {
  */
 export function serfQueryTime(payload: Uint8Array): bigint | undefined {
   if (payload[0] !== SerfMessageType.pushPull) return undefined;
+  return readTime(payload, "QueryLTime");
+}
+
+/**
+ * The non-negative integer field `key` of the msgpack map after the type byte; undefined when
+ * absent, negative or malformed. Never throws.
+ */
+function readTime(payload: Uint8Array, key: string): bigint | undefined {
   try {
     const r = new MsgpackReader(payload, 1);
     const fields = r.readMapHeader();
     for (let i = 0; i < fields; i++) {
-      if (r.readString() !== "QueryLTime") {
+      if (r.readString() !== key) {
         r.skip();
         continue;
       }
-      const ltime = r.readInteger();
-      return ltime >= 0n ? ltime : undefined;
+      const value = r.readInteger();
+      return value >= 0n ? value : undefined;
     }
     return undefined;
   } catch (err) {
