@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
@@ -9,6 +9,7 @@ import {
   type AgentProcess,
   HECK_BIN,
   OriginFarm,
+  runHeck,
   startAgent,
   stopAgent,
   tempDir,
@@ -17,20 +18,7 @@ import {
 
 /** `heck health --watch`, `origins add -f` and `origins export` as a user runs them, against real agents. */
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function heck(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [HECK_BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
-    });
-  });
-}
+const heck = (args: string[]) => runHeck(args);
 
 describe("origin files and the event stream through the CLI", { timeout: 120_000 }, () => {
   const dir = tempDir("heck-cli-files-");

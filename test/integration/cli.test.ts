@@ -1,10 +1,9 @@
 import { strict as assert } from "node:assert";
-import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import {
   type AgentProcess,
-  HECK_BIN,
   OriginFarm,
+  runHeck,
   startAgent,
   stopAgent,
   tempDir,
@@ -13,25 +12,7 @@ import {
 
 /** The CLI as a user runs it (`node bin/heck.js ...`) against a real agent process. */
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function heck(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [HECK_BIN, ...args],
-      { env: { ...process.env, ...env } },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-        resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
-      },
-    );
-  });
-}
+const heck = runHeck;
 
 describe("the CLI against a real agent", { timeout: 60_000 }, () => {
   const dir = tempDir("heck-cli-");

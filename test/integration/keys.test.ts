@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
@@ -7,8 +6,9 @@ import type { KeyReport } from "../../src/agent/keys.js";
 import {
   type AgentProcess,
   api,
-  HECK_BIN,
+  type CliResult,
   isRunning,
+  runHeck,
   startAgent,
   stopAgent,
   tempDir,
@@ -25,18 +25,8 @@ const OLD = randomBytes(16).toString("base64");
 const NEW = randomBytes(32).toString("base64");
 
 /** `heck keys ...` through bin/heck.js, as an operator runs it. */
-function heckKeys(
-  agent: AgentProcess,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(
-      process.execPath,
-      [HECK_BIN, "keys", ...args, "--http", agent.http],
-      { timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }),
-    ),
-  );
+function heckKeys(agent: AgentProcess, args: string[]): Promise<CliResult> {
+  return runHeck(["keys", ...args, "--http", agent.http]);
 }
 
 async function statuses(agent: AgentProcess): Promise<Map<string, string>> {
