@@ -78,10 +78,12 @@ export function inheritedDueAt(
   if (lastProbedAt === null || lastProbedAt === undefined) {
     return firstDueAt(originId, intervalMs, now, handoverSpreadMs);
   }
+  // A last probe stamped more than an interval ahead of this clock: its grid cannot be trusted.
+  if (lastProbedAt > now + intervalMs) return firstDueAt(originId, intervalMs, now, handoverSpreadMs);
+  // The next grid instant lies up to 1.5 intervals (and the jitter) after the last probe: the
+  // previous owner would have waited for it too, so waiting adds no hole and no probe.
   const next = gridDueAt(originId, lastProbedAt, intervalMs, rng, jitterPercent);
-  if (next >= now) {
-    return next <= now + intervalMs ? next : firstDueAt(originId, intervalMs, now, handoverSpreadMs);
-  }
+  if (next >= now) return next;
   const window = Math.max(1, Math.min(intervalMs, handoverSpreadMs));
   return now + phaseOffsetMs(originId, Math.max(1, window - (now - next)));
 }

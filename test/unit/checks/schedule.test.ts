@@ -40,6 +40,16 @@ describe("schedule", () => {
     assert.equal(inheritedDueAt("o", 60_000, last + 20_000, last, noJitter), last + 60_000);
   });
 
+  it("an inherited origin probed off its grid waits for its next grid instant, up to 1.5 intervals on", () => {
+    const noJitter = { next: () => 0.5 };
+    const phase = phaseOffsetMs("o", 60_000);
+    // Its first probe came 0.4 interval before a grid instant (a new origin is probed within 2 s
+    // of its creation, not on its grid): the next probe is on the instant after that one.
+    const last = 1000 * 60_000 + phase - 24_000;
+    const due = inheritedDueAt("o", 60_000, last + 6000, last, noJitter);
+    assert.equal(due, last + 84_000, "1.4 intervals after the last probe, not at once");
+  });
+
   it("an inherited origin overdue by the handover window or more is probed at once", () => {
     const noJitter = { next: () => 0.5 };
     const phase = phaseOffsetMs("o", 5000);
