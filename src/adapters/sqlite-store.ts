@@ -135,6 +135,10 @@ export class SqliteStore {
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly saveStateTx: (changes: StateChanges) => void;
   private readonly savePeersTx: (addrs: readonly Address[]) => void;
+  /** The context whose cloud log says what changed since its last save ({@link #saveContext}). */
+  #contextSaved: CausalContext | undefined;
+  /** Each writer's saved (top, floor), as of the last context save. */
+  #contextRows = new Map<string, [number, number]>();
 
   /** Opens (creating the directory and file when absent) and migrates the store in `dataDir`. */
   constructor(dataDir: string) {
@@ -168,14 +172,7 @@ export class SqliteStore {
     this.saveStateTx = this.db.transaction((changes: StateChanges) => {
       for (const [id, versions] of changes.catalog) saveVersions(MAP_CATALOG, id, versions);
       for (const [id, versions] of changes.health) saveVersions(MAP_HEALTH, id, versions);
-      if (changes.context) {
-        const { context, floor } = changes.context;
-        s.clearContext.run();
-        s.clearCloud.run();
-        const writers = new Set([...context.vv.keys(), ...floor.keys()]);
-        for (const w of writers) s.insertContext.run(w, context.vv.get(w) ?? 0, floor.get(w) ?? 0);
-        for (const [w, counters] of context.cloud) for (const c of counters) s.insertCloud.run(w, c);
-      }
+      if (changes.context) this.#saveContext(changes.context.context, changes.context.floor);
     });
     this.savePeersTx = this.db.transaction((addrs: readonly Address[]) => {
       s.clearPeers.run();
@@ -216,7 +213,52 @@ export class SqliteStore {
 
   /** Writes the given keys' version sets (and the context) in one transaction: all or nothing. */
   saveState(changes: StateChanges): void {
-    this.saveStateTx(changes);
+    try {
+      this.saveStateTx(changes);
+    } catch (err) {
+      // What the file holds is no longer known: the next save writes the context whole.
+      this.#contextSaved = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the context within the caller's transaction. The first time (and after a failed
+   * transaction) it is written whole and its cloud log is started; after that only what changed:
+   * the rows of writers whose vector or floor entry moved, with the cloud dots a rising vector
+   * entry folded away, and the dots put in the cloud since. During a bootstrap the cloud can hold
+   * tens of thousands of dots (the health of other writers rides with each spec) while slices are
+   * saved every few milliseconds: rewriting it whole each time made the saves quadratic.
+   */
+  #saveContext(context: CausalContext, floor: ReadonlyMap<string, number>): void {
+    const s = this.stmts;
+    const log = this.#contextSaved === context ? context.takeCloudLog() : undefined;
+    const rows = new Map<string, [number, number]>();
+    for (const w of new Set([...context.vv.keys(), ...floor.keys()]))
+      rows.set(w, [context.vv.get(w) ?? 0, floor.get(w) ?? 0]);
+    if (!log) {
+      s.clearContext.run();
+      s.clearCloud.run();
+      for (const [w, [top, low]] of rows) s.insertContext.run(w, top, low);
+      for (const [w, counters] of context.cloud) for (const c of counters) s.insertCloud.run(w, c);
+      context.logCloud();
+      this.#contextSaved = context;
+      this.#contextRows = rows;
+      return;
+    }
+    for (const w of this.#contextRows.keys()) if (!rows.has(w)) s.deleteContext.run(w);
+    for (const [w, [top, low]] of rows) {
+      const before = this.#contextRows.get(w);
+      if (before && before[0] === top && before[1] === low) continue;
+      s.upsertContext.run(w, top, low);
+      if (!before || before[0] < top) s.foldCloud.run(w, top);
+    }
+    for (let i = 0; i < log.writers.length; i++) {
+      const w = log.writers[i] as string;
+      const c = log.counters[i] as number;
+      if (context.cloud.get(w)?.has(c)) s.insertCloudIfAbsent.run(w, c);
+    }
+    this.#contextRows = rows;
   }
 
   /**
@@ -293,6 +335,10 @@ function prepareStatements(db: Database.Database) {
     selectContext: db.prepare("SELECT writer, top, floor FROM context"),
     clearContext: db.prepare("DELETE FROM context"),
     insertContext: db.prepare("INSERT INTO context (writer, top, floor) VALUES (?, ?, ?)"),
+    upsertContext: db.prepare("INSERT OR REPLACE INTO context (writer, top, floor) VALUES (?, ?, ?)"),
+    deleteContext: db.prepare("DELETE FROM context WHERE writer = ?"),
+    foldCloud: db.prepare("DELETE FROM context_cloud WHERE writer = ? AND counter <= ?"),
+    insertCloudIfAbsent: db.prepare("INSERT OR IGNORE INTO context_cloud (writer, counter) VALUES (?, ?)"),
     selectCloud: db.prepare("SELECT writer, counter FROM context_cloud"),
     clearCloud: db.prepare("DELETE FROM context_cloud"),
     insertCloud: db.prepare("INSERT INTO context_cloud (writer, counter) VALUES (?, ?)"),

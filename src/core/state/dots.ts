@@ -50,6 +50,12 @@ export class CausalContext {
   readonly vv: VersionVector = new Map();
   /** Dots seen beyond a gap: writer -> counters, each above vv[writer] + 1. */
   readonly cloud = new Map<string, Set<number>>();
+  /**
+   * Dots put in the cloud since {@link takeCloudLog}, once {@link logCloud} turned the log on: a
+   * store that saved the cloud writes only these, and drops whatever a writer's rising vector
+   * entry folded away, instead of rewriting a cloud that may hold tens of thousands of dots.
+   */
+  #cloudLog: { writers: string[]; counters: number[] } | undefined;
 
   static from(vv: ReadonlyMap<string, number>, cloud?: ReadonlyMap<string, Iterable<number>>): CausalContext {
     const ctx = new CausalContext();
@@ -84,6 +90,25 @@ export class CausalContext {
       this.cloud.set(d.writer, cloud);
     }
     cloud.add(d.counter);
+    if (this.#cloudLog) {
+      this.#cloudLog.writers.push(d.writer);
+      this.#cloudLog.counters.push(d.counter);
+    }
+  }
+
+  /** Starts (or restarts, empty) the log of dots put in the cloud. */
+  logCloud(): void {
+    this.#cloudLog = { writers: [], counters: [] };
+  }
+
+  /**
+   * The dots put in the cloud since the log was started or last taken, in order, some of them
+   * folded into the vector since; undefined when the log is off. Starts a new log.
+   */
+  takeCloudLog(): { writers: string[]; counters: number[] } | undefined {
+    const log = this.#cloudLog;
+    if (log) this.#cloudLog = { writers: [], counters: [] };
+    return log;
   }
 
   /** Joins another context into this one (set union of the dots). */
