@@ -58,6 +58,13 @@ const FLUSH_INTERVAL_MS = 200;
 /** Keys written per background transaction: a few ms of SQLite work. */
 const FLUSH_SLICE_KEYS = 500;
 /**
+ * While an anti-entropy session is arriving, one slice is written per this many ms: a bootstrap
+ * spends its CPU on merging what arrives (the node serves the catalog once it holds it), and the
+ * writes catch up at full pace once the session ends. What only a peer sent needs no haste on disk:
+ * a node that dies before writing it pulls it again.
+ */
+const FLUSH_WHILE_RECEIVING_MS = 100;
+/**
  * A status change learnt this long after it happened is not announced as an event (SSE, the
  * timeline): live changes spread within seconds, older ones arrive by anti-entropy.
  */
@@ -370,11 +377,11 @@ export class HeckAgent implements HeckNodeApi {
     const replicator = this.#replicator;
     if (!replicator) return new Map();
     this.#ownerCounter ??= new OwnerCounter({
-      ids: () => this.#liveIds(replicator),
+      // Counting needs no order: a sorted list is for pages, and is rebuilt after every new origin.
+      ids: () => [...replicator.liveIds()],
       candidates: () => this.#ownerCandidates(),
       ownerOf: (id) => this.#ownerOf(id),
-      statusOf: (id, owner) =>
-        replicator.origin(id) ? (replicator.healthOf(id, owner)?.status ?? "unknown") : undefined,
+      statusOf: (id) => replicator.statusOf(id),
       later: (fn) => setImmediate(fn),
       now: () => Date.now(),
     });
@@ -584,16 +591,19 @@ export class HeckAgent implements HeckNodeApi {
    * Remote changes are written in the background, at most {@link FLUSH_SLICE_KEYS} keys per
    * transaction and one transaction per turn of the event loop, so that an anti-entropy session
    * bringing a whole catalog never holds the loop for one long write; the context is written with
-   * the last slice (see {@link Replicator.takeDirty}). Changes the API accepted are flushed whole
+   * the last slice (see {@link Replicator.takeDirty}); while a session is arriving, one slice
+   * per {@link FLUSH_WHILE_RECEIVING_MS}. Changes the API accepted are flushed whole
    * before the API answers, in one transaction, so a bulk upsert is on disk whole or not at all.
    */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.#flushScheduled = false;
       if (this.#flush(FLUSH_SLICE_KEYS)) this.#scheduleFlush();
-    });
+    };
+    if (this.#replicator?.receiving) setTimeout(run, FLUSH_WHILE_RECEIVING_MS);
+    else setImmediate(run);
   }
 
   /** Writes up to `limit` dirty keys (all by default); true when dirty keys are left. */

@@ -82,8 +82,13 @@ function isProbeUrl(value: string): boolean {
 
 /** `https:`, `http:` or `tcp:` of a URL the schema accepted. */
 export function urlScheme(url: string): "http:" | "https:" | "tcp:" {
+  // A URL that begins with its scheme in lower case has that scheme: no need to parse it again
+  // (a catalog arriving from a peer checks every spec).
+  for (const scheme of SCHEMES) if (url.startsWith(scheme)) return scheme;
   return new URL(url).protocol as "http:" | "https:" | "tcp:";
 }
+
+const SCHEMES = ["http:", "https:", "tcp:"] as const;
 
 /** A Host header value or TLS server name: a DNS name or IP, with an optional port for Host. */
 const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$/;

@@ -166,6 +166,14 @@ export class CausalMap<V> {
     return held === undefined ? undefined : asArray(held);
   }
 
+  /** Whether `key` holds a tombstone (a version whose value is null), read without allocating. */
+  hasTombstone(key: string): boolean {
+    const held = this.#entries.get(key);
+    if (held === undefined) return false;
+    if (!Array.isArray(held)) return held.value === null;
+    return held.some((v) => v.value === null);
+  }
+
   /** The visible version of `key` (see {@link visibleVersion}), read without allocating. */
   visible(key: string): Version<V> | undefined {
     const held = this.#entries.get(key);

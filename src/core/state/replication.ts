@@ -69,7 +69,14 @@ import {
   MAX_DIGEST_CLOUD,
   type MapTag,
 } from "./state-wire.js";
-import type { CatalogValue, HealthRecord, HealthValue, OriginEntry, OriginSpec } from "./types.js";
+import type {
+  CatalogValue,
+  HealthRecord,
+  HealthStatus,
+  HealthValue,
+  OriginEntry,
+  OriginSpec,
+} from "./types.js";
 
 /** See {@link ReplicatorOptions.retransmitMult}. */
 export const DEFAULT_RETRANSMIT_MULT = 8;
@@ -357,6 +364,11 @@ export class Replicator implements MembershipDelegate {
     return this.#live;
   }
 
+  /** Whether an anti-entropy session is arriving (a chunk came, not the last). */
+  get receiving(): boolean {
+    return this.#inbound.size > 0;
+  }
+
   /** Tombstones held (deleted origins not yet collected). */
   tombstones(): number {
     let n = 0;
@@ -388,6 +400,21 @@ export class Replicator implements MembershipDelegate {
       const entry = toEntry(id, visibleVersion(versions));
       if (entry) yield entry;
     }
+  }
+
+  /** Ids of the live origins, in no particular order. */
+  *liveIds(): IterableIterator<string> {
+    for (const [id, versions] of this.catalog.entries()) if (visibleVersion(versions)?.value) yield id;
+  }
+
+  /**
+   * The status {@link healthOf} gives a live origin (`unknown` without a report), built without
+   * the record: what counting a whole catalog by status needs. undefined when the origin is gone.
+   */
+  statusOf(id: string): HealthStatus | undefined {
+    const target = this.catalog.visible(id)?.value?.target;
+    if (!target) return undefined;
+    return this.#healthVersion(id, target)?.value?.status ?? "unknown";
   }
 
   /**
@@ -1175,7 +1202,7 @@ export class Replicator implements MembershipDelegate {
   #markDirty(map: MapTag, id: string): void {
     (map === MAP_CATALOG ? this.#dirtyCatalog : this.#dirtyHealth).add(id);
     if (map === MAP_CATALOG) {
-      if (this.catalog.get(id)?.some((v) => v.value === null)) this.#tombstoned.add(id);
+      if (this.catalog.hasTombstone(id)) this.#tombstoned.add(id);
       else this.#tombstoned.delete(id);
     }
   }
