@@ -6,7 +6,7 @@
  *   one hash per origin, against the owner's weight the index keeps;
  * - a member that departs loses exactly its own origins, each to its runner-up: the index keeps
  *   every origin's runner-up too, so a departure costs no hash at all on the way to current
- *   owners; the runner-ups of the moved origins are then recomputed in the background (one hash
+ *   owners (one step per origin, counted as one hash, so that it too runs in slices); the runner-ups of the moved origins are then recomputed in the background (one hash
  *   per member each), and an origin whose runner-up is unknown or gone is recomputed at once;
  * - an origin added costs one hash per member; a changed spec costs nothing (the owner depends on
  *   the id alone).
@@ -56,6 +56,11 @@ export class OwnerIndex {
   readonly #members = new Set<string>();
   /** `"\n" + member`, built once per member. */
   readonly #suffix = new Map<string, string>();
+  /**
+   * Departed members' origins, waiting to pass to their runner-ups (one step each, no hash): a
+   * member that owned 30,000 origins is handed on in slices, not in one turn.
+   */
+  #departures: Array<{ name: string; ids: IterableIterator<string> }> = [];
   /** Origins of departed members, waiting to be recomputed over the current members. */
   #orphans: Slot[] = [];
   #orphanHead = 0;
@@ -76,7 +81,7 @@ export class OwnerIndex {
 
   /** Whether some owners are not current yet after a membership change (see `settle`). */
   get pending(): boolean {
-    return this.#orphanHead < this.#orphans.length || this.#scans.length > 0;
+    return this.#departures.length > 0 || this.#orphanHead < this.#orphans.length || this.#scans.length > 0;
   }
 
   /** Whether any work is left, background runner-up refreshes included. */
@@ -124,31 +129,21 @@ export class OwnerIndex {
       this.#members.delete(name);
       this.#suffix.delete(name);
     }
+    const changed: string[] = [];
+    // A member back before its departure was handed on: finish that first (rare, and whole), so
+    // that no origin still names it as owner when its join scan runs.
+    if (added.some((name) => this.#departures.some((d) => d.name === name))) {
+      for (const id of this.#handOn(Number.POSITIVE_INFINITY).changed) changed.push(id);
+    }
     for (const name of added) {
       this.#members.add(name);
       this.#suffix.set(name, `\n${name}`);
     }
-    const changed: string[] = [];
     for (const name of departed) {
       const ids = this.#byOwner.get(name);
       this.#byOwner.delete(name);
-      if (ids === undefined) continue;
-      for (const id of ids) {
-        const slot = this.#slots.get(id) as Slot;
-        changed.push(id);
-        const heir = slot.runnerUp;
-        if (slot.runnerUpKnown && heir !== undefined && this.#members.has(heir)) {
-          // The runner-up is the best of the others: it owns the origin now, without a hash.
-          slot.owner = heir;
-          slot.weight = slot.runnerUpWeight;
-          this.#forgetRunnerUp(slot);
-          this.#addOwned(id, heir);
-        } else {
-          slot.owner = undefined;
-          slot.weight = NO_WEIGHT;
-          this.#orphans.push(slot);
-        }
-      }
+      // Detached from the index, the set is never changed again: it can be walked in slices.
+      if (ids !== undefined && ids.size > 0) this.#departures.push({ name, ids: ids.values() });
     }
     if (added.length > 0 && this.#slots.size > 0) {
       this.#scans.push({ members: added, slots: this.#slots.values() });
@@ -163,8 +158,9 @@ export class OwnerIndex {
    * runner-up refreshes. Returns the ids whose owner changed.
    */
   settle(budget = Number.POSITIVE_INFINITY): string[] {
-    const changed: string[] = [];
-    let spent = 0;
+    const handed = this.#handOn(budget);
+    const changed = handed.changed;
+    let spent = handed.spent;
     const memberCount = Math.max(1, this.#members.size);
     const more = () => spent === 0 || spent < budget;
     while (this.#orphanHead < this.#orphans.length && more()) {
@@ -229,6 +225,40 @@ export class OwnerIndex {
       this.#refreshHead = 0;
     }
     return changed;
+  }
+
+  /**
+   * Hands departed members' origins on, up to `budget` steps: each to its runner-up when that is
+   * known and still a member (the best of the others: no hash), else to the orphans, recomputed
+   * next. An origin removed or recomputed since its owner left is skipped.
+   */
+  #handOn(budget: number): { changed: string[]; spent: number } {
+    const changed: string[] = [];
+    let spent = 0;
+    while (this.#departures.length > 0 && (spent === 0 || spent < budget)) {
+      const departure = this.#departures[0] as { name: string; ids: IterableIterator<string> };
+      const next = departure.ids.next();
+      if (next.done) {
+        this.#departures.shift();
+        continue;
+      }
+      spent++;
+      const slot = this.#slots.get(next.value);
+      if (slot === undefined || slot.owner !== departure.name) continue;
+      changed.push(slot.id);
+      const heir = slot.runnerUp;
+      if (slot.runnerUpKnown && heir !== undefined && this.#members.has(heir)) {
+        slot.owner = heir;
+        slot.weight = slot.runnerUpWeight;
+        this.#forgetRunnerUp(slot);
+        this.#addOwned(slot.id, heir);
+      } else {
+        slot.owner = undefined;
+        slot.weight = NO_WEIGHT;
+        this.#orphans.push(slot);
+      }
+    }
+    return { changed, spent };
   }
 
   /**

@@ -83,6 +83,41 @@ describe("OwnerIndex", () => {
     assertMatchesFullPass(index, ids(1000), [...ids(10, "m"), "new"]);
   });
 
+  it("a departure is handed on in slices too, one step per origin, without a hash", () => {
+    const index = new OwnerIndex();
+    index.setMembers(["a", "b", "c"]);
+    for (const id of ids(3000)) index.upsert(id);
+    const owned = new Set(index.owned("b"));
+    const changed = new Set(index.setMembers(["a", "c"], 100));
+    assert.equal(index.pending, true, "a thousand origins are not handed on in one slice of 100");
+    assert.ok(changed.size <= 100, `${changed.size} handed on in the first slice`);
+    let slices = 1;
+    while (index.pending) {
+      for (const id of index.settle(100)) changed.add(id);
+      slices++;
+    }
+    assert.ok(slices >= owned.size / 100, `${slices} slices for ${owned.size} origins`);
+    assert.deepEqual(changed, owned, "exactly the departed member's origins moved");
+    assertMatchesFullPass(index, ids(3000), ["a", "c"]);
+  });
+
+  it("a member back before its departure was handed on keeps what it owned", () => {
+    const index = new OwnerIndex();
+    index.setMembers(["a", "b", "c"]);
+    for (const id of ids(500)) index.upsert(id);
+    index.setMembers(["a", "c"], 10);
+    index.setMembers(["a", "b", "c"], 10);
+    while (index.pending) index.settle(10);
+    assertMatchesFullPass(index, ids(500), ["a", "b", "c"]);
+    // The runner-ups are right too: each departure now moves its origins to the right heirs.
+    index.setMembers(["b", "c"], 10);
+    while (index.pending) index.settle(10);
+    assertMatchesFullPass(index, ids(500), ["b", "c"]);
+    index.setMembers(["c"], 10);
+    while (index.pending) index.settle(10);
+    assertMatchesFullPass(index, ids(500), ["c"]);
+  });
+
   it("owns nothing without members, and everything moves to the first member", () => {
     const index = new OwnerIndex();
     for (const id of ids(10)) assert.equal(index.upsert(id), false);
