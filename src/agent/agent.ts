@@ -377,8 +377,9 @@ export class HeckAgent implements HeckNodeApi {
     const replicator = this.#replicator;
     if (!replicator) return new Map();
     this.#ownerCounter ??= new OwnerCounter({
-      // Counting needs no order: a sorted list is for pages, and is rebuilt after every new origin.
-      ids: () => [...replicator.liveIds()],
+      // Every id the catalog holds, tombstones too (statusOf skips them): counting needs no order,
+      // and a copy of the keys is a few ms at 100,000 where filtering or sorting them is tens.
+      ids: () => [...replicator.catalog.keys()],
       candidates: () => this.#ownerCandidates(),
       ownerOf: (id) => this.#ownerOf(id),
       statusOf: (id) => replicator.statusOf(id),

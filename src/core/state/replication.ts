@@ -402,11 +402,6 @@ export class Replicator implements MembershipDelegate {
     }
   }
 
-  /** Ids of the live origins, in no particular order. */
-  *liveIds(): IterableIterator<string> {
-    for (const [id, versions] of this.catalog.entries()) if (visibleVersion(versions)?.value) yield id;
-  }
-
   /**
    * The status {@link healthOf} gives a live origin (`unknown` without a report), built without
    * the record: what counting a whole catalog by status needs. undefined when the origin is gone.
