@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { api, HECK_BIN, tempDir } from "../test/helpers/cluster.js";
+import { api, HECK_BIN, OriginFarm, tempDir } from "../test/helpers/cluster.js";
 import { freePort } from "../test/helpers/serf.js";
 import { machineLine, summarize, table, writeSection } from "./report.js";
 
@@ -16,8 +16,9 @@ import { machineLine, summarize, table, writeSection } from "./report.js";
  *   until every node shows every node of the other side dead; then the heal: until every list is
  *   whole, and polls with a list not whole in the 20 s after;
  * - one agent of 5 (`lan`) stopped 400 ms of every second (SIGSTOP / SIGCONT) for 60 s: members
- *   shown dead that were not;
- * - graceful leave (`local`), 10 in a row of 5 agents: until every other agent shows the leaver left.
+ *   shown dead that were not, by the running agents and by the paused one;
+ * - graceful leave (`local`), 20 in a row of 5 agents: until every other agent shows the leaver
+ *   left; for heck also the longest an origin of the leaver waits for its new owner's probe.
  *
  * HECK_BENCH_TRIALS (default 3) trials per row and system; the namespaces need root and `ip`.
  */
@@ -33,6 +34,8 @@ interface Node {
   child: ChildProcess;
   /** name → "alive" | "suspect" | "dead" | "left" (Serf's failed shown as dead, leaving as alive). */
   members(): Promise<Map<string, string>>;
+  /** heck's HTTP API address (heck only). */
+  http?: string;
 }
 
 interface Placement {
@@ -105,6 +108,7 @@ async function startHeck(
     name,
     gossip: agent.gossip,
     child,
+    http: agent.http,
     members: async () => {
       const res = await api<{ members: Array<{ name: string; status: string }> }>(
         agent,
@@ -284,14 +288,18 @@ function startSerfAt(name: string, port: number): Promise<Node> {
   return startSerf(name, [], "lan", { host: "127.0.0.1", port });
 }
 
-/** One agent of 5 stopped 400 ms of every second for `ms`: dead verdicts about members that were not dead. */
-async function sigstop(kind: Kind, dir: string, ms: number): Promise<number> {
+/**
+ * One agent of 5 stopped 400 ms of every second for `ms`: dead verdicts about members that were
+ * not dead, those of the four running agents and those of the paused one apart.
+ */
+async function sigstop(kind: Kind, dir: string, ms: number): Promise<{ byOthers: number; byPaused: number }> {
   const nodes = await cluster(kind, 5, "lan", dir, `${kind}-s-`);
   try {
     await sleep(2_000);
     const slow = nodes[4]!;
     let running = true;
-    let falseDeaths = 0;
+    let byOthers = 0;
+    let byPaused = 0;
     const last = new Map<string, string>();
     const watch = async (o: Node) => {
       while (running) {
@@ -300,7 +308,10 @@ async function sigstop(kind: Kind, dir: string, ms: number): Promise<number> {
           for (const x of nodes) {
             const s = v.get(x.name) ?? "gone";
             const key = `${o.name}>${x.name}`;
-            if (s === "dead" && last.get(key) !== "dead") falseDeaths++;
+            if (s === "dead" && last.get(key) !== "dead") {
+              if (o === slow) byPaused++;
+              else byOthers++;
+            }
             last.set(key, s);
           }
         }
@@ -318,23 +329,50 @@ async function sigstop(kind: Kind, dir: string, ms: number): Promise<number> {
     await sleep(5_000);
     running = false;
     await Promise.all(watchers);
-    return falseDeaths;
+    return { byOthers, byPaused };
   } finally {
     await Promise.all(nodes.map((x) => stop(x)));
   }
 }
 
-/** 10 graceful leaves in a row of 5 agents (`local`), the leaver restarted after each: ms until all others show it left. */
-async function leaves(kind: Kind, dir: string, count: number): Promise<number[]> {
+/** Origins of the leave row (heck only): each probed every ORPHAN_INTERVAL_MS on one local origin. */
+const ORPHAN_ORIGINS = 100;
+const ORPHAN_INTERVAL_MS = 2000;
+
+/**
+ * Graceful leaves in a row of 5 agents (`local`), the leaver restarted after each: ms until all
+ * others show it left (`visibleMs`). For heck, with ORPHAN_ORIGINS origins on a local HTTP origin
+ * that records each probe and its node: per leave, the longest wait of an origin the leaver owned
+ * (its last probe before the leave came from the leaver), from that probe to the first probe by
+ * another node (`orphanMs`).
+ */
+async function leaves(
+  kind: Kind,
+  dir: string,
+  count: number,
+): Promise<{ visibleMs: number[]; orphanMs: number[] }> {
   const nodes = await cluster(kind, 5, "local", dir, `${kind}-l-`);
   const out: number[] = [];
+  const orphanMs: number[] = [];
+  const farm = kind === "heck" ? new OriginFarm() : undefined;
   try {
+    if (farm) {
+      await farm.start();
+      const origins = Array.from({ length: ORPHAN_ORIGINS }, (_, i) => ({
+        id: `l-${i}`,
+        url: farm.url(`/l-${i}`),
+        intervalMs: ORPHAN_INTERVAL_MS,
+      }));
+      const res = await api(nodes[0]!.http!, "POST", "/v1/origins", { origins });
+      if (res.status !== 200) throw new Error(`origins: ${res.status}`);
+    }
     for (let i = 0; i < count; i++) {
       const index = 1 + (i % 4);
       const leaver = nodes[index]!;
       const others = nodes.filter((x) => x !== leaver);
       await until("all alive", nodes, (v) => nodes.every((x) => v.get(x.name) === "alive"), 30_000);
-      await sleep(1_000);
+      // With origins: two intervals, so that every origin is probed on its owner's cadence.
+      await sleep(farm ? 2 * ORPHAN_INTERVAL_MS + 500 : 1_000);
       const leftAt = Date.now();
       // heck leaves on SIGTERM; Serf on SIGINT (its SIGTERM exits without leaving by default).
       await stop(leaver, kind === "heck" ? "SIGTERM" : "SIGINT");
@@ -346,15 +384,29 @@ async function leaves(kind: Kind, dir: string, count: number): Promise<number[]>
         20,
       );
       out.push(at - leftAt);
+      if (farm) {
+        const lastBefore = new Map<string, { at: number; node: string | undefined }>();
+        for (const p of farm.probes) if (p.at <= leftAt) lastBefore.set(p.path, p);
+        const owned = [...lastBefore].filter(([, p]) => p.node === leaver.name).map(([path]) => path);
+        const firstAfter = (path: string) =>
+          farm.probes.find((p) => p.path === path && p.at > leftAt && p.node !== leaver.name)?.at;
+        const end = Date.now() + 30_000;
+        while (owned.some((path) => firstAfter(path) === undefined) && Date.now() < end) await sleep(20);
+        const waits = owned.map(
+          (path) => (firstAfter(path) ?? Number.POSITIVE_INFINITY) - (lastBefore.get(path)?.at as number),
+        );
+        orphanMs.push(Math.max(0, ...waits));
+      }
       const port = Number(leaver.gossip.split(":").at(-1));
       nodes[index] = await start(kind, leaver.name, [nodes[0]!.gossip], "local", dir, {
         host: "127.0.0.1",
         port,
       });
     }
-    return out;
+    return { visibleMs: out, orphanMs };
   } finally {
     await Promise.all(nodes.map((x) => stop(x)));
+    await farm?.stop();
   }
 }
 
@@ -565,27 +617,41 @@ try {
   }
   if (want("sigstop")) {
     const seconds = Number(process.env.HECK_BENCH_SIGSTOP_S ?? 60);
-    const r: Record<Kind, number[]> = { heck: [], serf: [] };
-    for (const kind of ["heck", "serf"] as const) r[kind].push(await sigstop(kind, dir.path, seconds * 1000));
+    const r: Record<Kind, Array<{ byOthers: number; byPaused: number }>> = { heck: [], serf: [] };
+    for (let t = 0; t < TRIALS; t++)
+      for (const kind of ["heck", "serf"] as const)
+        r[kind].push(await sigstop(kind, dir.path, seconds * 1000));
     rows.push([
-      `1 of 5 (lan) stopped 400 ms of every second for ${seconds} s: members shown dead that were not`,
-      r.heck.join(", "),
-      r.serf.join(", "),
-      1,
+      `1 of 5 (lan) stopped 400 ms of every second for ${seconds} s: members shown dead that were not, by the 4 others (per trial)`,
+      r.heck.map((x) => x.byOthers).join(", "),
+      r.serf.map((x) => x.byOthers).join(", "),
+      TRIALS,
     ]);
-    console.log(rows.at(-1)?.join(" | "));
+    rows.push([
+      "the same, by the paused agent (per trial)",
+      r.heck.map((x) => x.byPaused).join(", "),
+      r.serf.map((x) => x.byPaused).join(", "),
+      TRIALS,
+    ]);
+    for (const row of rows.slice(-2)) console.log(row.join(" | "));
   }
   if (want("leave")) {
-    const count = Number(process.env.HECK_BENCH_LEAVES ?? 10);
-    const r: Record<Kind, number[]> = { heck: [], serf: [] };
-    for (const kind of ["heck", "serf"] as const) r[kind] = await leaves(kind, dir.path, count);
+    const count = Number(process.env.HECK_BENCH_LEAVES ?? 20);
+    const heck = await leaves("heck", dir.path, count);
+    const serf = await leaves("serf", dir.path, count);
     rows.push([
       `graceful leave, ${count} in a row of 5 (local): left on every other agent (s)`,
-      fmtS(r.heck),
-      fmtS(r.serf),
+      fmtS(heck.visibleMs),
+      fmtS(serf.visibleMs),
       count,
     ]);
-    console.log(rows.at(-1)?.join(" | "));
+    rows.push([
+      `the same, heck with ${ORPHAN_ORIGINS} origins every ${ORPHAN_INTERVAL_MS / 1000} s: longest wait of a leaver's origin, its last probe to the new owner's first (s; goal <= ${(ORPHAN_INTERVAL_MS + 1000) / 1000})`,
+      fmtS(heck.orphanMs),
+      "",
+      count,
+    ]);
+    for (const row of rows.slice(-2)) console.log(row.join(" | "));
   }
 } finally {
   dir.remove();
