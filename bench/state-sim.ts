@@ -43,8 +43,7 @@ and nothing else. ${machineLine()}
 
 ${body}
 
-All replicas live in one process, so memory grows with nodes x origins: at 100 nodes and 100,000
-origins the run passed 11 GB and had not finished after 30 minutes on this machine, and was stopped;
-the figures above are for ${origins} origins (\`HECK_SIM_ORIGINS\`).
+All replicas live in one process, so memory grows with nodes x origins: the run's resident memory
+peaked at ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(1)} GiB.
 `,
 );

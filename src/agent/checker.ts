@@ -542,8 +542,12 @@ export class Checker {
     this.#inFlight--;
     const slot = probe.slot;
     slot.inFlight--;
-    // The host has a free slot: its first waiting probe goes back in line.
-    const next = slot.waiting?.shift();
+    // The host has a free slot: its first waiting probe goes back in line. Origins that moved away
+    // while they waited are still in the host's line (they are dropped here, not searched for when
+    // they move): skip them, or the free slot goes to nobody and the live ones behind them wait
+    // for another probe of the host to finish, which for a host with few origins left is seconds.
+    let next = slot.waiting?.shift();
+    while (next !== undefined && next.phase !== "waiting") next = slot.waiting?.shift();
     if (next !== undefined) this.#ready.push(next);
     if (slot.inFlight === 0 && (slot.waiting === undefined || slot.waiting.size === 0)) {
       if (this.#hosts.get(slot.host) === slot) this.#hosts.delete(slot.host);

@@ -154,6 +154,33 @@ describe("checker", () => {
     checker.stop();
   });
 
+  test("origins that moved away while waiting for their host do not hold up those still owned", async () => {
+    // One host, at most 2 probes in flight to it, each taking 1 s: alone, this node owns every
+    // origin and most wait in the host's line; then another member joins and takes most of them.
+    // The ones this node keeps must start as slots free up, not wait behind the departed ones.
+    const { net, prober, state, checker, run, setMembers } = setup({ maxProbesPerHost: 2 });
+    prober.delayMs = 1000;
+    const ids = Array.from({ length: 40 }, (_, i) => `w${i}`);
+    for (const id of ids) state.add(id, spec(60_000, { url: `http://127.0.0.1:1/${id}` }));
+    checker.reconcile();
+    // Every first probe comes due within 2 s: by then two are in flight and the rest in line.
+    await run(2100);
+    assert.equal(prober.inFlightByHost.get("127.0.0.1:1"), 2, "two in flight, the rest in line");
+    setMembers(["self", "other"]);
+    await run(50);
+    const kept = ids.filter((id) => ownerOf(id, ["self", "other"]) === "self");
+    const from = net.now;
+    await run(kept.length * 1000 + 3000);
+    const firstProbe = (id: string) => prober.calls.find((c) => c.url.endsWith(`/${id}`))?.at;
+    for (const id of kept) {
+      const at = firstProbe(id);
+      assert.ok(at !== undefined, `${id} was never probed`);
+      // Two at a time, one second each: the last of them starts within about kept / 2 seconds.
+      assert.ok(at - from <= (kept.length / 2) * 1000 + 1500, `${id} started ${at - from} ms after the join`);
+    }
+    checker.stop();
+  });
+
   test("the probe watermark is, per interval, the oldest last probe of the origins owned and probed", async () => {
     const { net, prober, state, checker, run, setMembers } = setup();
     const members = ["self", "other"];
