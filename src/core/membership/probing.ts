@@ -49,8 +49,13 @@ export class Probing {
   #tickPending = false;
   /** Members whose latest probe by us failed; not asked to help until one of ours succeeds. */
   readonly #unanswered = new Set<string>();
-  /** When a datagram last came from each address (formatAddress). */
-  readonly #heard = new Map<string, number>();
+  /**
+   * When a datagram last came from each address, by host and then port: every datagram updates
+   * it, and a key made of both would be a new string each time.
+   */
+  readonly #heard = new Map<string, Map<number, number>>();
+  /** Addresses in {@link #heard}. */
+  #heardCount = 0;
 
   constructor(ctx: NodeContext, gossip: Dissemination, transitions: Transitions) {
     this.#ctx = ctx;
@@ -268,20 +273,33 @@ export class Probing {
   }
 
   #heardSince(member: MemberState, since: number): boolean {
-    const at = this.#heard.get(formatAddress(member.address));
+    const at = this.#heard.get(member.address.host)?.get(member.address.port);
     return at !== undefined && at >= since;
   }
 
   /** Drops the senders not heard from within the helpers' window, once they outnumber the members. */
   #forgetHeard(): void {
-    if (this.#heard.size <= this.#ctx.table.size) return;
+    if (this.#heardCount <= this.#ctx.table.size) return;
     const since = this.#ctx.clock.now() - 2 * this.#ctx.config.probeIntervalMs;
-    for (const [address, at] of this.#heard) if (at < since) this.#heard.delete(address);
+    for (const [host, ports] of this.#heard) {
+      for (const [port, at] of ports) {
+        if (at >= since) continue;
+        ports.delete(port);
+        this.#heardCount--;
+      }
+      if (ports.size === 0) this.#heard.delete(host);
+    }
   }
 
   /** Any datagram from `from` shows that the member there can reach us. */
   heardFrom(from: Address): void {
-    this.#heard.set(formatAddress(from), this.#ctx.clock.now());
+    let ports = this.#heard.get(from.host);
+    if (ports === undefined) {
+      ports = new Map();
+      this.#heard.set(from.host, ports);
+    }
+    if (!ports.has(from.port)) this.#heardCount++;
+    ports.set(from.port, this.#ctx.clock.now());
   }
 
   #isAckFor(reply: Uint8Array, seqNo: number, from: Address): boolean {
