@@ -50,10 +50,10 @@ export class Probing {
   /** Members whose latest probe by us failed; not asked to help until one of ours succeeds. */
   readonly #unanswered = new Set<string>();
   /**
-   * When a datagram last came from each address, by host and then port: every datagram updates
-   * it, and a key made of both would be a new string each time.
+   * When a datagram last came from each address, by host: every datagram updates it, and a key
+   * made of host and port would be a new string each time.
    */
-  readonly #heard = new Map<string, Map<number, number>>();
+  readonly #heard = new Map<string, Heard>();
   /** Addresses in {@link #heard}. */
   #heardCount = 0;
 
@@ -273,7 +273,7 @@ export class Probing {
   }
 
   #heardSince(member: MemberState, since: number): boolean {
-    const at = this.#heard.get(member.address.host)?.get(member.address.port);
+    const at = heardAt(this.#heard.get(member.address.host), member.address.port);
     return at !== undefined && at >= since;
   }
 
@@ -281,25 +281,29 @@ export class Probing {
   #forgetHeard(): void {
     if (this.#heardCount <= this.#ctx.table.size) return;
     const since = this.#ctx.clock.now() - 2 * this.#ctx.config.probeIntervalMs;
-    for (const [host, ports] of this.#heard) {
-      for (const [port, at] of ports) {
-        if (at >= since) continue;
-        ports.delete(port);
-        this.#heardCount--;
+    for (const [host, first] of this.#heard) {
+      let kept: Heard | undefined;
+      for (let h: Heard | undefined = first; h !== undefined; h = h.next) {
+        if (h.at >= since) kept = { port: h.port, at: h.at, next: kept };
+        else this.#heardCount--;
       }
-      if (ports.size === 0) this.#heard.delete(host);
+      if (kept === undefined) this.#heard.delete(host);
+      else this.#heard.set(host, kept);
     }
   }
 
   /** Any datagram from `from` shows that the member there can reach us. */
   heardFrom(from: Address): void {
-    let ports = this.#heard.get(from.host);
-    if (ports === undefined) {
-      ports = new Map();
-      this.#heard.set(from.host, ports);
+    const now = this.#ctx.clock.now();
+    const first = this.#heard.get(from.host);
+    for (let h = first; h !== undefined; h = h.next) {
+      if (h.port === from.port) {
+        h.at = now;
+        return;
+      }
     }
-    if (!ports.has(from.port)) this.#heardCount++;
-    ports.set(from.port, this.#ctx.clock.now());
+    this.#heard.set(from.host, { port: from.port, at: now, next: first });
+    this.#heardCount++;
   }
 
   #isAckFor(reply: Uint8Array, seqNo: number, from: Address): boolean {
@@ -385,6 +389,18 @@ export class Probing {
     this.#seqNo = (this.#seqNo + 1) >>> 0;
     return this.#seqNo;
   }
+}
+
+/** When a datagram last came from one port of a host; the host's other ports follow. */
+interface Heard {
+  port: number;
+  at: number;
+  next: Heard | undefined;
+}
+
+function heardAt(first: Heard | undefined, port: number): number | undefined {
+  for (let h = first; h !== undefined; h = h.next) if (h.port === port) return h.at;
+  return undefined;
 }
 
 /** Where to answer a ping: its Source fields when both are set, else the datagram's origin (docs/wire.md §3.1). */
