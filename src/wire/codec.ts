@@ -269,7 +269,9 @@ function decodeStruct(r: MsgpackReader, type: StructMessageType): StructMessage 
 // Each reads what readFields reads with the declaration above (same keys, kinds, zero values and
 // leniency, through the same readStruct), but stores named properties, which the engine keeps
 // monomorphic; the generic reader's computed stores and calls through a field's kind cost several
-// times as much when a cluster of a thousand members gossips.
+// times as much when a cluster of a thousand members gossips. Their short byte fields (Addr, Vsn,
+// Meta) may be the very arrays an earlier message with the same bytes gave (readSharedBytes):
+// decoded messages are read, never modified.
 
 /** Stands for "key absent" in a byte field until the read ends; never returned. */
 const ABSENT = new Uint8Array(0);
@@ -305,16 +307,16 @@ function readAliveField(key: string, m: AliveMessage, r: MsgpackReader): boolean
       m.node = r.readString();
       return true;
     case "Addr":
-      m.addr = r.readBytes();
+      m.addr = r.readSharedBytes();
       return true;
     case "Port":
       m.port = r.readUint(U16);
       return true;
     case "Meta":
-      m.meta = r.readBytes();
+      m.meta = r.readSharedBytes();
       return true;
     case "Vsn":
-      m.vsn = r.readBytes();
+      m.vsn = r.readSharedBytes();
       return true;
     default:
       return false;
@@ -417,13 +419,13 @@ function readPushNodeStateField(key: string, s: PushNodeState, r: MsgpackReader)
       s.name = r.readString();
       return true;
     case "Addr":
-      s.addr = r.readBytes();
+      s.addr = r.readSharedBytes();
       return true;
     case "Port":
       s.port = r.readUint(U16);
       return true;
     case "Meta":
-      s.meta = r.readBytes();
+      s.meta = r.readSharedBytes();
       return true;
     case "Incarnation":
       s.incarnation = r.readUint(U32);
@@ -432,7 +434,7 @@ function readPushNodeStateField(key: string, s: PushNodeState, r: MsgpackReader)
       s.state = readNodeStateCode(r);
       return true;
     case "Vsn":
-      s.vsn = r.readBytes();
+      s.vsn = r.readSharedBytes();
       return true;
     default:
       return false;

@@ -341,6 +341,7 @@ export class MsgpackReader {
     const at = this.pos;
     this.pos += n;
     return (
+      (n <= SHARED_MAX_BYTES ? sharedAscii(this.data, at, n) : undefined) ??
       (n <= 64 ? asciiText(this.data, at, n) : undefined) ??
       utf8Decoder.decode(this.data.subarray(at, at + n))
     );
@@ -379,6 +380,30 @@ export class MsgpackReader {
   /** A Go `[]byte` where nil and empty mean the same. */
   readBytes(): Uint8Array {
     return this.readBytesOrNull() ?? new Uint8Array(0);
+  }
+
+  /**
+   * {@link readBytes} for the short values read by the thousand and kept by many (addresses,
+   * Vsn, small Meta): equal bytes give the same array, which nobody may modify. Longer values,
+   * and forms other than str and bin8, are copies as with readBytes.
+   */
+  readSharedBytes(): Uint8Array {
+    const tag = this.peek();
+    let at: number;
+    let n: number;
+    if ((tag & 0xe0) === 0xa0) {
+      n = tag & 0x1f;
+      at = this.pos + 1;
+    } else if (tag === 0xc4 && this.pos + 1 < this.data.length) {
+      n = this.data[this.pos + 1]!;
+      at = this.pos + 2;
+    } else {
+      return this.readBytes();
+    }
+    // Too long to share, or truncated: readBytes copies, or throws as it always does.
+    if (n > SHARED_MAX_BYTES || at + n > this.data.length) return this.readBytes();
+    this.pos = at + n;
+    return sharedBytes(this.data, at, n);
   }
 
   /** Any msgpack integer format, as a bigint so 64-bit values stay exact. */
@@ -544,6 +569,65 @@ export class MsgpackReader {
       if (!onField(key, target as T, this)) this.skip();
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values decoded before. A cluster's gossip repeats the same few hundred node names, addresses
+// and version vectors millions of times; a small table of the last value seen per hash of its
+// bytes gives most of them without an allocation, and members whose tables hold the same value
+// hold one copy (a thousand tables of a thousand members each, in one simulated process).
+
+/** Strings and byte values up to this long are looked up in the tables below. */
+const SHARED_MAX_BYTES = 32;
+const SHARED_BITS = 14;
+const sharedTexts = new Array<string | undefined>(1 << SHARED_BITS).fill(undefined);
+const sharedArrays = new Array<Uint8Array | undefined>(1 << SHARED_BITS).fill(undefined);
+
+/** FNV-1a of the bytes and their length, reduced to a table slot. */
+function slotOf(data: Uint8Array, at: number, length: number): number {
+  let h = 0x811c9dc5 ^ length;
+  for (let i = at; i < at + length; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return h >>> (32 - SHARED_BITS);
+}
+
+/** `bytes` as an ASCII string, the one decoded last from the same bytes when there is one. */
+function sharedAscii(data: Uint8Array, at: number, length: number): string | undefined {
+  for (let i = at; i < at + length; i++) if (data[i]! > 0x7f) return undefined;
+  const slot = slotOf(data, at, length);
+  const known = sharedTexts[slot];
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (known.charCodeAt(i) !== data[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const text = asciiText(data, at, length) as string;
+  sharedTexts[slot] = text;
+  return text;
+}
+
+/** A copy of `bytes`, or the copy made last of the same bytes. */
+function sharedBytes(data: Uint8Array, at: number, length: number): Uint8Array {
+  const slot = slotOf(data, at, length);
+  const known = sharedArrays[slot];
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (known[i] !== data[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const copy = new Uint8Array(length);
+  for (let i = 0; i < length; i++) copy[i] = data[at + i]!;
+  sharedArrays[slot] = copy;
+  return copy;
 }
 
 /**
