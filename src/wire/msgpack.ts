@@ -43,9 +43,27 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /** One struct field to write: its Go field name and how to write its value. */
 export type StructField = readonly [key: string, write: (w: MsgpackWriter) => void];
 
+/**
+ * A buffer that one writer at a time writes into, returned by {@link MsgpackWriter.finish}: nearly
+ * every message is encoded start to finish before the next, and a buffer of its own for each
+ * (off the JavaScript heap at this size) cost more than the encoding itself. A writer that finds
+ * it taken, because another is still writing, gets a buffer of its own.
+ */
+const scratch = new Uint8Array(64 * 1024);
+let scratchTaken = false;
+
 export class MsgpackWriter {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array;
   private len = 0;
+
+  constructor() {
+    if (scratchTaken) {
+      this.buf = new Uint8Array(256);
+    } else {
+      scratchTaken = true;
+      this.buf = scratch;
+    }
+  }
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -53,6 +71,7 @@ export class MsgpackWriter {
     while (size < this.len + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.len));
+    if (this.buf === scratch) scratchTaken = false;
     this.buf = next;
   }
 
@@ -211,8 +230,22 @@ export class MsgpackWriter {
     return this;
   }
 
+  /** Gives up what was written, and the shared buffer with it (a write that failed halfway). */
+  discard(): void {
+    if (this.buf === scratch) scratchTaken = false;
+    this.buf = new Uint8Array(0);
+    this.len = 0;
+  }
+
+  /** The bytes written, as a copy of their own; the writer is done with after this. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    const out = this.buf.slice(0, this.len);
+    if (this.buf === scratch) {
+      scratchTaken = false;
+      // A later call must not see the next writer's bytes.
+      this.buf = out;
+    }
+    return out;
   }
 }
 
