@@ -364,7 +364,7 @@ function readPingField(key: string, m: PingMessage, r: MsgpackReader): boolean {
       return true;
     // omitempty: present only when the key is.
     case "SourceAddr":
-      m.sourceAddr = r.readBytes();
+      m.sourceAddr = r.readSharedBytes();
       return true;
     case "SourcePort":
       m.sourcePort = r.readUint(U16);

@@ -7,7 +7,7 @@ import { HealthDelta } from "./awareness.js";
 import type { NodeContext } from "./context.js";
 import type { Dissemination } from "./dissemination.js";
 import type { MemberState } from "./members.js";
-import type { Transitions } from "./transitions.js";
+import { addressOf, type Transitions } from "./transitions.js";
 import { ProtocolFeature, protocolMax } from "./vsn.js";
 
 /** One outstanding ack: our own probe, a relayed probe, or an indirect request. */
@@ -410,7 +410,7 @@ function replyAddress(
   sourcePort: number | undefined,
 ): Address {
   if (sourceAddr !== undefined && sourceAddr.length > 0 && sourcePort !== undefined && sourcePort !== 0) {
-    return { host: bytesToIp(sourceAddr), port: sourcePort };
+    return addressOf(sourceAddr, sourcePort);
   }
   return from;
 }

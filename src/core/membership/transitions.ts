@@ -21,6 +21,23 @@ import { expectedConfirmations, Suspicion, suspicionBounds } from "./suspicion.j
 import { acceptableVsn } from "./vsn.js";
 
 /**
+ * The address last made from each decoded Addr array. Equal Addr bytes decode to one shared array
+ * (MsgpackReader.readSharedBytes), so the members that every table in the process holds for one
+ * node share one address, and its text is formatted once: a simulated cluster of a thousand nodes
+ * otherwise keeps a million of each. Addresses are never modified, only replaced.
+ */
+const addressesByAddr = new WeakMap<Uint8Array, Address>();
+
+/** The address `addr` and `port` stand for, the one made last from the same Addr array if any. */
+export function addressOf(addr: Uint8Array, port: number): Address {
+  const made = addressesByAddr.get(addr);
+  if (made !== undefined && made.port === port) return made;
+  const address = { host: bytesToIp(addr), port };
+  addressesByAddr.set(addr, address);
+  return address;
+}
+
+/**
  * The member state machine (docs/wire.md §6.2): what an alive, suspect or dead message does to the
  * table, whichever way it arrived (gossip, our own probe, a push-pull merge). Accepted news is
  * queued for dissemination; an accusation about ourselves is refuted. Owns the running
@@ -135,7 +152,7 @@ export class Transitions {
     if (known !== undefined && bytesEqual(known.addr, addr)) {
       return known.address.port === p ? known.address : { host: known.address.host, port: p };
     }
-    return { host: bytesToIp(addr), port: p };
+    return addressOf(addr, p);
   }
 
   onSuspect(msg: SuspectMessage): void {
