@@ -616,6 +616,12 @@ const SHARED_BITS = 14;
 const sharedTexts = new Array<string | undefined>(1 << SHARED_BITS).fill(undefined);
 const sharedArrays = new Array<Uint8Array | undefined>(1 << SHARED_BITS).fill(undefined);
 
+/**
+ * The byte value returned last for each length: a message's Vsn and Meta are nearly always those
+ * of the message before, found here without hashing.
+ */
+const lastArrays = new Array<Uint8Array>(SHARED_MAX_BYTES + 1).fill(new Uint8Array(0));
+
 /** FNV-1a of the bytes and their length, reduced to a table slot. */
 function slotOf(data: Uint8Array, at: number, length: number): number {
   let h = 0x811c9dc5 ^ length;
@@ -625,42 +631,44 @@ function slotOf(data: Uint8Array, at: number, length: number): number {
 
 /** `bytes` as an ASCII string, the one decoded last from the same bytes when there is one. */
 function sharedAscii(data: Uint8Array, at: number, length: number): string | undefined {
-  for (let i = at; i < at + length; i++) if (data[i]! > 0x7f) return undefined;
-  const slot = slotOf(data, at, length);
-  const known = sharedTexts[slot];
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (known.charCodeAt(i) !== data[at + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return known;
+  // ASCII check and hash in one pass.
+  let h = 0x811c9dc5 ^ length;
+  for (let i = at; i < at + length; i++) {
+    const b = data[i]!;
+    if (b > 0x7f) return undefined;
+    h = Math.imul(h ^ b, 0x01000193);
   }
+  const slot = h >>> (32 - SHARED_BITS);
+  const known = sharedTexts[slot];
+  if (known !== undefined && known.length === length && sameText(known, data, at)) return known;
   const text = asciiText(data, at, length) as string;
   sharedTexts[slot] = text;
   return text;
 }
 
+function sameText(text: string, data: Uint8Array, at: number): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== data[at + i]) return false;
+  return true;
+}
+
+function sameBytes(known: Uint8Array, data: Uint8Array, at: number): boolean {
+  for (let i = 0; i < known.length; i++) if (known[i] !== data[at + i]) return false;
+  return true;
+}
+
 /** A copy of `bytes`, or the copy made last of the same bytes. */
 function sharedBytes(data: Uint8Array, at: number, length: number): Uint8Array {
+  const last = lastArrays[length]!;
+  if (last.length === length && sameBytes(last, data, at)) return last;
   const slot = slotOf(data, at, length);
-  const known = sharedArrays[slot];
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (known[i] !== data[at + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return known;
+  let known = sharedArrays[slot];
+  if (known === undefined || known.length !== length || !sameBytes(known, data, at)) {
+    known = new Uint8Array(length);
+    for (let i = 0; i < length; i++) known[i] = data[at + i]!;
+    sharedArrays[slot] = known;
   }
-  const copy = new Uint8Array(length);
-  for (let i = 0; i < length; i++) copy[i] = data[at + i]!;
-  sharedArrays[slot] = copy;
-  return copy;
+  lastArrays[length] = known;
+  return known;
 }
 
 /**
