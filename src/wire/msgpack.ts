@@ -612,7 +612,7 @@ export class MsgpackReader {
 
 /** Strings and byte values up to this long are looked up in the tables below. */
 const SHARED_MAX_BYTES = 32;
-const SHARED_BITS = 14;
+const SHARED_BITS = 15;
 const sharedTexts = new Array<string | undefined>(1 << SHARED_BITS).fill(undefined);
 const sharedArrays = new Array<Uint8Array | undefined>(1 << SHARED_BITS).fill(undefined);
 
@@ -626,7 +626,18 @@ const lastArrays = new Array<Uint8Array>(SHARED_MAX_BYTES + 1).fill(new Uint8Arr
 function slotOf(data: Uint8Array, at: number, length: number): number {
   let h = 0x811c9dc5 ^ length;
   for (let i = at; i < at + length; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
-  return h >>> (32 - SHARED_BITS);
+  return finalSlot(h);
+}
+
+/**
+ * The table slot for hash `h`, its bits mixed first: FNV-1a alone leaves the top bits poorly
+ * spread for values that differ in their last byte only (addresses of one subnet).
+ */
+function finalSlot(h: number): number {
+  let x = h ^ (h >>> 16);
+  x = Math.imul(x, 0x45d9f3b);
+  x ^= x >>> 16;
+  return x >>> (32 - SHARED_BITS);
 }
 
 /** `bytes` as an ASCII string, the one decoded last from the same bytes when there is one. */
@@ -638,10 +649,15 @@ function sharedAscii(data: Uint8Array, at: number, length: number): string | und
     if (b > 0x7f) return undefined;
     h = Math.imul(h ^ b, 0x01000193);
   }
-  const slot = h >>> (32 - SHARED_BITS);
-  const known = sharedTexts[slot];
-  if (known !== undefined && known.length === length && sameText(known, data, at)) return known;
+  // Two places per hash, so that two values whose hashes collide do not evict each other in
+  // turn: the newest in the first, the one it displaced in the second.
+  const slot = finalSlot(h) & ~1;
+  const first = sharedTexts[slot];
+  if (first !== undefined && first.length === length && sameText(first, data, at)) return first;
+  const second = sharedTexts[slot + 1];
+  if (second !== undefined && second.length === length && sameText(second, data, at)) return second;
   const text = asciiText(data, at, length) as string;
+  sharedTexts[slot + 1] = first;
   sharedTexts[slot] = text;
   return text;
 }
@@ -660,12 +676,22 @@ function sameBytes(known: Uint8Array, data: Uint8Array, at: number): boolean {
 function sharedBytes(data: Uint8Array, at: number, length: number): Uint8Array {
   const last = lastArrays[length]!;
   if (last.length === length && sameBytes(last, data, at)) return last;
-  const slot = slotOf(data, at, length);
-  let known = sharedArrays[slot];
-  if (known === undefined || known.length !== length || !sameBytes(known, data, at)) {
-    known = new Uint8Array(length);
-    for (let i = 0; i < length; i++) known[i] = data[at + i]!;
-    sharedArrays[slot] = known;
+  // Two places per hash, as for strings above.
+  const slot = slotOf(data, at, length) & ~1;
+  const first = sharedArrays[slot];
+  let known: Uint8Array;
+  if (first !== undefined && first.length === length && sameBytes(first, data, at)) {
+    known = first;
+  } else {
+    const second = sharedArrays[slot + 1];
+    if (second !== undefined && second.length === length && sameBytes(second, data, at)) {
+      known = second;
+    } else {
+      known = new Uint8Array(length);
+      for (let i = 0; i < length; i++) known[i] = data[at + i]!;
+      sharedArrays[slot + 1] = first;
+      sharedArrays[slot] = known;
+    }
   }
   lastArrays[length] = known;
   return known;
