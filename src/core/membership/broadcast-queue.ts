@@ -91,7 +91,7 @@ export class BroadcastQueue {
       const bucket = this.#buckets[t] as Entry[];
       // Entries taken last time sit at the tail, newest first; drop them before scanning.
       while (bucket.length > 0 && isStale(bucket[bucket.length - 1] as Entry, t)) {
-        bucket.length--;
+        bucket.pop();
         this.#slots--;
       }
       for (let i = bucket.length - 1; i >= 0; i--) {
@@ -112,7 +112,9 @@ export class BroadcastQueue {
       this.#bucket(entry.transmits).push(entry);
       this.#slots++;
     }
-    if (this.#slots > 2 * this.#live + 64) this.#compact();
+    // Every take visits the stale slots it meets, each an object of its own to look at: a queue
+    // of a few live broadcasts must not drag dozens of them along.
+    if (this.#slots > 2 * this.#live + 8) this.#compact();
     return out;
   }
 
