@@ -43,9 +43,27 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /** One struct field to write: its Go field name and how to write its value. */
 export type StructField = readonly [key: string, write: (w: MsgpackWriter) => void];
 
+/**
+ * A buffer that one writer at a time writes into, returned by {@link MsgpackWriter.finish}: nearly
+ * every message is encoded start to finish before the next, and a buffer of its own for each
+ * (off the JavaScript heap at this size) cost more than the encoding itself. A writer that finds
+ * it taken, because another is still writing, gets a buffer of its own.
+ */
+const scratch = new Uint8Array(64 * 1024);
+let scratchTaken = false;
+
 export class MsgpackWriter {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array;
   private len = 0;
+
+  constructor() {
+    if (scratchTaken) {
+      this.buf = new Uint8Array(256);
+    } else {
+      scratchTaken = true;
+      this.buf = scratch;
+    }
+  }
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -53,6 +71,7 @@ export class MsgpackWriter {
     while (size < this.len + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.len));
+    if (this.buf === scratch) scratchTaken = false;
     this.buf = next;
   }
 
@@ -211,8 +230,22 @@ export class MsgpackWriter {
     return this;
   }
 
+  /** Gives up what was written, and the shared buffer with it (a write that failed halfway). */
+  discard(): void {
+    if (this.buf === scratch) scratchTaken = false;
+    this.buf = new Uint8Array(0);
+    this.len = 0;
+  }
+
+  /** The bytes written, as a copy of their own; the writer is done with after this. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    const out = this.buf.slice(0, this.len);
+    if (this.buf === scratch) {
+      scratchTaken = false;
+      // A later call must not see the next writer's bytes.
+      this.buf = out;
+    }
+    return out;
   }
 }
 
@@ -341,6 +374,7 @@ export class MsgpackReader {
     const at = this.pos;
     this.pos += n;
     return (
+      (n <= SHARED_MAX_BYTES ? sharedAscii(this.data, at, n) : undefined) ??
       (n <= 64 ? asciiText(this.data, at, n) : undefined) ??
       utf8Decoder.decode(this.data.subarray(at, at + n))
     );
@@ -379,6 +413,30 @@ export class MsgpackReader {
   /** A Go `[]byte` where nil and empty mean the same. */
   readBytes(): Uint8Array {
     return this.readBytesOrNull() ?? new Uint8Array(0);
+  }
+
+  /**
+   * {@link readBytes} for the short values read by the thousand and kept by many (addresses,
+   * Vsn, small Meta): equal bytes give the same array, which nobody may modify. Longer values,
+   * and forms other than str and bin8, are copies as with readBytes.
+   */
+  readSharedBytes(): Uint8Array {
+    const tag = this.peek();
+    let at: number;
+    let n: number;
+    if ((tag & 0xe0) === 0xa0) {
+      n = tag & 0x1f;
+      at = this.pos + 1;
+    } else if (tag === 0xc4 && this.pos + 1 < this.data.length) {
+      n = this.data[this.pos + 1]!;
+      at = this.pos + 2;
+    } else {
+      return this.readBytes();
+    }
+    // Too long to share, or truncated: readBytes copies, or throws as it always does.
+    if (n > SHARED_MAX_BYTES || at + n > this.data.length) return this.readBytes();
+    this.pos = at + n;
+    return sharedBytes(this.data, at, n);
   }
 
   /** Any msgpack integer format, as a bigint so 64-bit values stay exact. */
@@ -544,6 +602,99 @@ export class MsgpackReader {
       if (!onField(key, target as T, this)) this.skip();
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values decoded before. A cluster's gossip repeats the same few hundred node names, addresses
+// and version vectors millions of times; a small table of the last value seen per hash of its
+// bytes gives most of them without an allocation, and members whose tables hold the same value
+// hold one copy (a thousand tables of a thousand members each, in one simulated process).
+
+/** Strings and byte values up to this long are looked up in the tables below. */
+const SHARED_MAX_BYTES = 32;
+const SHARED_BITS = 15;
+const sharedTexts = new Array<string | undefined>(1 << SHARED_BITS).fill(undefined);
+const sharedArrays = new Array<Uint8Array | undefined>(1 << SHARED_BITS).fill(undefined);
+
+/**
+ * The byte value returned last for each length: a message's Vsn and Meta are nearly always those
+ * of the message before, found here without hashing.
+ */
+const lastArrays = new Array<Uint8Array>(SHARED_MAX_BYTES + 1).fill(new Uint8Array(0));
+
+/** FNV-1a of the bytes and their length, reduced to a table slot. */
+function slotOf(data: Uint8Array, at: number, length: number): number {
+  let h = 0x811c9dc5 ^ length;
+  for (let i = at; i < at + length; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return finalSlot(h);
+}
+
+/**
+ * The table slot for hash `h`, its bits mixed first: FNV-1a alone leaves the top bits poorly
+ * spread for values that differ in their last byte only (addresses of one subnet).
+ */
+function finalSlot(h: number): number {
+  let x = h ^ (h >>> 16);
+  x = Math.imul(x, 0x45d9f3b);
+  x ^= x >>> 16;
+  return x >>> (32 - SHARED_BITS);
+}
+
+/** `bytes` as an ASCII string, the one decoded last from the same bytes when there is one. */
+function sharedAscii(data: Uint8Array, at: number, length: number): string | undefined {
+  // ASCII check and hash in one pass.
+  let h = 0x811c9dc5 ^ length;
+  for (let i = at; i < at + length; i++) {
+    const b = data[i]!;
+    if (b > 0x7f) return undefined;
+    h = Math.imul(h ^ b, 0x01000193);
+  }
+  // Two places per hash, so that two values whose hashes collide do not evict each other in
+  // turn: the newest in the first, the one it displaced in the second.
+  const slot = finalSlot(h) & ~1;
+  const first = sharedTexts[slot];
+  if (first !== undefined && first.length === length && sameText(first, data, at)) return first;
+  const second = sharedTexts[slot + 1];
+  if (second !== undefined && second.length === length && sameText(second, data, at)) return second;
+  const text = asciiText(data, at, length) as string;
+  sharedTexts[slot + 1] = first;
+  sharedTexts[slot] = text;
+  return text;
+}
+
+function sameText(text: string, data: Uint8Array, at: number): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== data[at + i]) return false;
+  return true;
+}
+
+function sameBytes(known: Uint8Array, data: Uint8Array, at: number): boolean {
+  for (let i = 0; i < known.length; i++) if (known[i] !== data[at + i]) return false;
+  return true;
+}
+
+/** A copy of `bytes`, or the copy made last of the same bytes. */
+function sharedBytes(data: Uint8Array, at: number, length: number): Uint8Array {
+  const last = lastArrays[length]!;
+  if (last.length === length && sameBytes(last, data, at)) return last;
+  // Two places per hash, as for strings above.
+  const slot = slotOf(data, at, length) & ~1;
+  const first = sharedArrays[slot];
+  let known: Uint8Array;
+  if (first !== undefined && first.length === length && sameBytes(first, data, at)) {
+    known = first;
+  } else {
+    const second = sharedArrays[slot + 1];
+    if (second !== undefined && second.length === length && sameBytes(second, data, at)) {
+      known = second;
+    } else {
+      known = new Uint8Array(length);
+      for (let i = 0; i < length; i++) known[i] = data[at + i]!;
+      sharedArrays[slot + 1] = first;
+      sharedArrays[slot] = known;
+    }
+  }
+  lastArrays[length] = known;
+  return known;
 }
 
 /**

@@ -10,7 +10,6 @@
  * until it is resumed (SIGSTOP / SIGCONT), when its overdue timers run at once.
  */
 import type { Address } from "../../src/core/address.js";
-import { formatAddress } from "../../src/core/address.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../../src/core/env.js";
 import { seededRng } from "../../src/core/env.js";
 import type { MembershipConfig } from "../../src/core/membership/config.js";
@@ -27,8 +26,108 @@ interface SimEvent {
   cancelled: boolean;
 }
 
-/** Binary min-heap on (at, seq): equal times run in scheduling order. */
+/**
+ * Events in (at, seq) order: equal times run in scheduling order. Nearly every event falls due
+ * within a few seconds (datagrams in a millisecond or two, timers within a probe interval), so
+ * those wait unsorted in a ring of one bucket per millisecond, and a bucket is sorted only when
+ * the clock reaches it: a large cluster schedules tens of events per virtual millisecond, and a
+ * heap of all of them (a few hundred thousand, spread over a large heap) cost a cache miss at
+ * every level. Events further ahead wait in a binary heap until their millisecond comes.
+ */
 class EventQueue {
+  /** The bucket of millisecond `cur` (those before it are empty), sorted, run up to `#next`. */
+  #current: SimEvent[] = [];
+  #next = 0;
+  #cur = 0;
+  readonly #ring: SimEvent[][] = Array.from({ length: RING }, () => []);
+  /** Events in the ring, the current bucket excluded. */
+  #inRing = 0;
+  readonly #far = new EventHeap();
+
+  get size(): number {
+    return this.#current.length - this.#next + this.#inRing + this.#far.size;
+  }
+
+  count(predicate: (e: SimEvent) => boolean): number {
+    let n = 0;
+    for (let i = this.#next; i < this.#current.length; i++) if (predicate(this.#current[i] as SimEvent)) n++;
+    for (const bucket of this.#ring) for (const e of bucket) if (predicate(e)) n++;
+    return n + this.#far.count(predicate);
+  }
+
+  push(e: SimEvent): void {
+    const ms = Math.floor(e.at);
+    if (ms <= this.#cur) {
+      // Due within the current millisecond: into its place among the events not yet run.
+      const c = this.#current;
+      let lo = this.#next;
+      let hi = c.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (before(c[mid] as SimEvent, e)) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === c.length) c.push(e);
+      else c.splice(lo, 0, e);
+    } else if (ms - this.#cur < RING) {
+      (this.#ring[ms & RING_MASK] as SimEvent[]).push(e);
+      this.#inRing++;
+    } else {
+      this.#far.push(e);
+    }
+  }
+
+  /** The next event due at or before `t`, removed; undefined when there is none. */
+  popUntil(t: number): SimEvent | undefined {
+    for (;;) {
+      const c = this.#current;
+      if (this.#next < c.length) {
+        const e = c[this.#next] as SimEvent;
+        if (e.at > t) return undefined;
+        c[this.#next++] = undefined as unknown as SimEvent;
+        return e;
+      }
+      // The current millisecond is done: on to the next, or, with the ring empty, straight to
+      // the first far event's (the milliseconds between hold nothing).
+      let ms = this.#cur + 1;
+      if (this.#inRing === 0) {
+        const far = this.#far.peek();
+        if (far === undefined) return undefined;
+        ms = Math.max(ms, Math.floor(far.at));
+      }
+      if (ms > t) return undefined;
+      this.#advance(ms);
+    }
+  }
+
+  /** Makes millisecond `ms` (> cur) current: its bucket and the far events now due, sorted. */
+  #advance(ms: number): void {
+    const bucket = this.#ring[ms & RING_MASK] as SimEvent[];
+    let events: SimEvent[];
+    if (ms - this.#cur < RING && bucket.length > 0) {
+      events = bucket;
+      this.#ring[ms & RING_MASK] = [];
+      this.#inRing -= events.length;
+    } else {
+      events = [];
+    }
+    // Events that were beyond the ring's reach when scheduled join their millisecond here.
+    for (let f = this.#far.peek(); f !== undefined && Math.floor(f.at) <= ms; f = this.#far.peek()) {
+      events.push(this.#far.pop() as SimEvent);
+    }
+    if (events.length > 1) events.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.#current = events;
+    this.#next = 0;
+    this.#cur = ms;
+  }
+}
+
+/** Milliseconds the ring of buckets covers ahead of the current one. */
+const RING = 8192;
+const RING_MASK = RING - 1;
+
+/** Binary min-heap on (at, seq), for the events beyond the ring. */
+class EventHeap {
   readonly #heap: SimEvent[] = [];
 
   get size(): number {
@@ -159,7 +258,8 @@ export class SimNetwork {
   };
   readonly #defaults: LinkProfile;
   readonly #queue = new EventQueue();
-  readonly #byAddress = new Map<string, SimHost>();
+  /** Hosts by address, host text then port: looked up for every datagram, without a key string. */
+  readonly #byAddress = new Map<string, Map<number, SimHost>>();
   readonly #byName = new Map<string, SimHost>();
   readonly #links = new Map<string, Partial<LinkProfile>>();
   readonly #cuts = new Set<string>();
@@ -184,7 +284,12 @@ export class SimNetwork {
 
   addHost(name: string, address: Address): SimHost {
     const host = new SimHost(this, name, address);
-    this.#byAddress.set(formatAddress(address), host);
+    let ports = this.#byAddress.get(address.host);
+    if (ports === undefined) {
+      ports = new Map();
+      this.#byAddress.set(address.host, ports);
+    }
+    ports.set(address.port, host);
     this.#byName.set(name, host);
     return host;
   }
@@ -226,9 +331,8 @@ export class SimNetwork {
   /** Runs every event due up to and including virtual time `t`, then sets the clock to `t`. */
   runUntil(t: number): void {
     for (;;) {
-      const next = this.#queue.peek();
-      if (next === undefined || next.at > t) break;
-      this.#queue.pop();
+      const next = this.#queue.popUntil(t);
+      if (next === undefined) break;
       if (next.cancelled) continue;
       this.#now = next.at;
       const owner = next.owner;
@@ -319,7 +423,7 @@ export class SimNetwork {
   }
 
   blocked(from: SimHost, to: SimHost): boolean {
-    if (this.#cuts.has(`${from.name}>${to.name}`)) return true;
+    if (this.#cuts.size > 0 && this.#cuts.has(`${from.name}>${to.name}`)) return true;
     if (this.#partition) {
       const a = this.#partition.get(from.name);
       const b = this.#partition.get(to.name);
@@ -329,6 +433,7 @@ export class SimNetwork {
   }
 
   #link(from: SimHost, to: SimHost): LinkProfile {
+    if (this.#links.size === 0) return this.#defaults;
     const o = this.#links.get(`${from.name}>${to.name}`);
     return o ? { ...this.#defaults, ...o } : this.#defaults;
   }
@@ -344,7 +449,7 @@ export class SimNetwork {
   sendPacket(from: SimHost, to: Address, data: Uint8Array): void {
     if (from.down) return;
     this.stats.packetsSent++;
-    const dest = this.#byAddress.get(formatAddress(to));
+    const dest = this.#byAddress.get(to.host)?.get(to.port);
     if (!dest || this.blocked(from, dest)) {
       this.stats.packetsBlocked++;
       return;
@@ -385,7 +490,7 @@ export class SimNetwork {
       else done(err, reply);
     };
     const timeout = this.schedule(options.timeoutMs, () => settle(new Error("stream timeout")), from);
-    const dest = this.#byAddress.get(formatAddress(to));
+    const dest = this.#byAddress.get(to.host)?.get(to.port);
     if (!dest || dest.killed) {
       this.schedule(2 * this.#defaults.latencyMs, () => settle(new Error("connection refused")), from);
       return;

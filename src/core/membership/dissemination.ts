@@ -1,4 +1,10 @@
-import { encodeCompound, encodeMessage, MAX_COMPOUND_PARTS, withCrc } from "../../wire/codec.js";
+import {
+  encodeCompound,
+  encodeCompoundWithCrc,
+  encodeMessage,
+  MAX_COMPOUND_PARTS,
+  withCrc,
+} from "../../wire/codec.js";
 import type { Address } from "../address.js";
 import { BroadcastQueue, retransmitLimit } from "./broadcast-queue.js";
 import type { NodeContext } from "./context.js";
@@ -78,9 +84,8 @@ export class Dissemination {
       const room = ctx.config.udpBufferSize - COMPOUND_HEADER_BYTES - this.#crcBytes(target);
       const parts = this.#takeBroadcasts(room, MAX_COMPOUND_PARTS, target);
       if (parts.length === 0) return;
-      const packet = parts.length === 1 ? (parts[0] as Uint8Array) : encodeCompound(parts);
       ctx.stats.gossipPackets++;
-      this.sendPacket(target.address, packet, target);
+      this.#sendParts(target.address, parts, target);
     }
   }
 
@@ -123,8 +128,24 @@ export class Dissemination {
     const room =
       this.#ctx.config.udpBufferSize - message.length - COMPOUND_HEADER_BYTES - this.#crcBytes(dest);
     const extra = room > 0 ? this.#takeBroadcasts(room, MAX_COMPOUND_PARTS - 1, dest) : [];
-    const packet = extra.length === 0 ? message : encodeCompound([message, ...extra]);
-    this.sendPacket(to, packet, dest);
+    if (extra.length === 0) {
+      this.sendPacket(to, message, dest);
+      return;
+    }
+    extra.unshift(message);
+    this.#sendParts(to, extra, dest);
+  }
+
+  /** One message as it is, several as a compound; framed as {@link sendPacket} frames. */
+  #sendParts(to: Address, parts: Uint8Array[], dest: MemberState | undefined): void {
+    if (parts.length === 1) {
+      this.sendPacket(to, parts[0] as Uint8Array, dest);
+      return;
+    }
+    const framed = this.#crcBytes(dest) > 0 ? encodeCompoundWithCrc(parts) : encodeCompound(parts);
+    this.#ctx.stats.packetsOut++;
+    this.#ctx.stats.bytesOut += framed.length;
+    this.#ctx.transport.sendPacket(to, framed);
   }
 
   /** Adds the CRC header for a known destination that checks it (PMax >= 5, docs/wire.md §4.5). */

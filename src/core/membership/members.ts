@@ -35,6 +35,8 @@ export function viewOf(state: MemberState): MemberView {
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  // Decoded addresses, Vsn and Meta are shared between messages (MsgpackReader.readSharedBytes).
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -7,7 +7,7 @@ import { HealthDelta } from "./awareness.js";
 import type { NodeContext } from "./context.js";
 import type { Dissemination } from "./dissemination.js";
 import type { MemberState } from "./members.js";
-import type { Transitions } from "./transitions.js";
+import { addressOf, type Transitions } from "./transitions.js";
 import { ProtocolFeature, protocolMax } from "./vsn.js";
 
 /** One outstanding ack: our own probe, a relayed probe, or an indirect request. */
@@ -49,8 +49,13 @@ export class Probing {
   #tickPending = false;
   /** Members whose latest probe by us failed; not asked to help until one of ours succeeds. */
   readonly #unanswered = new Set<string>();
-  /** When a datagram last came from each address (formatAddress). */
-  readonly #heard = new Map<string, number>();
+  /**
+   * When a datagram last came from each address, by host: every datagram updates it, and a key
+   * made of host and port would be a new string each time.
+   */
+  readonly #heard = new Map<string, Heard>();
+  /** Addresses in {@link #heard}. */
+  #heardCount = 0;
 
   constructor(ctx: NodeContext, gossip: Dissemination, transitions: Transitions) {
     this.#ctx = ctx;
@@ -268,20 +273,37 @@ export class Probing {
   }
 
   #heardSince(member: MemberState, since: number): boolean {
-    const at = this.#heard.get(formatAddress(member.address));
+    const at = heardAt(this.#heard.get(member.address.host), member.address.port);
     return at !== undefined && at >= since;
   }
 
   /** Drops the senders not heard from within the helpers' window, once they outnumber the members. */
   #forgetHeard(): void {
-    if (this.#heard.size <= this.#ctx.table.size) return;
+    if (this.#heardCount <= this.#ctx.table.size) return;
     const since = this.#ctx.clock.now() - 2 * this.#ctx.config.probeIntervalMs;
-    for (const [address, at] of this.#heard) if (at < since) this.#heard.delete(address);
+    for (const [host, first] of this.#heard) {
+      let kept: Heard | undefined;
+      for (let h: Heard | undefined = first; h !== undefined; h = h.next) {
+        if (h.at >= since) kept = { port: h.port, at: h.at, next: kept };
+        else this.#heardCount--;
+      }
+      if (kept === undefined) this.#heard.delete(host);
+      else this.#heard.set(host, kept);
+    }
   }
 
   /** Any datagram from `from` shows that the member there can reach us. */
   heardFrom(from: Address): void {
-    this.#heard.set(formatAddress(from), this.#ctx.clock.now());
+    const now = this.#ctx.clock.now();
+    const first = this.#heard.get(from.host);
+    for (let h = first; h !== undefined; h = h.next) {
+      if (h.port === from.port) {
+        h.at = now;
+        return;
+      }
+    }
+    this.#heard.set(from.host, { port: from.port, at: now, next: first });
+    this.#heardCount++;
   }
 
   #isAckFor(reply: Uint8Array, seqNo: number, from: Address): boolean {
@@ -369,6 +391,18 @@ export class Probing {
   }
 }
 
+/** When a datagram last came from one port of a host; the host's other ports follow. */
+interface Heard {
+  port: number;
+  at: number;
+  next: Heard | undefined;
+}
+
+function heardAt(first: Heard | undefined, port: number): number | undefined {
+  for (let h = first; h !== undefined; h = h.next) if (h.port === port) return h.at;
+  return undefined;
+}
+
 /** Where to answer a ping: its Source fields when both are set, else the datagram's origin (docs/wire.md §3.1). */
 function replyAddress(
   from: Address,
@@ -376,7 +410,7 @@ function replyAddress(
   sourcePort: number | undefined,
 ): Address {
   if (sourceAddr !== undefined && sourceAddr.length > 0 && sourcePort !== undefined && sourcePort !== 0) {
-    return { host: bytesToIp(sourceAddr), port: sourcePort };
+    return addressOf(sourceAddr, sourcePort);
   }
   return from;
 }

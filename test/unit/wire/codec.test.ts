@@ -8,6 +8,7 @@ import {
   decodePacket,
   decodeStreamMessage,
   encodeCompound,
+  encodeCompoundWithCrc,
   encodeMessage,
   encodeStreamMessage,
   encodeUserStream,
@@ -127,6 +128,12 @@ describe("compound (§4.2)", () => {
     const v = loadVectors().find((x) => x.id === "plain/udp-compound-nack-suspect")!;
     assert.equal(toHex(encodeCompound(parts)), toHex(v.bin));
     assert.equal(toHex(encodeCompound(parts).subarray(0, 6)), "070200090027");
+  });
+
+  it("builds a compound with its CRC header in one buffer, as withCrc of the compound", () => {
+    const parts = [encodeMessage(nack), encodeMessage(suspect)];
+    assert.equal(toHex(encodeCompoundWithCrc(parts)), toHex(withCrc(encodeCompound(parts))));
+    assert.throws(() => encodeCompoundWithCrc([parts[0]!, new Uint8Array(0)]), RangeError);
   });
 
   it("refuses more than 127 parts and empty parts", () => {

@@ -125,7 +125,40 @@ describe("MsgpackWriter", () => {
   });
 });
 
+describe("MsgpackWriter buffers", () => {
+  it("keeps writers that overlap apart, and what finish returned stays as it was", () => {
+    const a = new MsgpackWriter().str("first");
+    const b = new MsgpackWriter().str("second");
+    const outA = a.finish();
+    const c = new MsgpackWriter().str("third");
+    assert.equal(toHex(b.finish()), toHex(Uint8Array.from([0xa6, ...Buffer.from("second")])));
+    assert.equal(toHex(c.finish()), toHex(Uint8Array.from([0xa5, ...Buffer.from("third")])));
+    assert.equal(toHex(outA), toHex(Uint8Array.from([0xa5, ...Buffer.from("first")])));
+  });
+
+  it("grows past 64 KiB and gives the buffer back after a discarded write", () => {
+    const big = new MsgpackWriter().raw(new Uint8Array(100_000).fill(7)).finish();
+    assert.equal(big.length, 100_000);
+    const failed = new MsgpackWriter().str("half");
+    failed.discard();
+    assert.equal(toHex(new MsgpackWriter().nil().finish()), "c0");
+  });
+});
+
 describe("MsgpackReader", () => {
+  it("reads equal short byte values as one shared array, longer ones and other forms as copies", () => {
+    const read = (hex: string) => new MsgpackReader(fromHex(hex)).readSharedBytes();
+    const a = read("a40a000001");
+    assert.equal(toHex(a), "0a000001");
+    assert.equal(read("a40a000001"), a);
+    assert.equal(read("c4040a000001"), a);
+    assert.notEqual(read("a40a000002"), a);
+    assert.equal(toHex(read("940a000001")), "0a000001");
+    const long = `da0021${"07".repeat(33)}`;
+    assert.notEqual(read(long), read(long));
+    assert.throws(() => read("a40a00"), TruncatedError);
+  });
+
   it("reads byte fields from str, str8, bin and arrays of small integers (§2.2)", () => {
     for (const hex of [
       "a37f0001",
