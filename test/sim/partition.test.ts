@@ -109,6 +109,31 @@ describe("partitions on a simulated network (local profile)", () => {
     });
   }
 
+  it("a node cut off for an hour merges back by itself once the network heals", () => {
+    // Long after every member has forgotten the other side (and it them), the reconnect attempts
+    // to known peers must still be running, on both sides: nobody is told to join again.
+    for (let seed = 1; seed <= 3; seed++) {
+      const cluster = new SimCluster({ size: 5, seed, config: local });
+      cluster.joinAll();
+      converged(cluster);
+      const names = cluster.names;
+      const lone = names[4] as string;
+      cluster.net.partition([names.slice(0, 4), [lone]]);
+      cluster.net.runFor(60 * 60_000);
+      assert.ok(!cluster.allSee(names, names, "alive"), "split for the hour");
+      cluster.net.heal();
+      const healedAt = cluster.net.now;
+      const whole = cluster.net.runUntilTrue(
+        () => cluster.allSee(names, names, "alive"),
+        local.pushPullIntervalMs,
+        100,
+      );
+      assert.ok(whole !== undefined, `seed ${seed}: not whole one push-pull interval after the heal`);
+      console.log(`  seed ${seed}: whole ${whole - healedAt} ms after an hour apart`);
+      cluster.stopAll();
+    }
+  });
+
   for (const lossRate of [0, 0.05, 0.1]) {
     it(`${lossRate * 100}% packet loss, UDP only: no healthy node is declared dead, in a whole cluster or inside the sides of a split`, () => {
       // Without the TCP fallback ping every lost datagram can fail a probe, so loss raises suspicions.
