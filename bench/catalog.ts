@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type AgentProcess, api, waitFor } from "../test/helpers/cluster.js";
+import { type AgentProcess, api, startAgent, waitFor } from "../test/helpers/cluster.js";
 
 /**
  * The synthetic catalog the state benches load (`bench:state`, `bench:memory`), and how they wait
@@ -65,4 +65,20 @@ export async function holdAll(agents: AgentProcess[], n: number, timeoutMs: numb
     100,
   );
   return Date.now() - t0;
+}
+
+/**
+ * Agents a, b and c, joined through a, pushed onto `agents` as they start (for the cleanup);
+ * returns a. `nodeArgs` go to node itself (e.g. --heapsnapshot-signal).
+ */
+export async function startThree(
+  path: string,
+  agents: AgentProcess[],
+  nodeArgs: string[] = [],
+): Promise<AgentProcess> {
+  const a = await startAgent({ name: "a", dataDir: `${path}/a`, nodeArgs });
+  agents.push(a);
+  for (const name of ["b", "c"])
+    agents.push(await startAgent({ name, dataDir: `${path}/${name}`, join: [a.gossip], nodeArgs }));
+  return a;
 }

@@ -2,12 +2,11 @@ import {
   type AgentProcess,
   api,
   metricValue,
-  startAgent,
   stopAgent,
   tempDir,
   waitFor,
 } from "../test/helpers/cluster.js";
-import { holdAll, load, rssBytes } from "./catalog.js";
+import { holdAll, load, rssBytes, startThree } from "./catalog.js";
 import { summarize } from "./report.js";
 
 /**
@@ -40,12 +39,7 @@ async function read(agent: AgentProcess): Promise<Reading> {
 const dir = tempDir("heck-bench-memory-");
 const agents: AgentProcess[] = [];
 try {
-  const a = await startAgent({ name: "a", dataDir: `${dir.path}/a`, nodeArgs: NODE_ARGS });
-  agents.push(a);
-  for (const name of ["b", "c"])
-    agents.push(
-      await startAgent({ name, dataDir: `${dir.path}/${name}`, join: [a.gossip], nodeArgs: NODE_ARGS }),
-    );
+  const a = await startThree(dir.path, agents, NODE_ARGS);
   await waitFor(
     "3 members",
     async () => (await api<{ members: unknown[] }>(a, "GET", "/v1/members")).body.members.length === 3,

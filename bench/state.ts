@@ -12,7 +12,7 @@ import {
   tempDir,
   waitFor,
 } from "../test/helpers/cluster.js";
-import { BATCH, holdAll, load, rssBytes, specFor } from "./catalog.js";
+import { BATCH, holdAll, load, rssBytes, specFor, startThree } from "./catalog.js";
 import { machineLine, summarize, table, writeSection } from "./report.js";
 
 /**
@@ -149,15 +149,6 @@ async function pageLatencies(agent: AgentProcess, owner: string): Promise<Record
     out.owner?.push((await timedGet(agent, `/v1/origins?limit=1000&owner=${owner}`)).ms);
   }
   return out;
-}
-
-/** Agents a, b and c, joined through a, pushed onto `agents` as they start (for the cleanup); returns a. */
-async function startThree(path: string, agents: AgentProcess[]): Promise<AgentProcess> {
-  const a = await startAgent({ name: "a", dataDir: `${path}/a` });
-  agents.push(a);
-  for (const name of ["b", "c"])
-    agents.push(await startAgent({ name, dataDir: `${path}/${name}`, join: [a.gossip] }));
-  return a;
 }
 
 interface Figures {
