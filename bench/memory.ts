@@ -1,11 +1,4 @@
-import {
-  type AgentProcess,
-  api,
-  metricValue,
-  stopAgent,
-  tempDir,
-  waitFor,
-} from "../test/helpers/cluster.js";
+import { type AgentProcess, api, metricValue, stopAgent, tempDir, waitFor } from "../test/helpers/cluster.js";
 import { holdAll, load, rssBytes, startThree } from "./catalog.js";
 import { summarize } from "./report.js";
 
