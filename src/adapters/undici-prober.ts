@@ -6,6 +6,7 @@ import { parseExpectStatus, type StatusMatcher } from "../core/checks/expect-sta
 import type { ProbeResult, Prober, ProbeSignal } from "../core/checks/prober.js";
 import { deniedAddressReason, ipLiteralBytes } from "../core/checks/target-policy.js";
 import type { OriginSpec } from "../core/state/types.js";
+import { internText } from "../core/state/intern.js";
 
 /**
  * How much of a response body a probe reads. A health endpoint answers in a few hundred bytes;
@@ -115,6 +116,7 @@ interface Pools {
 export class UndiciProber implements Prober {
   private readonly pools = new Map<string, Pools>();
   private readonly targets = new WeakMap<OriginSpec, Target>();
+  private plainHeaders: Readonly<Record<string, string>> | undefined;
   /** The deadlines of the probes in flight (used by ProbeRun). */
   readonly deadlines = new DeadlineSweep();
   private readonly userAgent: string;
@@ -233,12 +235,13 @@ export class UndiciProber implements Prober {
   private httpTarget(spec: OriginSpec): HttpTarget {
     const url = new URL(spec.url);
     const pools = this.poolsFor(spec);
-    const origin = `${url.protocol}//${url.host}`;
+    // Many origins share a host: one string for all of them.
+    const origin = internText(`${url.protocol}//${url.host}`);
     const options: Dispatcher.DispatchOptions & { servername?: string } = {
       origin,
       path: `${url.pathname}${url.search}`,
       method: spec.method,
-      headers: Object.freeze(this.headersFor(spec)),
+      headers: this.headersFor(spec),
     };
     if (spec.freshConnection) options.reset = true;
     if (spec.tlsServerName !== undefined) options.servername = spec.tlsServerName;
@@ -328,7 +331,19 @@ export class UndiciProber implements Prober {
   };
 
   /** The user's headers, then heck's, which win over a user header of the same name. */
-  private headersFor(spec: OriginSpec): Record<string, string> {
+  /**
+   * The request headers of `spec`. A spec with no headers of its own and no Host override (nearly
+   * every one) shares one frozen object: a cache of 100,000 targets holds one copy, not 100,000.
+   */
+  private headersFor(spec: OriginSpec): Readonly<Record<string, string>> {
+    if (spec.hostHeader === undefined && Object.keys(spec.headers).length === 0) {
+      this.plainHeaders ??= Object.freeze(this.ownHeaders(spec));
+      return this.plainHeaders;
+    }
+    return Object.freeze(this.ownHeaders(spec));
+  }
+
+  private ownHeaders(spec: OriginSpec): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(spec.headers)) {
       const lower = name.toLowerCase();

@@ -1,4 +1,4 @@
-import { type CheckState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
+import { type CheckState, checkState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
 import { type DueItem, DueQueue } from "../core/checks/due-queue.js";
 import type { ProbeResult, Prober, ProbeSignal, ProbeSignalListener } from "../core/checks/prober.js";
 import {
@@ -92,8 +92,11 @@ interface Task extends DueItem {
   inFlight: InFlightProbe | undefined;
   /** Counts the task's probes, so that a result is taken only from the latest. */
   probes: number;
-  /** When this node's last probe of the origin completed; undefined before the first. */
-  probedAt?: number;
+  /**
+   * When this node's last probe of the origin completed; undefined before the first. Set in the
+   * literal that makes a task, so that every task has one shape with all its fields in the object.
+   */
+  probedAt: number | undefined;
 }
 
 /** The reason a probe is aborted with when its task ends. */
@@ -406,6 +409,7 @@ export class Checker {
         phase: "queued",
         inFlight: undefined,
         probes: 0,
+        probedAt: undefined,
         dueAt: inheritedDueAt(
           id,
           intervalFor(spec, check),
@@ -594,7 +598,7 @@ export class Checker {
         // The origin answered the other member: the failure is this node's own. No verdict; the
         // streak starts over, so the next failures ask again.
         this.#o.onConfirm?.("refuted");
-        task.check = { status: task.check.status, successes: 0, failures: 0 };
+        task.check = checkState(task.check.status, 0, 0);
       } else {
         this.#o.onConfirm?.(answer ? "confirmed" : "unanswered");
         this.#record(task, spec, false, latencyMs, error, answer?.by ?? null);

@@ -25,7 +25,33 @@ export type Thresholds = Pick<OriginSpec, "healthyThreshold" | "unhealthyThresho
  * thresholds ask of this owner.
  */
 export function initialCheckState(replicated: HealthStatus = "unknown"): CheckState {
-  return { status: replicated, successes: 0, failures: 0 };
+  return checkState(replicated, 0, 0);
+}
+
+/** Streaks up to this length are shared states; longer ones are made as needed. */
+const SHARED_STREAK = 32;
+
+/** Shared, frozen states: [status][streak], one table for success streaks and one for failures. */
+const shared = new Map<HealthStatus, { successes: CheckState[]; failures: CheckState[] }>();
+for (const status of ["unknown", "healthy", "unhealthy"] as const) {
+  const row = { successes: [] as CheckState[], failures: [] as CheckState[] };
+  for (let n = 0; n <= SHARED_STREAK; n++) {
+    row.successes.push(Object.freeze({ status, successes: n, failures: 0 }));
+    row.failures.push(n === 0 ? (row.successes[0] as CheckState) : Object.freeze({ status, successes: 0, failures: n }));
+  }
+  shared.set(status, row);
+}
+
+/**
+ * The state with these fields. A state is a value (never changed in place), and an owner's probe
+ * makes one per probe: at 100,000 owned origins a new object each time would be garbage that lives
+ * an interval, so the common ones (one streak at zero, the other short) are shared.
+ */
+export function checkState(status: HealthStatus, successes: number, failures: number): CheckState {
+  const row = shared.get(status);
+  if (row !== undefined && failures === 0 && successes <= SHARED_STREAK) return row.successes[successes] as CheckState;
+  if (row !== undefined && successes === 0 && failures <= SHARED_STREAK) return row.failures[failures] as CheckState;
+  return { status, successes, failures };
 }
 
 /** The state after one completed probe (`ok`: the probe succeeded). Pure. */
@@ -36,5 +62,5 @@ export function nextCheckState(state: CheckState, ok: boolean, thresholds: Thres
   if (status === "unknown") status = ok ? "healthy" : "unhealthy";
   else if (status === "healthy" && failures >= thresholds.unhealthyThreshold) status = "unhealthy";
   else if (status === "unhealthy" && successes >= thresholds.healthyThreshold) status = "healthy";
-  return { status, successes, failures };
+  return checkState(status, successes, failures);
 }

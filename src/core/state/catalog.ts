@@ -35,7 +35,10 @@ export function normalSpec(spec: OriginSpec): OriginSpec {
   }
   const normal = out as unknown as OriginSpec;
   normal.method = internText(normal.method) as OriginSpec["method"];
-  return Object.keys(normal).length === REQUIRED_KEYS ? compactSpec(normal) : normal;
+  const keys = Object.keys(normal).length;
+  if (keys === REQUIRED_KEYS) return compactSpec(normal);
+  if (keys === REQUIRED_KEYS + 1 && normal.confirm === false) return compactConfirmSpec(normal);
+  return normal;
 }
 
 /** Fields every parsed spec has (contract.md "Origin spec"); the others are optional. */
@@ -58,6 +61,23 @@ function compactSpec(s: OriginSpec): OriginSpec {
     url: s.url,
   };
   // Unexpected keys (never from parseOriginSpec): keep the copy as it is.
+  for (const key of Object.keys(s)) if (!(key in spec)) return s;
+  return spec;
+}
+
+/** The same, for the one optional field a catalog commonly sets on every origin: `confirm: false`. */
+function compactConfirmSpec(s: OriginSpec): OriginSpec {
+  const spec: OriginSpec = {
+    confirm: false,
+    expectStatus: s.expectStatus,
+    headers: s.headers,
+    healthyThreshold: s.healthyThreshold,
+    intervalMs: s.intervalMs,
+    method: s.method,
+    timeoutMs: s.timeoutMs,
+    unhealthyThreshold: s.unhealthyThreshold,
+    url: s.url,
+  };
   for (const key of Object.keys(s)) if (!(key in spec)) return s;
   return spec;
 }

@@ -552,11 +552,16 @@ export class Replicator implements MembershipDelegate {
   recordHealth(id: string, fields: HealthFields): HealthRecord | undefined {
     const entry = this.origin(id);
     if (!entry) return undefined;
-    this.#probes.set(id, {
-      checkedAt: fields.checkedAt,
-      latencyMs: fields.latencyMs,
-      error: internText(fields.error),
-    });
+    // The note is changed in place: a note per probe would be garbage that outlives the young
+    // generation (it lives an interval) and leaves holes in the old one.
+    const note = this.#probes.get(id);
+    if (note === undefined) {
+      this.#probes.set(id, { checkedAt: fields.checkedAt, latencyMs: fields.latencyMs, error: internText(fields.error) });
+    } else {
+      note.checkedAt = fields.checkedAt;
+      note.latencyMs = fields.latencyMs;
+      note.error = internText(fields.error);
+    }
     const versions = this.health.get(id);
     const current = this.#healthVersion(id, entry.target);
     if (current?.value && current.value.status === fields.status && versions?.length === 1) {
