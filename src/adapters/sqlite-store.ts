@@ -105,8 +105,13 @@ export interface StoredState {
 
 /** One transaction's worth of state changes: the whole version set of each changed key. */
 export interface StateChanges {
-  catalog: Array<[string, readonly Version<CatalogValue>[]]>;
-  health: Array<[string, readonly Version<HealthValue>[]]>;
+  /**
+   * Keys and their versions as held now (none: the key is gone). Read once, in order, inside the
+   * transaction: a caller can pass a generator that reads each key as it goes, so that a flush of
+   * 10,000 keys builds no list of them that would outlive the young generation.
+   */
+  catalog: Iterable<[string, readonly Version<CatalogValue>[]]>;
+  health: Iterable<[string, readonly Version<HealthValue>[]]>;
   /** The whole context and floor, when they changed. */
   context?: { context: CausalContext; floor: ReadonlyMap<string, number> };
 }

@@ -25,6 +25,7 @@ import type { MemberEvent, MemberStatus, MemberView } from "../core/membership/p
 import { Swim } from "../core/membership/swim.js";
 import { encodeTags, HECK_TAG, isHeckMeta } from "../core/membership/tags.js";
 import { ownerOf } from "../core/ownership/rendezvous.js";
+import type { CausalMap, Version } from "../core/state/causal-map.js";
 import { Replicator } from "../core/state/replication.js";
 import type { HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
 import { VERSION } from "../version.js";
@@ -284,7 +285,7 @@ export class HeckAgent implements HeckNodeApi {
         healthOf: (id) => replicator.healthOf(id),
         recordHealth: (id, fields) => {
           this.#recordProbe(id, fields.checkedAt, fields.latencyMs, fields.error === null);
-          const before = replicator.healthOf(id)?.status ?? "unknown";
+          const before = replicator.statusOf(id) ?? "unknown";
           const recorded = replicator.recordHealth(id, fields);
           if (fields.status !== before) this.#metrics.transitions.inc({ from: before, to: fields.status });
           return recorded;
@@ -378,8 +379,9 @@ export class HeckAgent implements HeckNodeApi {
     if (!replicator) return new Map();
     this.#ownerCounter ??= new OwnerCounter({
       // Every id the catalog holds, tombstones too (statusOf skips them): counting needs no order,
-      // and a copy of the keys is a few ms at 100,000 where filtering or sorting them is tens.
-      ids: () => [...replicator.catalog.keys()],
+      // so a pass walks the catalog's keys as they are, without a copy.
+      ids: () => replicator.catalog.keys(),
+      size: () => replicator.catalog.size,
       candidates: () => this.#ownerCandidates(),
       ownerOf: (id) => this.#ownerOf(id),
       statusOf: (id) => replicator.statusOf(id),
@@ -615,8 +617,8 @@ export class HeckAgent implements HeckNodeApi {
     const dirty = replicator.takeDirty(limit);
     if (dirty.catalog.length === 0 && dirty.health.length === 0 && !dirty.context) return dirty.more;
     store.saveState({
-      catalog: dirty.catalog.map((id) => [id, replicator.catalog.get(id) ?? []]),
-      health: dirty.health.map((id) => [id, replicator.health.get(id) ?? []]),
+      catalog: held(dirty.catalog, replicator.catalog),
+      health: held(dirty.health, replicator.health),
       ...(dirty.context ? { context: { context: replicator.context, floor: replicator.floor } } : {}),
     });
     return dirty.more;
@@ -762,4 +764,9 @@ export class HeckAgent implements HeckNodeApi {
     this.#sampler = setInterval(sample, 1000);
     this.#sampler.unref();
   }
+}
+
+/** Each of `ids` with its versions in `map`, read as the store asks for them. */
+function* held<V>(ids: readonly string[], map: CausalMap<V>): Generator<[string, readonly Version<V>[]]> {
+  for (const id of ids) yield [id, map.get(id) ?? []];
 }

@@ -2,8 +2,14 @@ import type { HealthStatus } from "../core/state/types.js";
 import { emptyOwnerCount, type OwnerCount } from "./node-api.js";
 
 export interface OwnerCounterOptions {
-  /** Live origin ids; read once at the start of a pass, and not mutated afterwards. */
-  ids(): readonly string[];
+  /**
+   * Live origin ids, read lazily through a pass: a live view of the catalog's keys serves, since an
+   * origin added or removed while a pass runs may be counted or not (the next pass has it), and no
+   * copy of 100,000 keys is made per pass.
+   */
+  ids(): Iterable<string>;
+  /** How many ids {@link ids} gives now. */
+  size(): number;
   /** Members that may own origins; each is listed even when it owns none. */
   candidates(): readonly string[];
   ownerOf(id: string): string | undefined;
@@ -53,7 +59,7 @@ export class OwnerCounter {
   counts(): Map<string, OwnerCount> {
     const last = this.#last;
     if (!last) {
-      if (this.#o.ids().length <= this.#sliceSize) {
+      if (this.#o.size() <= this.#sliceSize) {
         const pass = this.#start();
         while (!pass.step(Number.POSITIVE_INFINITY));
         return this.#last!.counts;
@@ -91,14 +97,17 @@ export class OwnerCounter {
   #start(): { step(budget: number): boolean } {
     const generation = this.#generation;
     const startedAt = this.#o.now();
-    const ids = this.#o.ids();
+    const ids = this.#o.ids()[Symbol.iterator]();
     const counts = new Map(this.#o.candidates().map((name) => [name, emptyOwnerCount()]));
-    let i = 0;
     return {
       step: (budget) => {
-        const end = Math.min(ids.length, i + budget);
-        for (; i < end; i++) {
-          const id = ids[i] as string;
+        for (let n = 0; n < budget; n++) {
+          const next = ids.next();
+          if (next.done) {
+            this.#last = { counts, startedAt, generation };
+            return true;
+          }
+          const id = next.value;
           const owner = this.#o.ownerOf(id);
           if (owner === undefined) continue;
           const status = this.#o.statusOf(id, owner);
@@ -108,9 +117,7 @@ export class OwnerCounter {
           count.origins++;
           count[status]++;
         }
-        if (i < ids.length) return false;
-        this.#last = { counts, startedAt, generation };
-        return true;
+        return false;
       },
     };
   }

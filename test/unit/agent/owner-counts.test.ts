@@ -14,6 +14,7 @@ function fixture(sliceSize = 2) {
   let now = 0;
   const counter = new OwnerCounter({
     ids: () => [...status.keys()].sort(),
+    size: () => status.size,
     candidates: () => ["n1", "n2", "n3"],
     ownerOf: (id) => id.split("-")[0],
     statusOf: (id) => status.get(id),
