@@ -1,12 +1,13 @@
 import { lookup as dnsLookup } from "node:dns";
 import { isIP, type LookupFunction, connect as netConnect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { Agent, buildConnector, type Dispatcher, interceptors } from "undici";
+import { buildConnector, type Dispatcher, interceptors } from "undici";
 import { parseExpectStatus, type StatusMatcher } from "../core/checks/expect-status.js";
 import type { ProbeResult, Prober, ProbeSignal } from "../core/checks/prober.js";
 import { deniedAddressReason, ipLiteralBytes } from "../core/checks/target-policy.js";
-import type { OriginSpec } from "../core/state/types.js";
 import { internText } from "../core/state/intern.js";
+import type { OriginSpec } from "../core/state/types.js";
+import { HostPools } from "./host-pools.js";
 
 /**
  * How much of a response body a probe reads. A health endpoint answers in a few hundred bytes;
@@ -100,7 +101,7 @@ interface ConnectAttempt {
  * origins share the defaults, so there are few.
  */
 interface Pools {
-  agent: Agent;
+  agent: HostPools;
   redirecting: Dispatcher;
   /** Connection attempts in progress, by `protocol//host:port`: the newest one per origin. */
   attempts: Map<string, ConnectAttempt>;
@@ -292,7 +293,7 @@ export class UndiciProber implements Prober {
           });
         }
       };
-      const agent = new Agent({ connect });
+      const agent = new HostPools({ connect });
       pools = {
         agent,
         redirecting: agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
