@@ -1,7 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Agent, buildConnector } from "undici";
 import { systemClock, systemRng, systemTimers } from "../src/adapters/system-env.js";
 import { UndiciProber } from "../src/adapters/undici-prober.js";
 import { Checker, type CheckerOptions, type CheckerState } from "../src/agent/checker.js";
@@ -32,10 +34,10 @@ const THROUGHPUT_RUNS = Number(process.env.HECK_BENCH_RUNS ?? 3);
 const HANDOVER_TRIALS = Number(process.env.HECK_BENCH_HANDOVER_TRIALS ?? 3);
 const HANDOVER: HandoverOptions = { nodes: 5, origins: 300, intervalMs: 5000, profile: "lan" };
 /**
- * Which parts to run, comma-separated (throughput, lateness, ownership, handover); all by default. Only a
+ * Which parts to run, comma-separated (throughput, refused, lateness, ownership, handover); all by default. Only a
  * run of every part rewrites docs/benchmarks.md.
  */
-const ALL_PARTS = ["throughput", "lateness", "ownership", "handover"] as const;
+const ALL_PARTS = ["throughput", "refused", "lateness", "ownership", "handover"] as const;
 const PARTS = new Set((process.env.HECK_BENCH_PARTS ?? ALL_PARTS.join(",")).split(",").map((p) => p.trim()));
 const runs = (part: (typeof ALL_PARTS)[number]) => PARTS.has(part);
 
@@ -262,6 +264,39 @@ function ownershipBench(members: number, origins: number, runs: number) {
   return { buildMs, leave, leaveBackground, join, moved };
 }
 
+/** A loopback port nothing listens on: every connection to it is refused at once. */
+async function refusingPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * `count` requests to a port that refuses connections, `concurrency` at a time, through `send`:
+ * requests per second and CPU microseconds per request of this process.
+ */
+async function refusedRun(
+  send: () => Promise<unknown>,
+  count: number,
+  concurrency: number,
+): Promise<{ rate: number; cpuUs: number }> {
+  let started = 0;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const worker = async () => {
+    while (started < count) {
+      started++;
+      await send().catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { rate: count / seconds, cpuUs: (used.user + used.system) / count };
+}
+
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 
 const loadAtStart = loadavg()[0] ?? Number.NaN;
@@ -350,6 +385,71 @@ try {
     const originWrk = summarize(originBusyWrk).median;
     sections.push(
       `### Throughput against one local origin\n\n${throughputTable}\n\nThe origin is one Node process (one core at most). While wrk drives it, it uses ${fmt(originWrk, 0)} % of a core (median)${originWrk >= 90 ? ": it is saturated, so wrk's figure is the origin's limit rather than wrk's, and the ratio compares heck with what this origin can serve" : ", so the origin is not what bounds wrk here; near 100 % it would be, and wrk's figure would be the origin's limit"}. Figures move with the load of the machine, which is shared; the rounds alternate wrk and heck, and the ratio is taken within each round.`,
+    );
+  }
+  if (runs("refused")) {
+    const count = Number(process.env.HECK_BENCH_REFUSED ?? 20_000);
+    console.log(
+      `refused: ${count} probes of a port that refuses connections, ${CONNECTIONS} at a time, ${THROUGHPUT_RUNS} rounds`,
+    );
+    const port = await refusingPort();
+    const target = `http://127.0.0.1:${port}/`;
+    const spec = parseOriginSpec({ url: target, intervalMs: 10_000, timeoutMs: 2000 });
+    const heck: Array<{ rate: number; cpuUs: number }> = [];
+    const agentRuns: Array<{ rate: number; cpuUs: number }> = [];
+    for (let round = 0; round < THROUGHPUT_RUNS; round++) {
+      const prober = new UndiciProber({ nodeName: "bench", version: "bench" });
+      heck.push(await refusedRun(() => prober.probe(spec), count, CONNECTIONS));
+      await prober.close();
+      // The same requests through undici's own Agent, which the prober's host pools replace.
+      const agent = new Agent({ connect: buildConnector({}) });
+      agentRuns.push(
+        await refusedRun(
+          () => agent.request({ origin: `http://127.0.0.1:${port}`, path: "/", method: "GET" }),
+          count,
+          CONNECTIONS,
+        ),
+      );
+      await agent.destroy();
+    }
+    const refusedTable = table(
+      [
+        "client, each request refused",
+        "per second (median)",
+        "min",
+        "max",
+        "CPU per request (µs, median)",
+        "min",
+        "max",
+      ],
+      [
+        [
+          "heck prober (a pool per host, kept)",
+          ...cells(
+            heck.map((r) => r.rate),
+            0,
+          ),
+          ...cells(
+            heck.map((r) => r.cpuUs),
+            0,
+          ),
+        ],
+        [
+          "undici Agent (a new pool after each refusal)",
+          ...cells(
+            agentRuns.map((r) => r.rate),
+            0,
+          ),
+          ...cells(
+            agentRuns.map((r) => r.cpuUs),
+            0,
+          ),
+        ],
+      ],
+    );
+    console.log(refusedTable);
+    sections.push(
+      `### Probes of a host that refuses connections\n\n${count} probes per round to a loopback port nothing listens on, ${CONNECTIONS} at a time, ${THROUGHPUT_RUNS} rounds alternating the two clients; CPU is this process's (the kernel refuses at once, so there is no origin to measure). Many origins behind one host that is down look like this.\n\n${refusedTable}`,
     );
   }
   if (runs("lateness")) {
