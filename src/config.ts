@@ -33,6 +33,11 @@ export interface AgentConfig {
   denyPrivateTargets: boolean;
   /** The most live origins the cluster takes; an upsert beyond it is refused with 409. */
   maxOrigins: number;
+  /**
+   * Random jitter of each probe around its instant, in percent of the interval (Envoy's
+   * `interval_jitter_percent`, centred here); 0 keeps every probe on the origin's grid.
+   */
+  probeJitterPercent: number;
 }
 
 /** The default of `maxOrigins`: ten times the size heck is built and measured for. */
@@ -60,6 +65,7 @@ const SETTINGS = [
   "logLevel",
   "denyPrivateTargets",
   "maxOrigins",
+  "probeJitterPercent",
 ] as const;
 type Setting = (typeof SETTINGS)[number];
 
@@ -85,6 +91,7 @@ const fileSchema = z
     logLevel: z.string(),
     denyPrivateTargets: z.union([z.boolean(), z.string()]),
     maxOrigins: z.union([z.number(), z.string()]),
+    probeJitterPercent: z.union([z.number(), z.string()]),
   })
   .partial()
   .strict();
@@ -205,6 +212,11 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
   if (!/^[0-9]+$/.test(maxText.trim()) || !Number.isSafeInteger(maxOrigins) || maxOrigins < 1) {
     throw new ConfigError(`maxOrigins: "${maxText}" must be a positive integer`);
   }
+  const jitterText = String(one("probeJitterPercent") ?? "0");
+  const probeJitterPercent = Number(jitterText);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(jitterText.trim()) || probeJitterPercent > 50) {
+    throw new ConfigError(`probeJitterPercent: "${jitterText}" must be a number from 0 to 50`);
+  }
   return {
     name,
     bind,
@@ -219,6 +231,7 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
     logLevel,
     denyPrivateTargets: denyText === "true" || denyText === "1",
     maxOrigins,
+    probeJitterPercent,
   };
 }
 

@@ -279,6 +279,7 @@ export class HeckAgent implements HeckNodeApi {
     this.#checker = new Checker({
       self: config.name,
       prober: this.#prober,
+      jitterPercent: config.probeJitterPercent,
       state: {
         liveOrigins: () => replicator.liveOrigins(),
         origin: (id) => replicator.origin(id),

@@ -62,7 +62,7 @@ export interface CheckerOptions {
   maxProbesPerHost?: number;
   /** Probes started in one turn of the event loop; the rest start on the next turns. @default 256 */
   maxStartsPerTurn?: number;
-  /** Jitter of each later probe, in percent of the interval, centred on it (Envoy's interval_jitter_percent). @default 10 */
+  /** Jitter of each later probe, in percent of the interval, centred on it (Envoy's interval_jitter_percent). @default 0 */
   jitterPercent?: number;
   /**
    * A new origin is first probed within min(interval, this), spread by id; an overdue inherited
@@ -169,6 +169,11 @@ class Fifo<T> {
   }
   push(item: T): void {
     this.#items.push(item);
+  }
+  /** Puts `item` first in line. */
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
   }
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
@@ -551,13 +556,16 @@ export class Checker {
     this.#inFlight--;
     const slot = probe.slot;
     slot.inFlight--;
-    // The host has a free slot: its first waiting probe goes back in line. Origins that moved away
-    // while they waited are still in the host's line (they are dropped here, not searched for when
-    // they move): skip them, or the free slot goes to nobody and the live ones behind them wait
-    // for another probe of the host to finish, which for a host with few origins left is seconds.
+    // The host has a free slot: its first waiting probe goes first in line, so that the next
+    // drain gives it this slot. At the back of the line, probes of the same host ahead of it could
+    // take the slot first and send it to the back of the host's line again, time after time: under
+    // overload an origin could wait without end. Origins that moved away while they waited are
+    // still in the host's line (they are dropped here, not searched for when they move): skip them,
+    // or the free slot goes to nobody and the live ones behind them wait for another probe of the
+    // host to finish, which for a host with few origins left is seconds.
     let next = slot.waiting?.shift();
     while (next !== undefined && next.phase !== "waiting") next = slot.waiting?.shift();
-    if (next !== undefined) this.#ready.push(next);
+    if (next !== undefined) this.#ready.unshift(next);
     if (slot.inFlight === 0 && (slot.waiting === undefined || slot.waiting.size === 0)) {
       if (this.#hosts.get(slot.host) === slot) this.#hosts.delete(slot.host);
     }

@@ -90,6 +90,10 @@ function registerAgentCommand(program: Command, ctx: CliContext): void {
       "refuse probe targets in loopback, link-local, private and unique-local ranges",
     )
     .option("--max-origins <n>", "the most origins the cluster takes (default 1000000)")
+    .option(
+      "--probe-jitter-percent <p>",
+      "random jitter of each probe, percent of its interval, 0 to 50 (default 0: every probe on the origin's grid)",
+    )
     .action(async (flags: RawSettings) => {
       const { runAgentCommand } = await import("./commands/agent.js");
       ctx.exitCode = await runAgentCommand(flags);

@@ -150,4 +150,24 @@ describe("agent configuration", () => {
       /denyPrivateTargets/,
     );
   });
+
+  test("probeJitterPercent: 0 by default, 0 to 50 from a flag, the environment or a file", () => {
+    assert.equal(resolveAgentConfig({ name: "n" }, {}).probeJitterPercent, 0);
+    assert.equal(resolveAgentConfig({ name: "n", probeJitterPercent: "10" }, {}).probeJitterPercent, 10);
+    assert.equal(
+      resolveAgentConfig({ name: "n" }, { HECK_PROBE_JITTER_PERCENT: "2.5" }).probeJitterPercent,
+      2.5,
+    );
+    assert.equal(
+      resolveAgentConfig({ config: file({ name: "n", probeJitterPercent: 50 }) }, {}).probeJitterPercent,
+      50,
+    );
+    for (const bad of ["51", "-1", "ten", "1e1", ""]) {
+      assert.throws(
+        () => resolveAgentConfig({ name: "n", probeJitterPercent: bad }, {}),
+        /probeJitterPercent/,
+        bad,
+      );
+    }
+  });
 });

@@ -7,11 +7,14 @@
  *   the origin's grid of instants (its phase plus whole intervals, {@link gridDueAt}), so that
  *   origins bunched by a handover or a backlog spread out again, and every node computes the same
  *   grid for an origin;
- * - a random jitter on every later probe, a percentage of the interval as Envoy's
- *   `interval_jitter_percent`, so that origins with the same interval do not stay in lock step
- *   (the same reason memberlist and Serf randomise their timers). Unlike Envoy's, which only adds,
- *   it is centred on the interval: the mean gap stays exactly one interval, so an origin sees one
- *   probe per interval on average, not slightly fewer.
+ * - optionally, a random jitter on every later probe, a percentage of the interval as Envoy's
+ *   `interval_jitter_percent` (the agent's `--probe-jitter-percent`). Unlike Envoy's, which only
+ *   adds, it is centred on the interval: the mean gap stays exactly one interval, so an origin sees
+ *   one probe per interval on average, not slightly fewer. It is off by default, as in Envoy and
+ *   HAProxy: the phases already keep origins with the same interval apart, and with a jitter of
+ *   J % two probes of an origin may be up to J % of an interval further apart than the interval,
+ *   which is as much longer as an origin whose owner crashes can go unprobed (issue 8, item 3:
+ *   at most the failure detection time plus one interval).
  *
  * Which interval applies depends on the check state, as HAProxy's `inter`, `fastinter` and
  * `downinter`: see {@link intervalFor}.
@@ -21,8 +24,11 @@ import type { Rng } from "../env.js";
 import type { OriginSpec } from "../state/types.js";
 import type { CheckState } from "./check-state.js";
 
-/** Later probes come within ±(jitterPercent / 2) % of one interval after the previous start. */
-export const DEFAULT_JITTER_PERCENT = 10;
+/**
+ * Later probes come within ±(jitterPercent / 2) % of one interval around their grid instant; by
+ * default on it exactly.
+ */
+export const DEFAULT_JITTER_PERCENT = 0;
 
 /**
  * An inherited origin is first probed within min(interval, this): a new owner must not leave an

@@ -315,6 +315,26 @@ describe("checker", () => {
     checker.stop();
   });
 
+  test("under overload, a host's waiting probes take its free slots in turn: none waits without end", async () => {
+    // 200 origins on 10 hosts; 20 probes of 300 ms at a time (3 per host): about 67 a second
+    // against a demand of 200, so a round of every origin takes some 3 s.
+    const { prober, state, checker, run } = setup({ maxConcurrentProbes: 20, maxProbesPerHost: 3 });
+    prober.delayMs = 300;
+    for (let i = 0; i < 200; i++) {
+      state.add(`o${i}`, spec(1000, { url: `http://127.0.0.${1 + (i % 10)}:1/o${i}`, timeoutMs: 500 }));
+    }
+    checker.reconcile();
+    await run(30_000);
+    const times = new Map<string, number[]>();
+    for (const c of prober.calls) times.set(c.url, [...(times.get(c.url) ?? []), c.at]);
+    assert.equal(times.size, 200, "every origin probed");
+    for (const [url, at] of times) {
+      const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
+      assert.ok(at.length >= 5 && Math.max(...gaps) <= 8000, `${url}: ${at.length} probes, gaps ${gaps}`);
+    }
+    checker.stop();
+  });
+
   test("fastIntervalMs while the status changes, downIntervalMs while down", async () => {
     const { prober, state, checker, run } = setup({ jitterPercent: 0 });
     const url = "http://127.0.0.1:1/flaky";
