@@ -154,6 +154,12 @@ function releaseNameId(name: string, id: number): void {
   freeIds.push(id);
 }
 
+/**
+ * The positions {@link MemberTable.randomMembers} has swapped, one map for every pick of the
+ * process (a pick calls nothing that picks again) rather than a new one five times a second.
+ */
+const swappedScratch = new Map<number, number>();
+
 export class MemberTable {
   readonly #rng: Rng;
   /** Members by name id (see {@link nameIds}); undefined where this table holds none. */
@@ -222,7 +228,8 @@ export class MemberTable {
     // is kept sparse (only the swapped positions), so a pick costs the draws it makes, not the
     // size of the table: the gossip picks its targets five times a second.
     const n = this.#order.length;
-    const swapped = new Map<number, number>();
+    const swapped = swappedScratch;
+    swapped.clear();
     for (let i = 0; i < n && picked.length < k; i++) {
       const j = i + randomInt(this.#rng, n - i);
       const atI = swapped.get(i) ?? i;
