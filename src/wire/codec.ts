@@ -564,15 +564,49 @@ export function encodeCompound(parts: Uint8Array[]): Uint8Array {
  */
 export function encodeCompoundWithCrc(parts: Uint8Array[]): Uint8Array {
   const out = compoundInto(parts, CRC_HEADER);
-  out[0] = MessageType.hasCrc;
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(1, crc32(out.subarray(CRC_HEADER)));
+  writeCrcHeader(out, crc32(out.subarray(CRC_HEADER)));
   return out;
 }
 
 /** The hasCrc header's length: the type byte and the CRC-32 (§4.5). */
 const CRC_HEADER = 5;
 
-/** A compound of `parts` written `offset` bytes into a new buffer of exactly the size needed. */
+/**
+ * Outgoing datagrams are cut from shared slabs, as Node's Buffer.allocUnsafe cuts small buffers
+ * from a pool: a buffer of its own costs an allocation outside the JavaScript heap, zeroed, and
+ * the garbage collector's bookkeeping to free it, for every packet sent (thousands a second per
+ * node in a large simulated cluster). A datagram lives until it is sent; a slab is freed once
+ * none of the datagrams cut from it is referenced. Every byte of a datagram is written.
+ */
+const SLAB_BYTES = 16 * 1024;
+/** Larger datagrams get a buffer of their own, so that a slab holds a few at least. */
+const SLAB_MAX_CUT = 2 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/** `length` bytes for a datagram, its contents not yet written. */
+function datagramBuffer(length: number): Uint8Array {
+  if (length > SLAB_MAX_CUT) return new Uint8Array(length);
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, length);
+  // Aligned as a buffer of its own would be.
+  slabUsed += (length + 7) & ~7;
+  return out;
+}
+
+/** Writes the hasCrc header (`0c`, the CRC-32 big-endian) at the start of `out` (§4.5). */
+function writeCrcHeader(out: Uint8Array, crc: number): void {
+  out[0] = MessageType.hasCrc;
+  out[1] = crc >>> 24;
+  out[2] = (crc >>> 16) & 0xff;
+  out[3] = (crc >>> 8) & 0xff;
+  out[4] = crc & 0xff;
+}
+
+/** A compound of `parts` written `offset` bytes into a datagram buffer of exactly the size needed. */
 function compoundInto(parts: Uint8Array[], offset: number): Uint8Array {
   if (parts.length > MAX_COMPOUND_PARTS) {
     throw new RangeError(`compound: ${parts.length} parts, at most ${MAX_COMPOUND_PARTS}`);
@@ -583,7 +617,7 @@ function compoundInto(parts: Uint8Array[], offset: number): Uint8Array {
     if (part.length > U16) throw new RangeError(`compound: part of ${part.length} bytes exceeds 65535`);
     total += part.length;
   }
-  const out = new Uint8Array(total);
+  const out = datagramBuffer(total);
   out[offset] = MessageType.compound;
   out[offset + 1] = parts.length;
   let at = offset + 2 + 2 * parts.length;
@@ -599,9 +633,8 @@ function compoundInto(parts: Uint8Array[], offset: number): Uint8Array {
 
 /** Prepends the hasCrc header: `0c`, IEEE CRC-32 big-endian of the rest (§4.5). Outermost only. */
 export function withCrc(packet: Uint8Array): Uint8Array {
-  const out = new Uint8Array(CRC_HEADER + packet.length);
-  out[0] = MessageType.hasCrc;
-  new DataView(out.buffer).setUint32(1, crc32(packet));
+  const out = datagramBuffer(CRC_HEADER + packet.length);
+  writeCrcHeader(out, crc32(packet));
   out.set(packet, CRC_HEADER);
   return out;
 }
