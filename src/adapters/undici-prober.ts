@@ -5,8 +5,8 @@ import { Agent, buildConnector, type Dispatcher, interceptors } from "undici";
 import { parseExpectStatus, type StatusMatcher } from "../core/checks/expect-status.js";
 import type { ProbeResult, Prober, ProbeSignal } from "../core/checks/prober.js";
 import { deniedAddressReason, ipLiteralBytes } from "../core/checks/target-policy.js";
-import type { OriginSpec } from "../core/state/types.js";
 import { internText } from "../core/state/intern.js";
+import type { OriginSpec } from "../core/state/types.js";
 
 /**
  * How much of a response body a probe reads. A health endpoint answers in a few hundred bytes;

@@ -1,4 +1,9 @@
-import { type CheckState, checkState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
+import {
+  type CheckState,
+  checkState,
+  initialCheckState,
+  nextCheckState,
+} from "../core/checks/check-state.js";
 import { type DueItem, DueQueue } from "../core/checks/due-queue.js";
 import type { ProbeResult, Prober, ProbeSignal, ProbeSignalListener } from "../core/checks/prober.js";
 import {

@@ -37,7 +37,9 @@ for (const status of ["unknown", "healthy", "unhealthy"] as const) {
   const row = { successes: [] as CheckState[], failures: [] as CheckState[] };
   for (let n = 0; n <= SHARED_STREAK; n++) {
     row.successes.push(Object.freeze({ status, successes: n, failures: 0 }));
-    row.failures.push(n === 0 ? (row.successes[0] as CheckState) : Object.freeze({ status, successes: 0, failures: n }));
+    row.failures.push(
+      n === 0 ? (row.successes[0] as CheckState) : Object.freeze({ status, successes: 0, failures: n }),
+    );
   }
   shared.set(status, row);
 }
@@ -49,8 +51,10 @@ for (const status of ["unknown", "healthy", "unhealthy"] as const) {
  */
 export function checkState(status: HealthStatus, successes: number, failures: number): CheckState {
   const row = shared.get(status);
-  if (row !== undefined && failures === 0 && successes <= SHARED_STREAK) return row.successes[successes] as CheckState;
-  if (row !== undefined && successes === 0 && failures <= SHARED_STREAK) return row.failures[failures] as CheckState;
+  if (row !== undefined && failures === 0 && successes <= SHARED_STREAK)
+    return row.successes[successes] as CheckState;
+  if (row !== undefined && successes === 0 && failures <= SHARED_STREAK)
+    return row.failures[failures] as CheckState;
   return { status, successes, failures };
 }
 

@@ -556,7 +556,11 @@ export class Replicator implements MembershipDelegate {
     // generation (it lives an interval) and leaves holes in the old one.
     const note = this.#probes.get(id);
     if (note === undefined) {
-      this.#probes.set(id, { checkedAt: fields.checkedAt, latencyMs: fields.latencyMs, error: internText(fields.error) });
+      this.#probes.set(id, {
+        checkedAt: fields.checkedAt,
+        latencyMs: fields.latencyMs,
+        error: internText(fields.error),
+      });
     } else {
       note.checkedAt = fields.checkedAt;
       note.latencyMs = fields.latencyMs;
