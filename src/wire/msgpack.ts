@@ -90,9 +90,16 @@ export class MsgpackWriter {
 
   /** Appends bytes as they are (raw user state after a push-pull, payloads after a header). */
   raw(bytes: Uint8Array): this {
-    this.reserve(bytes.length);
-    this.buf.set(bytes, this.len);
-    this.len += bytes.length;
+    const n = bytes.length;
+    this.reserve(n);
+    if (n <= 16) {
+      // Struct keys, addresses and Vsn: a byte loop costs less than a call to set.
+      const buf = this.buf;
+      for (let i = 0; i < n; i++) buf[this.len + i] = bytes[i]!;
+    } else {
+      this.buf.set(bytes, this.len);
+    }
+    this.len += n;
     return this;
   }
 
