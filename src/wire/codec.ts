@@ -459,14 +459,71 @@ function writeBody(w: MsgpackWriter, msg: Exclude<Message, UserMessage>): void {
     writeFields(w.u8(MessageType.pushPull), PUSH_PULL_HEADER, header);
     for (const state of msg.nodes) {
       checkVsn(state.vsn, state.name);
-      writeFields(w, PUSH_NODE_STATE, state);
+      writePushNodeState(w, state);
     }
     w.raw(msg.userState);
     return;
   }
-  if (msg.type === "alive") checkVsn(msg.vsn, msg.node);
+  if (msg.type === "alive") {
+    checkVsn(msg.vsn, msg.node);
+    writeAlive(w.u8(MessageType.alive), msg);
+    return;
+  }
   const { code, schema } = BODIES[msg.type];
   writeFields<StructMessage>(w.u8(code), schema, msg);
+}
+
+// Hand-written writers for the structs written by the thousand (alive gossip, push-pull states):
+// the bytes writeFields writes with their declaration above (keys in the same sorted order, none
+// of them omitempty), without its loop through the fields by computed property.
+
+/** The encoded keys of `schema`, checked to be the fields it sorts in the order `keys` lists. */
+function sortedKeys<T>(schema: Schema<T>, keys: readonly string[]): Uint8Array[] {
+  const sorted = schema.sorted.map((f) => f.key);
+  if (sorted.join() !== keys.join() || schema.fields.some((f) => f.omitEmpty)) {
+    throw new Error(`codec: hand-written writer out of step with ${sorted.join()}`);
+  }
+  return schema.sorted.map((f) => f.wireKey);
+}
+
+const [A_ADDR, A_INCARNATION, A_META, A_NODE, A_PORT, A_VSN] = sortedKeys(ALIVE, [
+  "Addr",
+  "Incarnation",
+  "Meta",
+  "Node",
+  "Port",
+  "Vsn",
+]) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+
+function writeAlive(w: MsgpackWriter, m: AliveMessage): void {
+  w.mapHeader(6);
+  w.raw(A_ADDR).bytes(m.addr);
+  w.raw(A_INCARNATION).int(m.incarnation);
+  w.raw(A_META).bytes(m.meta);
+  w.raw(A_NODE).str(m.node);
+  w.raw(A_PORT).int(m.port);
+  w.raw(A_VSN).bytes(m.vsn);
+}
+
+const [S_ADDR, S_INCARNATION, S_META, S_NAME, S_PORT, S_STATE, S_VSN] = sortedKeys(PUSH_NODE_STATE, [
+  "Addr",
+  "Incarnation",
+  "Meta",
+  "Name",
+  "Port",
+  "State",
+  "Vsn",
+]) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+
+function writePushNodeState(w: MsgpackWriter, s: PushNodeState): void {
+  w.mapHeader(7);
+  w.raw(S_ADDR).bytes(s.addr);
+  w.raw(S_INCARNATION).int(s.incarnation);
+  w.raw(S_META).bytes(s.meta);
+  w.raw(S_NAME).str(s.name);
+  w.raw(S_PORT).int(s.port);
+  w.raw(S_STATE).int(s.state);
+  w.raw(S_VSN).bytes(s.vsn);
 }
 
 /**
@@ -507,15 +564,49 @@ export function encodeCompound(parts: Uint8Array[]): Uint8Array {
  */
 export function encodeCompoundWithCrc(parts: Uint8Array[]): Uint8Array {
   const out = compoundInto(parts, CRC_HEADER);
-  out[0] = MessageType.hasCrc;
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(1, crc32(out.subarray(CRC_HEADER)));
+  writeCrcHeader(out, crc32(out.subarray(CRC_HEADER)));
   return out;
 }
 
 /** The hasCrc header's length: the type byte and the CRC-32 (§4.5). */
 const CRC_HEADER = 5;
 
-/** A compound of `parts` written `offset` bytes into a new buffer of exactly the size needed. */
+/**
+ * Outgoing datagrams are cut from shared slabs, as Node's Buffer.allocUnsafe cuts small buffers
+ * from a pool: a buffer of its own costs an allocation outside the JavaScript heap, zeroed, and
+ * the garbage collector's bookkeeping to free it, for every packet sent (thousands a second per
+ * node in a large simulated cluster). A datagram lives until it is sent; a slab is freed once
+ * none of the datagrams cut from it is referenced. Every byte of a datagram is written.
+ */
+const SLAB_BYTES = 16 * 1024;
+/** Larger datagrams get a buffer of their own, so that a slab holds a few at least. */
+const SLAB_MAX_CUT = 2 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/** `length` bytes for a datagram, its contents not yet written. */
+function datagramBuffer(length: number): Uint8Array {
+  if (length > SLAB_MAX_CUT) return new Uint8Array(length);
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, length);
+  // Aligned as a buffer of its own would be.
+  slabUsed += (length + 7) & ~7;
+  return out;
+}
+
+/** Writes the hasCrc header (`0c`, the CRC-32 big-endian) at the start of `out` (§4.5). */
+function writeCrcHeader(out: Uint8Array, crc: number): void {
+  out[0] = MessageType.hasCrc;
+  out[1] = crc >>> 24;
+  out[2] = (crc >>> 16) & 0xff;
+  out[3] = (crc >>> 8) & 0xff;
+  out[4] = crc & 0xff;
+}
+
+/** A compound of `parts` written `offset` bytes into a datagram buffer of exactly the size needed. */
 function compoundInto(parts: Uint8Array[], offset: number): Uint8Array {
   if (parts.length > MAX_COMPOUND_PARTS) {
     throw new RangeError(`compound: ${parts.length} parts, at most ${MAX_COMPOUND_PARTS}`);
@@ -526,7 +617,7 @@ function compoundInto(parts: Uint8Array[], offset: number): Uint8Array {
     if (part.length > U16) throw new RangeError(`compound: part of ${part.length} bytes exceeds 65535`);
     total += part.length;
   }
-  const out = new Uint8Array(total);
+  const out = datagramBuffer(total);
   out[offset] = MessageType.compound;
   out[offset + 1] = parts.length;
   let at = offset + 2 + 2 * parts.length;
@@ -542,9 +633,8 @@ function compoundInto(parts: Uint8Array[], offset: number): Uint8Array {
 
 /** Prepends the hasCrc header: `0c`, IEEE CRC-32 big-endian of the rest (§4.5). Outermost only. */
 export function withCrc(packet: Uint8Array): Uint8Array {
-  const out = new Uint8Array(CRC_HEADER + packet.length);
-  out[0] = MessageType.hasCrc;
-  new DataView(out.buffer).setUint32(1, crc32(packet));
+  const out = datagramBuffer(CRC_HEADER + packet.length);
+  writeCrcHeader(out, crc32(packet));
   out.set(packet, CRC_HEADER);
   return out;
 }

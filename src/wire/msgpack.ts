@@ -90,9 +90,16 @@ export class MsgpackWriter {
 
   /** Appends bytes as they are (raw user state after a push-pull, payloads after a header). */
   raw(bytes: Uint8Array): this {
-    this.reserve(bytes.length);
-    this.buf.set(bytes, this.len);
-    this.len += bytes.length;
+    const n = bytes.length;
+    this.reserve(n);
+    if (n <= 16) {
+      // Struct keys, addresses and Vsn: a byte loop costs less than a call to set.
+      const buf = this.buf;
+      for (let i = 0; i < n; i++) buf[this.len + i] = bytes[i]!;
+    } else {
+      this.buf.set(bytes, this.len);
+    }
+    this.len += n;
     return this;
   }
 
@@ -617,6 +624,20 @@ const sharedTexts = new Array<string | undefined>(1 << SHARED_BITS).fill(undefin
 const sharedArrays = new Array<Uint8Array | undefined>(1 << SHARED_BITS).fill(undefined);
 
 /**
+ * Beside each place of the two tables above, what it holds: the length + 1 (0 for nothing), then
+ * the first eight bytes as two words (see {@link keyOf}). A value of up to eight bytes (an IPv4
+ * address, a Vsn, a short name) is recognised by these three numbers alone, without reading the
+ * string or array itself, which in a heap of a gigabyte is as likely as not out of the cache; a
+ * longer one is compared in full once they match.
+ */
+const KEY_BYTES = 8;
+const textKeys = new Int32Array(3 << SHARED_BITS);
+const arrayKeys = new Int32Array(3 << SHARED_BITS);
+/** The two words {@link keyOf} made last. */
+let keyLow = 0;
+let keyHigh = 0;
+
+/**
  * The byte value returned last for each length: a message's Vsn and Meta are nearly always those
  * of the message before, found here without hashing.
  */
@@ -640,6 +661,34 @@ function finalSlot(h: number): number {
   return x >>> (32 - SHARED_BITS);
 }
 
+/** Sets keyLow and keyHigh to the first eight of the `length` bytes at `at`, little-endian. */
+function keyOf(data: Uint8Array, at: number, length: number): void {
+  const n = Math.min(length, KEY_BYTES);
+  let low = 0;
+  let high = 0;
+  for (let i = 0; i < n && i < 4; i++) low |= data[at + i]! << (i << 3);
+  for (let i = 4; i < n; i++) high |= data[at + i]! << ((i - 4) << 3);
+  keyLow = low;
+  keyHigh = high;
+}
+
+/** Whether place `slot` of a table with `keys` may hold the value of `length` bytes keyed last. */
+function keyMatches(keys: Int32Array, slot: number, length: number): boolean {
+  const k = slot * 3;
+  return keys[k] === length + 1 && keys[k + 1] === keyLow && keys[k + 2] === keyHigh;
+}
+
+/** Moves the key of place `slot` to `slot + 1` and puts the one made last in its place. */
+function pushKey(keys: Int32Array, slot: number, length: number): void {
+  const k = slot * 3;
+  keys[k + 3] = keys[k]!;
+  keys[k + 4] = keys[k + 1]!;
+  keys[k + 5] = keys[k + 2]!;
+  keys[k] = length + 1;
+  keys[k + 1] = keyLow;
+  keys[k + 2] = keyHigh;
+}
+
 /** `bytes` as an ASCII string, the one decoded last from the same bytes when there is one. */
 function sharedAscii(data: Uint8Array, at: number, length: number): string | undefined {
   // ASCII check and hash in one pass.
@@ -649,16 +698,19 @@ function sharedAscii(data: Uint8Array, at: number, length: number): string | und
     if (b > 0x7f) return undefined;
     h = Math.imul(h ^ b, 0x01000193);
   }
+  keyOf(data, at, length);
   // Two places per hash, so that two values whose hashes collide do not evict each other in
   // turn: the newest in the first, the one it displaced in the second.
   const slot = finalSlot(h) & ~1;
-  const first = sharedTexts[slot];
-  if (first !== undefined && first.length === length && sameText(first, data, at)) return first;
-  const second = sharedTexts[slot + 1];
-  if (second !== undefined && second.length === length && sameText(second, data, at)) return second;
+  for (let s = slot; s <= slot + 1; s++) {
+    if (!keyMatches(textKeys, s, length)) continue;
+    const text = sharedTexts[s] as string;
+    if (length <= KEY_BYTES || sameText(text, data, at)) return text;
+  }
   const text = asciiText(data, at, length) as string;
-  sharedTexts[slot + 1] = first;
+  sharedTexts[slot + 1] = sharedTexts[slot];
   sharedTexts[slot] = text;
+  pushKey(textKeys, slot, length);
   return text;
 }
 
@@ -676,22 +728,21 @@ function sameBytes(known: Uint8Array, data: Uint8Array, at: number): boolean {
 function sharedBytes(data: Uint8Array, at: number, length: number): Uint8Array {
   const last = lastArrays[length]!;
   if (last.length === length && sameBytes(last, data, at)) return last;
+  keyOf(data, at, length);
   // Two places per hash, as for strings above.
   const slot = slotOf(data, at, length) & ~1;
-  const first = sharedArrays[slot];
-  let known: Uint8Array;
-  if (first !== undefined && first.length === length && sameBytes(first, data, at)) {
-    known = first;
-  } else {
-    const second = sharedArrays[slot + 1];
-    if (second !== undefined && second.length === length && sameBytes(second, data, at)) {
-      known = second;
-    } else {
-      known = new Uint8Array(length);
-      for (let i = 0; i < length; i++) known[i] = data[at + i]!;
-      sharedArrays[slot + 1] = first;
-      sharedArrays[slot] = known;
-    }
+  let known: Uint8Array | undefined;
+  for (let s = slot; s <= slot + 1 && known === undefined; s++) {
+    if (!keyMatches(arrayKeys, s, length)) continue;
+    const candidate = sharedArrays[s] as Uint8Array;
+    if (length <= KEY_BYTES || sameBytes(candidate, data, at)) known = candidate;
+  }
+  if (known === undefined) {
+    known = new Uint8Array(length);
+    for (let i = 0; i < length; i++) known[i] = data[at + i]!;
+    sharedArrays[slot + 1] = sharedArrays[slot];
+    sharedArrays[slot] = known;
+    pushKey(arrayKeys, slot, length);
   }
   lastArrays[length] = known;
   return known;

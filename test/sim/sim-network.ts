@@ -260,6 +260,12 @@ export class SimNetwork {
   readonly #queue = new EventQueue();
   /** Hosts by address, host text then port: looked up for every datagram, without a key string. */
   readonly #byAddress = new Map<string, Map<number, SimHost>>();
+  /**
+   * The host found for each address object sent to before: nodes send to the few address
+   * objects they hold (one per member, shared by the whole process), and a lookup by host text and
+   * port in two maps, the second one per host, missed the cache for nearly every datagram.
+   */
+  #byAddressObject = new WeakMap<Address, SimHost>();
   readonly #byName = new Map<string, SimHost>();
   readonly #links = new Map<string, Partial<LinkProfile>>();
   readonly #cuts = new Set<string>();
@@ -289,8 +295,20 @@ export class SimNetwork {
       ports = new Map();
       this.#byAddress.set(address.host, ports);
     }
+    // A host taking the address of another one makes what was found before wrong.
+    if (ports.has(address.port)) this.#byAddressObject = new WeakMap();
     ports.set(address.port, host);
     this.#byName.set(name, host);
+    return host;
+  }
+
+  /** The host at `to`, if any; hosts never go away, so a host once found stays right. */
+  #hostAt(to: Address): SimHost | undefined {
+    let host = this.#byAddressObject.get(to);
+    if (host === undefined) {
+      host = this.#byAddress.get(to.host)?.get(to.port);
+      if (host !== undefined) this.#byAddressObject.set(to, host);
+    }
     return host;
   }
 
@@ -449,7 +467,7 @@ export class SimNetwork {
   sendPacket(from: SimHost, to: Address, data: Uint8Array): void {
     if (from.down) return;
     this.stats.packetsSent++;
-    const dest = this.#byAddress.get(to.host)?.get(to.port);
+    const dest = this.#hostAt(to);
     if (!dest || this.blocked(from, dest)) {
       this.stats.packetsBlocked++;
       return;
@@ -490,7 +508,7 @@ export class SimNetwork {
       else done(err, reply);
     };
     const timeout = this.schedule(options.timeoutMs, () => settle(new Error("stream timeout")), from);
-    const dest = this.#byAddress.get(to.host)?.get(to.port);
+    const dest = this.#hostAt(to);
     if (!dest || dest.killed) {
       this.schedule(2 * this.#defaults.latencyMs, () => settle(new Error("connection refused")), from);
       return;

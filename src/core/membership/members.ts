@@ -123,9 +123,47 @@ export function refutingIncarnation(own: number, accused: number): number {
  * reshuffled at every wrap, so each member is probed once per cycle in an unpredictable order
  * (SWIM §4.3 "Round-Robin Probe Target Selection": bounded worst-case detection time).
  */
+/**
+ * A small number for each member name held by some table of the process, shared by all of them,
+ * so that a table finds a member in an array indexed by it rather than in a map of its own. A
+ * simulated cluster holds a thousand tables of a thousand members and looks a name up in one of
+ * them for every message: the one shared map stays in the cache, a thousand maps did not. An id is
+ * freed when the last table holding its name drops it, so the ids stay as few as the names held.
+ */
+const nameIds = new Map<string, number>();
+/** How many tables hold the name of each id. */
+const idHolders: number[] = [];
+const freeIds: number[] = [];
+
+function takeNameId(name: string): number {
+  let id = nameIds.get(name);
+  if (id === undefined) {
+    id = freeIds.pop() ?? idHolders.length;
+    nameIds.set(name, id);
+    idHolders[id] = 0;
+  }
+  idHolders[id] = (idHolders[id] as number) + 1;
+  return id;
+}
+
+function releaseNameId(name: string, id: number): void {
+  const holders = (idHolders[id] as number) - 1;
+  idHolders[id] = holders;
+  if (holders > 0) return;
+  nameIds.delete(name);
+  freeIds.push(id);
+}
+
+/**
+ * The positions {@link MemberTable.randomMembers} has swapped, one map for every pick of the
+ * process (a pick calls nothing that picks again) rather than a new one five times a second.
+ */
+const swappedScratch = new Map<number, number>();
+
 export class MemberTable {
   readonly #rng: Rng;
-  readonly #byName = new Map<string, MemberState>();
+  /** Members by name id (see {@link nameIds}); undefined where this table holds none. */
+  readonly #byId: Array<MemberState | undefined> = [];
   #order: MemberState[] = [];
   #probeIndex = 0;
 
@@ -134,7 +172,8 @@ export class MemberTable {
   }
 
   get(name: string): MemberState | undefined {
-    return this.#byName.get(name);
+    const id = nameIds.get(name);
+    return id === undefined ? undefined : this.#byId[id];
   }
 
   /** Number of known members including ourselves and dead ones not yet forgotten. */
@@ -151,8 +190,11 @@ export class MemberTable {
    * the current cycle with the same odds as everyone else.
    */
   add(state: MemberState): void {
-    if (this.#byName.has(state.name)) throw new Error(`member ${state.name} already known`);
-    this.#byName.set(state.name, state);
+    if (this.get(state.name) !== undefined) throw new Error(`member ${state.name} already known`);
+    const id = takeNameId(state.name);
+    // Filled up to the id, so that the array stays a plain one rather than a sparse dictionary.
+    while (this.#byId.length <= id) this.#byId.push(undefined);
+    this.#byId[id] = state;
     this.#order.push(state);
     const last = this.#order.length - 1;
     const at = randomInt(this.#rng, last + 1);
@@ -186,7 +228,8 @@ export class MemberTable {
     // is kept sparse (only the swapped positions), so a pick costs the draws it makes, not the
     // size of the table: the gossip picks its targets five times a second.
     const n = this.#order.length;
-    const swapped = new Map<number, number>();
+    const swapped = swappedScratch;
+    swapped.clear();
     for (let i = 0; i < n && picked.length < k; i++) {
       const j = i + randomInt(this.#rng, n - i);
       const atI = swapped.get(i) ?? i;
@@ -216,7 +259,11 @@ export class MemberTable {
     if (dropped.length === 0) return dropped;
     this.#order = keep;
     this.#probeIndex = index;
-    for (const s of dropped) this.#byName.delete(s.name);
+    for (const s of dropped) {
+      const id = nameIds.get(s.name) as number;
+      this.#byId[id] = undefined;
+      releaseNameId(s.name, id);
+    }
     return dropped;
   }
 }
