@@ -1,9 +1,4 @@
-import {
-  type CheckState,
-  checkState,
-  initialCheckState,
-  nextCheckState,
-} from "../core/checks/check-state.js";
+import { type CheckState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
 import { type DueItem, DueQueue } from "../core/checks/due-queue.js";
 import type { ProbeResult, Prober, ProbeSignal, ProbeSignalListener } from "../core/checks/prober.js";
 import {
@@ -17,7 +12,7 @@ import {
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
 import { OwnerIndex } from "../core/ownership/owner-index.js";
 import { internText } from "../core/state/intern.js";
-import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.js";
+import type { HealthRecord, HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
 
 /** What the checker reads and writes of the replicated state. */
 export interface CheckerState {
@@ -82,26 +77,52 @@ const APPLY_COST_IN_HASHES = 8;
 
 type TaskPhase = "queued" | "waiting" | "running" | "stopped";
 
-interface Task extends DueItem {
-  readonly id: string;
-  spec: OriginSpec;
-  /** `host:port` of the target, the key of the per-host limit. */
-  host: string;
-  check: CheckState;
-  phase: TaskPhase;
+/**
+ * One owned origin. A class with every field set in its constructor, so that all tasks share one
+ * shape and hold their fields in the object itself; and nothing in it is replaced per probe: the
+ * check state is kept in its own fields, and the times are numbers from the start (NaN for "not
+ * yet"), which V8 updates in place. A task lives as long as its origin is owned (in old space, at
+ * 100,000 origins), so an object made per probe and kept until the next one (10 s later) would be
+ * promoted there and grow the old generation by the probe rate, each full collection of that heap
+ * costing the event loop tens of milliseconds.
+ */
+class Task implements DueItem, CheckState {
+  dueAt: number;
+  heapIndex = -1;
+  phase: TaskPhase = "queued";
   /**
    * The probe in flight, aborted when the task ends (the origin moved away or was deleted, or the
    * checker stopped). One per probe, not one per task, so that an owned origin holds nothing for it
    * between probes.
    */
-  inFlight: InFlightProbe | undefined;
+  inFlight: InFlightProbe | undefined = undefined;
   /** Counts the task's probes, so that a result is taken only from the latest. */
-  probes: number;
-  /**
-   * When this node's last probe of the origin completed; undefined before the first. Set in the
-   * literal that makes a task, so that every task has one shape with all its fields in the object.
-   */
-  probedAt: number | undefined;
+  probes = 0;
+  /** When this node's last probe of the origin completed; NaN before the first. */
+  probedAt = Number.NaN;
+  /** The check state (check-state.ts), held here rather than as an object replaced per probe. */
+  status: HealthStatus;
+  successes = 0;
+  failures = 0;
+
+  constructor(
+    readonly id: string,
+    public spec: OriginSpec,
+    /** `host:port` of the target, the key of the per-host limit. */
+    public host: string,
+    status: HealthStatus,
+    dueAt: number,
+  ) {
+    this.status = status;
+    this.dueAt = dueAt;
+  }
+
+  /** Takes the check state `next` (which may be a short-lived object: nothing keeps it). */
+  setCheck(next: CheckState): void {
+    this.status = next.status;
+    this.successes = next.successes;
+    this.failures = next.failures;
+  }
 }
 
 /** The reason a probe is aborted with when its task ends. */
@@ -258,7 +279,7 @@ export class Checker {
     const marks = new Map<number, number>();
     for (const task of this.#tasks.values()) {
       const at = task.probedAt;
-      if (at === undefined) continue;
+      if (Number.isNaN(at)) continue;
       const interval = task.spec.intervalMs;
       const mark = marks.get(interval);
       if (mark === undefined || at < mark) marks.set(interval, at);
@@ -411,16 +432,12 @@ export class Checker {
     if (task === undefined) {
       const health = this.#o.state.healthOf(id);
       const check = initialCheckState(health?.status);
-      const fresh: Task = {
+      const fresh = new Task(
         id,
         spec,
-        host: hostOf(spec.url),
-        check,
-        phase: "queued",
-        inFlight: undefined,
-        probes: 0,
-        probedAt: undefined,
-        dueAt: inheritedDueAt(
+        hostOf(spec.url),
+        check.status,
+        inheritedDueAt(
           id,
           intervalFor(spec, check),
           now,
@@ -429,8 +446,7 @@ export class Checker {
           this.#jitterPercent,
           this.#handoverSpreadMs,
         ),
-        heapIndex: -1,
-      };
+      );
       this.#tasks.set(id, fresh);
       this.#due.push(fresh);
       this.#armTimer();
@@ -440,7 +456,7 @@ export class Checker {
       task.host = hostOf(spec.url);
       if (task.phase === "queued") {
         this.#due.remove(task);
-        task.dueAt = firstDueAt(id, intervalFor(spec, task.check), now, this.#handoverSpreadMs);
+        task.dueAt = firstDueAt(id, intervalFor(spec, task), now, this.#handoverSpreadMs);
         this.#due.push(task);
         this.#armTimer();
       }
@@ -578,8 +594,8 @@ export class Checker {
         this.#o.onProbe?.(result.ok, result.latencyMs, probe.lateMs, result.error);
         const turnsDown =
           !result.ok &&
-          task.check.status !== "unhealthy" &&
-          nextCheckState(task.check, false, spec).status === "unhealthy";
+          task.status !== "unhealthy" &&
+          nextCheckState(task, false, spec).status === "unhealthy";
         if (turnsDown && this.#o.confirm && spec.confirm !== false) {
           this.#confirmThenRecord(task, spec, probe.number, probe.startedAt, result.latencyMs, result.error);
         } else {
@@ -611,7 +627,8 @@ export class Checker {
         // The origin answered the other member: the failure is this node's own. No verdict; the
         // streak starts over, so the next failures ask again.
         this.#o.onConfirm?.("refuted");
-        task.check = checkState(task.check.status, 0, 0);
+        task.successes = 0;
+        task.failures = 0;
       } else {
         this.#o.onConfirm?.(answer ? "confirmed" : "unanswered");
         this.#record(task, spec, false, latencyMs, error, answer?.by ?? null);
@@ -631,8 +648,8 @@ export class Checker {
     confirmedBy: string | null = null,
   ): void {
     const previous = this.#o.state.healthOf(task.id);
-    const check = nextCheckState(task.check, ok, spec);
-    task.check = check;
+    const check = nextCheckState(task, ok, spec);
+    task.setCheck(check);
     const now = this.#o.clock.now();
     task.probedAt = now;
     const changed = !previous || previous.status !== check.status;
@@ -648,7 +665,7 @@ export class Checker {
   }
 
   #requeue(task: Task, startedAt: number): void {
-    const interval = intervalFor(task.spec, task.check);
+    const interval = intervalFor(task.spec, task);
     task.dueAt = gridDueAt(task.id, startedAt, interval, this.#o.rng, this.#jitterPercent);
     task.phase = "queued";
     this.#due.push(task);

@@ -1,5 +1,5 @@
 /**
- * The probes an owner has scheduled, ordered by due time: a binary min-heap that records each
+ * The probes an owner has scheduled, ordered by due time: a 4-ary min-heap that records each
  * item's position, so that cancelling a probe (its origin moved away) is O(log n) rather than a
  * scan. One timer armed for the head drives every probe of a node, instead of a timer per origin:
  * at 100,000 owned origins that is one timer instead of 100,000. Pure.
@@ -12,8 +12,21 @@ export interface DueItem {
   heapIndex: number;
 }
 
+/**
+ * Children per node: a 4-ary heap is half as deep as a binary one, and the four keys of a node's
+ * children lie side by side in `#keys`.
+ */
+const ARITY_SHIFT = 2;
+const ARITY = 1 << ARITY_SHIFT;
+
 export class DueQueue<T extends DueItem> {
   readonly #heap: T[] = [];
+  /**
+   * The due times of `#heap`, position for position: sifting compares these, contiguous in memory,
+   * rather than reading `dueAt` from items scattered over the heap of the process (at 100,000
+   * origins, a cache miss per comparison). Grown by doubling.
+   */
+  #keys = new Float64Array(64);
 
   get size(): number {
     return this.#heap.length;
@@ -30,9 +43,14 @@ export class DueQueue<T extends DueItem> {
 
   /** Queues `item`, which MUST NOT be queued already. */
   push(item: T): void {
-    item.heapIndex = this.#heap.length;
+    const index = this.#heap.length;
+    if (index === this.#keys.length) {
+      const keys = new Float64Array(index * 2);
+      keys.set(this.#keys);
+      this.#keys = keys;
+    }
     this.#heap.push(item);
-    this.#up(item.heapIndex);
+    this.#up(item, item.dueAt, index);
   }
 
   /** Removes and returns the item due first. */
@@ -60,43 +78,57 @@ export class DueQueue<T extends DueItem> {
     const last = heap.pop() as T;
     removed.heapIndex = -1;
     if (index === heap.length) return;
-    heap[index] = last;
-    last.heapIndex = index;
-    this.#down(index);
-    this.#up(last.heapIndex);
+    const key = this.#keys[heap.length] as number;
+    if (index > 0 && key < (this.#keys[(index - 1) >> ARITY_SHIFT] as number)) this.#up(last, key, index);
+    else this.#down(last, key, index);
   }
 
-  #up(index: number): void {
+  /** Places `item` (due at `key`) at `index` or above it. */
+  #up(item: T, key: number, index: number): void {
     const heap = this.#heap;
-    const item = heap[index] as T;
+    const keys = this.#keys;
     while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
+      const parentIndex = (index - 1) >> ARITY_SHIFT;
+      const parentKey = keys[parentIndex] as number;
+      if (parentKey <= key) break;
       const parent = heap[parentIndex] as T;
-      if (parent.dueAt <= item.dueAt) break;
       heap[index] = parent;
+      keys[index] = parentKey;
       parent.heapIndex = index;
       index = parentIndex;
     }
     heap[index] = item;
+    keys[index] = key;
     item.heapIndex = index;
   }
 
-  #down(index: number): void {
+  /** Places `item` (due at `key`) at `index` or below it. */
+  #down(item: T, key: number, index: number): void {
     const heap = this.#heap;
+    const keys = this.#keys;
     const n = heap.length;
-    const item = heap[index] as T;
     for (;;) {
-      const left = 2 * index + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && (heap[right] as T).dueAt < (heap[left] as T).dueAt ? right : left;
-      const c = heap[child] as T;
-      if (c.dueAt >= item.dueAt) break;
-      heap[index] = c;
-      c.heapIndex = index;
+      const first = (index << ARITY_SHIFT) + 1;
+      if (first >= n) break;
+      let child = first;
+      let childKey = keys[first] as number;
+      const end = Math.min(first + ARITY, n);
+      for (let c = first + 1; c < end; c++) {
+        const k = keys[c] as number;
+        if (k < childKey) {
+          child = c;
+          childKey = k;
+        }
+      }
+      if (childKey >= key) break;
+      const moved = heap[child] as T;
+      heap[index] = moved;
+      keys[index] = childKey;
+      moved.heapIndex = index;
       index = child;
     }
     heap[index] = item;
+    keys[index] = key;
     item.heapIndex = index;
   }
 }

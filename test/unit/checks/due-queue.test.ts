@@ -36,6 +36,59 @@ describe("DueQueue", () => {
     );
   });
 
+  it("stays in due order under pushes, pops and removals interleaved, past its first growth", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant("push" as const), dueAt: fc.integer({ min: 0, max: 50 }) }),
+            fc.record({ op: fc.constant("pop" as const) }),
+            fc.record({ op: fc.constant("remove" as const), pick: fc.nat() }),
+          ),
+          { maxLength: 400 },
+        ),
+        (ops) => {
+          const queue = new DueQueue<Item>();
+          const queued: Item[] = [];
+          let name = 0;
+          for (const o of ops) {
+            if (o.op === "push") {
+              const item = { dueAt: o.dueAt, heapIndex: -1, name: name++ };
+              queue.push(item);
+              queued.push(item);
+            } else if (o.op === "pop") {
+              const item = queue.pop();
+              const earliest = Math.min(...queued.map((i) => i.dueAt));
+              if (queued.length === 0) assert.equal(item, undefined);
+              else {
+                assert.equal(item?.dueAt, earliest);
+                queued.splice(queued.indexOf(item as Item), 1);
+              }
+            } else if (queued.length > 0) {
+              const item = queued.splice(o.pick % queued.length, 1)[0] as Item;
+              assert.equal(queue.remove(item), true);
+              assert.equal(queue.has(item), false);
+            }
+            assert.equal(queue.size, queued.length);
+            for (const item of queued) assert.equal(queue.has(item), true);
+          }
+        },
+      ),
+    );
+  });
+
+  it("holds 100,000 items and pops them in order", () => {
+    const queue = new DueQueue<Item>();
+    const dues = Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 100_003);
+    for (const [name, dueAt] of dues.entries()) queue.push({ dueAt, heapIndex: -1, name });
+    let previous = -1;
+    for (let item = queue.pop(); item !== undefined; item = queue.pop()) {
+      assert.ok(item.dueAt >= previous);
+      previous = item.dueAt;
+    }
+    assert.equal(queue.size, 0);
+  });
+
   it("removing an item that is not queued does nothing", () => {
     const queue = new DueQueue<Item>();
     const a = { dueAt: 1, heapIndex: -1, name: 1 };
