@@ -80,11 +80,7 @@ export class HostPools extends Dispatcher {
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    this.#closed = true;
-    const done = Promise.all([...this.#pools.values()].map((e) => e.pool.close())).then(() => {});
-    this.#pools.clear();
-    if (callback) void done.then(callback);
-    else return done;
+    return this.#endAll((pool) => pool.close(), callback);
   }
 
   override destroy(): Promise<void>;
@@ -92,12 +88,17 @@ export class HostPools extends Dispatcher {
   override destroy(callback: () => void): void;
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
-    this.#closed = true;
     const err = typeof errOrCallback === "function" ? null : (errOrCallback ?? null);
     const cb = typeof errOrCallback === "function" ? errOrCallback : callback;
-    const done = Promise.all([...this.#pools.values()].map((e) => e.pool.destroy(err))).then(() => {});
+    return this.#endAll((pool) => pool.destroy(err), cb);
+  }
+
+  /** Ends every pool with `end` and takes no more requests; as undici's close and destroy, a promise or a callback. */
+  #endAll(end: (pool: Pool) => Promise<void>, callback: (() => void) | undefined): Promise<void> | void {
+    this.#closed = true;
+    const done = Promise.all([...this.#pools.values()].map((e) => end(e.pool))).then(() => {});
     this.#pools.clear();
-    if (cb) void done.then(cb);
+    if (callback) void done.then(callback);
     else return done;
   }
 }
