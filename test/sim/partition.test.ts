@@ -12,6 +12,22 @@ import { SimCluster } from "./sim-network.js";
 
 const local = profile("local");
 
+/**
+ * Heals the partition and runs until every node sees every node alive, for at most one push-pull
+ * interval: when that happened, and how long after the heal; undefined if it did not.
+ */
+function healUntilWhole(cluster: SimCluster, stepMs: number): { at: number; after: number } | undefined {
+  const names = cluster.names;
+  cluster.net.heal();
+  const healedAt = cluster.net.now;
+  const at = cluster.net.runUntilTrue(
+    () => cluster.allSee(names, names, "alive"),
+    local.pushPullIntervalMs,
+    stepMs,
+  );
+  return at === undefined ? undefined : { at, after: at - healedAt };
+}
+
 function converged(cluster: SimCluster): void {
   const names = cluster.names;
   if (cluster.net.runUntilTrue(() => cluster.allSee(names, names, "alive"), 60_000, 100) === undefined) {
@@ -88,18 +104,12 @@ describe("partitions on a simulated network (local profile)", () => {
         cluster.net.runFor(healAfterMs);
         // The other side is dead (12 s) or already forgotten (40 s) everywhere.
         assert.ok(!cluster.allSee(names, names, "alive"));
-        cluster.net.heal();
-        const healedAt = cluster.net.now;
-        const whole = cluster.net.runUntilTrue(
-          () => cluster.allSee(names, names, "alive"),
-          local.pushPullIntervalMs,
-          50,
-        );
-        if (whole === undefined) {
+        const healed = healUntilWhole(cluster, 50);
+        if (healed === undefined) {
           assert.fail(`seed ${seed}: not whole ${local.pushPullIntervalMs} ms after the heal`);
         }
-        const wholeAt = whole;
-        wholeAfter.push(wholeAt - healedAt);
+        const wholeAt = healed.at;
+        wholeAfter.push(healed.after);
         cluster.net.runFor(60_000);
         const flaps = cluster.events.filter((e) => e.at > wholeAt && e.status !== "alive");
         assert.deepEqual(flaps, [], `seed ${seed}: a member flapped after the heal`);
@@ -121,15 +131,9 @@ describe("partitions on a simulated network (local profile)", () => {
       cluster.net.partition([names.slice(0, 4), [lone]]);
       cluster.net.runFor(60 * 60_000);
       assert.ok(!cluster.allSee(names, names, "alive"), "split for the hour");
-      cluster.net.heal();
-      const healedAt = cluster.net.now;
-      const whole = cluster.net.runUntilTrue(
-        () => cluster.allSee(names, names, "alive"),
-        local.pushPullIntervalMs,
-        100,
-      );
-      assert.ok(whole !== undefined, `seed ${seed}: not whole one push-pull interval after the heal`);
-      console.log(`  seed ${seed}: whole ${whole - healedAt} ms after an hour apart`);
+      const healed = healUntilWhole(cluster, 100);
+      assert.ok(healed !== undefined, `seed ${seed}: not whole one push-pull interval after the heal`);
+      console.log(`  seed ${seed}: whole ${healed.after} ms after an hour apart`);
       cluster.stopAll();
     }
   });
