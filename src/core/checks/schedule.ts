@@ -19,8 +19,9 @@
  * Which interval applies depends on the check state, as HAProxy's `inter`, `fastinter` and
  * `downinter`: see {@link intervalFor}.
  */
-import { xxh32 } from "@node-rs/xxhash";
+
 import type { Rng } from "../env.js";
+import { xxh32 } from "../hash.js";
 import type { OriginSpec } from "../state/types.js";
 import type { CheckState } from "./check-state.js";
 

@@ -10,17 +10,17 @@
  *
  *     weight(originId, member) = XXH64(utf8(originId + "\n" + member), seed 0)
  *
- * read as an unsigned 64-bit integer (XXH64 as specified by Yann Collet's xxHash, computed with
- * `xxh64` of `@node-rs/xxhash`). The highest weight wins; equal weights, which need a 64-bit
+ * read as an unsigned 64-bit integer (XXH64 as specified by Yann Collet's xxHash, computed by the
+ * WebAssembly build of `xxhash-wasm`, see ../hash.ts). The highest weight wins; equal weights, which need a 64-bit
  * collision, go to the member whose name sorts first by UTF-16 code units. Origin ids cannot hold a
  * newline, so the separator keeps the pair unambiguous.
  */
-import { xxh64 } from "@node-rs/xxhash";
+import { xxh64 } from "../hash.js";
 
 /** The rendezvous score of `member` for `originId`; see the module comment for the definition. */
 export function rendezvousWeight(originId: string, member: string): bigint {
   // A string argument is hashed as its UTF-8 bytes, which saves encoding it here.
-  return xxh64(`${originId}\n${member}`, 0n);
+  return xxh64(`${originId}\n${member}`);
 }
 
 /** Whether candidate (weight `w`, name `name`) beats the best so far. */
@@ -57,9 +57,9 @@ export function ownersOf(originIds: Iterable<string>, members: readonly string[]
   const suffixes = names.map((m) => `\n${m}`);
   for (const id of originIds) {
     let bestIndex = 0;
-    let bestWeight = xxh64(id + suffixes[0], 0n);
+    let bestWeight = xxh64(id + suffixes[0]);
     for (let i = 1; i < names.length; i++) {
-      const w = xxh64(id + suffixes[i], 0n);
+      const w = xxh64(id + suffixes[i]);
       if (beats(w, names[i] as string, bestWeight, names[bestIndex] as string)) {
         bestIndex = i;
         bestWeight = w;
