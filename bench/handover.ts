@@ -1,15 +1,63 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import {
   type AgentProcess,
   allAlive,
   api,
   firstSeenByAll,
   isRunning,
-  OriginFarm,
+  type ProbeRecord,
   startAgent,
   stopAgent,
   tempDir,
   waitFor,
 } from "../test/helpers/cluster.js";
+
+/**
+ * The probed origin, in a process of its own: it stamps each probe as it arrives and reports it
+ * over IPC. In the benchmark's own process, which polls every survivor's member list every 20 ms
+ * meanwhile, the burst of probes that follows a handover would be stamped as late as that
+ * process got round to them, up to some 20 ms.
+ */
+class ChildFarm {
+  readonly probes: ProbeRecord[] = [];
+  #child: ChildProcess | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    const script = `
+      const server = require("node:http").createServer((req, res) => {
+        process.send([req.url, req.headers["heck-node"], Date.now()]);
+        res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      });
+      server.keepAliveTimeout = 1000;
+      server.listen(0, "127.0.0.1", () => process.send(server.address().port));
+      process.on("disconnect", () => process.exit(0));`;
+    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    this.#child = child;
+    this.port = await new Promise<number>((resolve, reject) => {
+      child.once("message", (port) => resolve(port as number));
+      child.once("exit", (code) => reject(new Error(`origin process exited with ${code}`)));
+    });
+    child.on("message", (m) => {
+      const [path, node, at] = m as [string, string | undefined, number];
+      this.probes.push({ path, node, userAgent: undefined, at });
+    });
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGKILL");
+    });
+  }
+}
 
 /**
  * The unprobed gap after a kill -9 (issue 8, item 3), with real agents: `nodes` agents on loopback
@@ -39,7 +87,7 @@ export interface HandoverTrial {
 
 export async function handoverTrial(options: HandoverOptions): Promise<HandoverTrial> {
   const dir = tempDir("heck-handover-");
-  const farm = new OriginFarm();
+  const farm = new ChildFarm();
   await farm.start();
   const agents: AgentProcess[] = [];
   try {

@@ -65,7 +65,8 @@ export function firstDueAt(
  *   on its grid, the one the previous owner would have used, so that its cadence goes on;
  * - overdue by `overdue` ms (its owner died and detecting that took longer than the rest of the
  *   interval): at once if it is overdue by the whole handover window min(intervalMs,
- *   handoverSpreadMs) or more, else within what remains of that window, spread by the id's hash.
+ *   handoverSpreadMs) or more (the instant returned is then the missed one plus the window, in
+ *   the past), else within what remains of that window, spread by the id's hash.
  *   The origins that have gone unprobed the longest come first, and none waits past the window
  *   after its missed probe; a crash that moves many origins still spreads most of them, since their
  *   last probes were spread over an interval.
@@ -92,7 +93,11 @@ export function inheritedDueAt(
   const next = gridDueAt(originId, lastProbedAt, intervalMs, rng, jitterPercent);
   if (next >= now) return next;
   const window = Math.max(1, Math.min(intervalMs, handoverSpreadMs));
-  return now + phaseOffsetMs(originId, Math.max(1, window - (now - next)));
+  const overdue = now - next;
+  // Overdue by the whole window: due at once. The instant returned is then in the past (the missed
+  // one plus the window), so that in a due-time heap the origins unprobed the longest go first.
+  if (overdue >= window) return next + window;
+  return now + phaseOffsetMs(originId, window - overdue);
 }
 
 /**

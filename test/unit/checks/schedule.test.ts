@@ -56,7 +56,9 @@ describe("schedule", () => {
     const last = 1000 * 5000 + phase;
     const now = last + 5000 + 2000;
     assert.equal(inheritedDueAt("o", 5000, now, last, noJitter), now);
-    assert.equal(inheritedDueAt("o", 5000, now + 60_000, last, noJitter), now + 60_000);
+    // Due in the past: the missed instant plus the window, so the longest unprobed go first.
+    assert.equal(inheritedDueAt("o", 5000, now + 60_000, last, noJitter), now);
+    assert.equal(inheritedDueAt("o", 5000, now, last - 5000, noJitter), now - 5000);
   });
 
   it("an inherited origin overdue by less comes within what remains of the window, spread by id", () => {
