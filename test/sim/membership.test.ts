@@ -63,6 +63,22 @@ describe("membership on a simulated network", () => {
     });
   }
 
+  it("a joiner announces itself directly to the members its join taught it, without waiting for gossip", () => {
+    // No gossip at all: without the direct announcement, n1 would learn of n2 only at the next
+    // push-pull, 30 s on.
+    const cluster = new SimCluster({ size: 3, seed: 21, config: { ...profile("lan"), gossipNodes: 0 } });
+    const seed = [cluster.address("n0")];
+    cluster.node("n1").join(seed, () => {});
+    cluster.net.runFor(1000);
+    assert.equal(cluster.statusOf("n1", "n0"), "alive");
+    cluster.node("n2").join(seed, () => {});
+    cluster.net.runFor(100);
+    assert.equal(cluster.statusOf("n0", "n2"), "alive", "the seed learns the joiner in the exchange");
+    assert.equal(cluster.statusOf("n2", "n1"), "alive", "the joiner learns the members in the exchange");
+    assert.equal(cluster.statusOf("n1", "n2"), "alive", "the member before learns the joiner directly");
+    cluster.stopAll();
+  });
+
   it("a suspect that refutes with a higher incarnation stays alive", () => {
     const cluster = new SimCluster({ size: 20, seed: 13 });
     cluster.joinAll();

@@ -31,6 +31,8 @@ export interface SwimStats {
   tcpPings: number;
   suspicionsRaised: number;
   refutations: number;
+  /** Fresh alives sent after a stall of ours as long as a probe timeout ({@link NodeContext.noteDelay}). */
+  stallAnnouncements: number;
   pushPulls: number;
   gossipPackets: number;
 }
@@ -52,6 +54,7 @@ export function emptySwimStats(): SwimStats {
     tcpPings: 0,
     suspicionsRaised: 0,
     refutations: 0,
+    stallAnnouncements: 0,
     pushPulls: 0,
     gossipPackets: 0,
   };
@@ -102,6 +105,10 @@ export class NodeContext {
   leaving = false;
   /** When we last found ourselves stalled ({@link noteDelay}); -Infinity if never. */
   lastStallAt = Number.NEGATIVE_INFINITY;
+  /** When we last announced ourselves after a long stall; -Infinity if never. */
+  #lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+  /** Called after a stall as long as a probe timeout (at most once per probe interval); set by Swim. */
+  onLongStall: (() => void) | undefined;
   /** Timers not owned by a probe, an ack handler or a suspicion: ticks, nacks and leave. */
   readonly #loopTimers = new Set<TimerHandle>();
 
@@ -127,7 +134,9 @@ export class NodeContext {
    * this late. A stall (half a probe timeout or more) worsens our health score (once per probe
    * interval at most), which stretches our own probe timeouts (Lifeguard §IV-A), and marks the
    * time: a probe that failed around it says more about us than about the target, so it accuses
-   * nobody.
+   * nobody. A stall as long as a probe timeout may have failed peers' probes of us, and the
+   * accusation sent to us meanwhile may be lost (a full socket buffer), so we announce ourselves
+   * afresh at once ({@link onLongStall}) instead of waiting to hear of it.
    */
   noteDelay(delayMs: number): void {
     if (!isStall(delayMs, this.config.probeTimeoutMs)) return;
@@ -136,6 +145,11 @@ export class NodeContext {
     // and samples at once, and a process busy for a while should back off, not jump to the cap.
     if (now - this.lastStallAt >= this.config.probeIntervalMs) this.awareness.apply(HealthDelta.stalled);
     this.lastStallAt = now;
+    if (delayMs >= this.config.probeTimeoutMs && now - this.#lastAnnouncedAt >= this.config.probeIntervalMs) {
+      this.#lastAnnouncedAt = now;
+      this.stats.stallAnnouncements++;
+      this.onLongStall?.();
+    }
   }
 
   /** A one-shot timer that stop() clears and that does nothing once stopped. */

@@ -120,6 +120,7 @@ export class Swim {
     this.stats = this.#ctx.stats;
     this.#gossip = new Dissemination(this.#ctx);
     this.#transitions = new Transitions(this.#ctx, this.#gossip, options.onMemberEvent);
+    this.#ctx.onLongStall = () => this.#transitions.announceAfterStall();
     this.#probing = new Probing(this.#ctx, this.#gossip, this.#transitions);
     this.#exchange = new PushPullExchange(this.#ctx, this.#transitions, this.#serf);
     this.#departure = new Departure(this.#ctx, this.#gossip, this.#transitions, this.#probing, this.#serf);
@@ -176,7 +177,8 @@ export class Swim {
 
   /**
    * Push-pull join (Join = true) with every seed (docs/wire.md §6.7). `done` gets the number of seeds
-   * that completed an exchange and the errors of the others; one success is enough to be in.
+   * that completed an exchange and the errors of the others; one success is enough to be in. After
+   * the first, our alive goes directly to the members that exchange taught us.
    */
   join(seeds: Address[], done: (joined: number, errors: Error[]) => void): void {
     const stopped = this.#ctx.stopped;
@@ -191,7 +193,8 @@ export class Swim {
     for (const seed of seeds) {
       this.#exchange.pushPullWith(seed, true, (err) => {
         if (err) errors.push(new Error(`join ${formatAddress(seed)}: ${err.message}`));
-        else joined++;
+        // The first exchange told us the members: announce ourselves to them directly.
+        else if (++joined === 1) this.#transitions.announceSelf();
         if (--pending === 0) done(joined, errors);
       });
     }

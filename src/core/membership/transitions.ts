@@ -255,6 +255,30 @@ export class Transitions {
     this.#gossip.sendPacket(to.address, encodeMessage(aliveOf(ctx.self)), to);
   }
 
+  /**
+   * Tells the members in our view that we are here, one datagram each (at most DIRECT_FANOUT), as
+   * a join completes: the members that joined before us then know us at once instead of after a
+   * few rounds of gossip.
+   */
+  announceSelf(): void {
+    const ctx = this.#ctx;
+    if (ctx.leaving || ctx.stopped) return;
+    this.#gossip.sendDirect(encodeMessage(aliveOf(ctx.self)));
+  }
+
+  /**
+   * After a stall of ours as long as a probe timeout: a peer's probe may have failed and made us a
+   * suspect, and its accusation may never reach us. A fresh incarnation, sent directly and
+   * gossiped, out-bids any such accusation before its suspicion runs out; without one it only
+   * costs a few datagrams.
+   */
+  announceAfterStall(): void {
+    const ctx = this.#ctx;
+    if (ctx.leaving || ctx.stopped) return;
+    ctx.self.incarnation = refutingIncarnation(ctx.self.incarnation, ctx.self.incarnation);
+    this.#gossip.sendDirect(this.broadcastAlive(ctx.self));
+  }
+
   /** Queues an alive message for `state` and returns it encoded. */
   broadcastAlive(state: MemberState): Uint8Array {
     const encoded = encodeMessage(aliveOf(state));

@@ -204,6 +204,32 @@ describe("Swim, driven by hand", () => {
     assert.equal(swim.healthScore(), 2);
   });
 
+  it("after a stall as long as a probe timeout it announces a fresh incarnation directly, once per probe interval", () => {
+    const { net, swim, peer } = setup();
+    swim.handlePacket(peer.host.address, peer.alive(1));
+    const aliveAboutUs = () => peer.received("alive").filter((m) => m.type === "alive" && m.node === "a");
+    const before = swim.localMember().incarnation;
+    // Half a probe timeout (lan: 500 ms) is a stall, but too short for a peer's probe to time out.
+    swim.reportEventLoopDelay(499);
+    net.runFor(5);
+    assert.equal(swim.localMember().incarnation, before);
+    assert.equal(aliveAboutUs().length, 0);
+    swim.reportEventLoopDelay(500);
+    net.runFor(5);
+    assert.equal(swim.localMember().incarnation, before + 1);
+    assert.equal(aliveAboutUs().length, 1);
+    assert.equal(swim.stats.stallAnnouncements, 1);
+    // A second report of the same stall (another timer) within the probe interval adds nothing.
+    swim.reportEventLoopDelay(800);
+    net.runFor(5);
+    assert.equal(swim.localMember().incarnation, before + 1);
+    net.runFor(1000);
+    swim.reportEventLoopDelay(800);
+    assert.equal(swim.localMember().incarnation, before + 2);
+    assert.equal(swim.stats.stallAnnouncements, 2);
+    assert.equal(swim.stats.refutations, 0, "no accusation was refuted");
+  });
+
   it("learns a member from its alive and reports the first sight", () => {
     const { swim, peer, events } = setup();
     swim.handlePacket(peer.host.address, peer.alive(3));
