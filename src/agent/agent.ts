@@ -113,6 +113,12 @@ export class HeckAgent implements HeckNodeApi {
   /** Live origin ids in order, for paging; rebuilt after an origin is added or removed. */
   #sortedIds: string[] | undefined;
   #candidates: string[] | undefined;
+  /** The members the checker spreads origins over ({@link #probeCandidates}); cached like `#candidates`. */
+  #probers: string[] | undefined;
+  /** How long a suspect keeps its origins before a stand-in takes them: one probe interval. */
+  #standInAfterMs = 1000;
+  /** One timer per suspect, for the moment its origins pass to stand-ins. */
+  readonly #standInTimers = new Map<string, NodeJS.Timeout>();
   #ownerCounter: OwnerCounter | undefined;
   /** Probe latency, transitions and events for the dashboard (bounded, in memory). */
   readonly #history = new NodeHistory();
@@ -150,6 +156,7 @@ export class HeckAgent implements HeckNodeApi {
     const keyring = this.#openKeyring();
     // An encrypted datagram carries 29 bytes more (version, nonce, tag): leave room for them.
     const membership = profile(config.profile, keyring ? { udpBufferSize: 1400 - 29 } : {});
+    this.#standInAfterMs = membership.probeIntervalMs;
     // The writer id names this data dir's writes; a wiped data dir gets a new one, so its counters
     // never collide with those it issued before (docs/architecture.md, "Replicated state").
     let writer = store.getMeta("writer");
@@ -272,7 +279,7 @@ export class HeckAgent implements HeckNodeApi {
       self: config.name,
       replicator,
       prober: this.#prober,
-      members: () => this.#ownerCandidates(),
+      members: () => this.#probeCandidates(),
       log: this.#log,
     });
     this.#confirmer = confirmer;
@@ -283,7 +290,7 @@ export class HeckAgent implements HeckNodeApi {
       state: {
         liveOrigins: () => replicator.liveOrigins(),
         origin: (id) => replicator.origin(id),
-        healthOf: (id) => replicator.healthOf(id),
+        healthOf: (id, owner) => replicator.healthOf(id, owner),
         recordHealth: (id, fields) => {
           this.#recordProbe(id, fields.checkedAt, fields.latencyMs, fields.error === null);
           const before = replicator.statusOf(id) ?? "unknown";
@@ -295,7 +302,7 @@ export class HeckAgent implements HeckNodeApi {
       clock: systemClock,
       timers: systemTimers,
       rng: systemRng,
-      members: () => this.#ownerCandidates(),
+      members: () => this.#probeCandidates(),
       onProbe: (ok, latencyMs, lateMs, error) => {
         this.#metrics.probes.inc({ result: ok ? "success" : "failure" });
         if (error !== null) this.#metrics.probeErrors.inc({ kind: probeErrorKind(error) });
@@ -466,6 +473,8 @@ export class HeckAgent implements HeckNodeApi {
     this.#replicator?.stop();
     clearTimeout(this.#joinTimer);
     clearTimeout(this.#peersTimer);
+    for (const t of this.#standInTimers.values()) clearTimeout(t);
+    this.#standInTimers.clear();
     clearInterval(this.#sampler);
     this.#loopDelay?.stop();
     this.#checker?.stop();
@@ -549,9 +558,50 @@ export class HeckAgent implements HeckNodeApi {
     return this.#candidates;
   }
 
+  /**
+   * The members whose origins are probed: those of {@link #ownerCandidates}, less the suspects
+   * whose suspicion is older than one probe interval. Such a suspect's origins pass to their
+   * runner-ups, which probe them as stand-ins until it refutes (they pass back) or is declared dead
+   * (they stay): a crashed owner's origins then wait for its suspicion, not for the verdict, and a
+   * suspicion refuted at once, as most false ones are, moves nothing.
+   */
+  #probeCandidates(): string[] {
+    if (!this.#swim) return [];
+    const now = Date.now();
+    this.#probers ??= this.#swim
+      .members()
+      .filter(
+        (m) =>
+          (m.status === "alive" || (m.status === "suspect" && now - m.statusSince < this.#standInAfterMs)) &&
+          (m.name === this.name || isHeckMeta(m.meta)),
+      )
+      .map((m) => m.name);
+    return this.#probers;
+  }
+
+  /** A member turned suspect: once its suspicion is a probe interval old, its origins pass on. */
+  #armStandIn(event: MemberEvent): void {
+    const name = event.member.name;
+    clearTimeout(this.#standInTimers.get(name));
+    this.#standInTimers.delete(name);
+    if (event.member.status !== "suspect") return;
+    const wait = event.member.statusSince + this.#standInAfterMs - Date.now();
+    const timer = setTimeout(
+      () => {
+        this.#standInTimers.delete(name);
+        this.#probers = undefined;
+        this.#ownerCounter?.invalidate();
+        this.#checker?.membersChanged();
+      },
+      Math.max(0, wait) + 1,
+    );
+    timer.unref();
+    this.#standInTimers.set(name, timer);
+  }
+
   /** The checker's incremental index answers; an origin it has not indexed yet is hashed here. */
   #ownerOf(id: string): string | undefined {
-    return this.#checker?.ownerOf(id) ?? ownerOf(id, this.#ownerCandidates());
+    return this.#checker?.ownerOf(id) ?? ownerOf(id, this.#probeCandidates());
   }
 
   #view(entry: OriginEntry): OriginView {
@@ -562,9 +612,11 @@ export class HeckAgent implements HeckNodeApi {
 
   #onMemberEvent(event: MemberEvent): void {
     this.#candidates = undefined;
+    this.#probers = undefined;
     this.#ownerCounter?.invalidate();
     this.#departed.note(event.member);
     if (this.#stopped) return;
+    this.#armStandIn(event);
     this.#emit("member", {
       name: event.member.name,
       status: event.member.status,

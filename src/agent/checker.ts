@@ -20,7 +20,11 @@ export interface CheckerState {
   liveOrigins(): Iterable<OriginEntry>;
   /** The catalog entry of `id` (a tombstone has `spec: null`), or undefined. */
   origin(id: string): OriginEntry | undefined;
-  healthOf(id: string): HealthRecord | undefined;
+  /**
+   * The health of `id`; given `owner`, its `checkedAt` is raised to that member's probe watermark
+   * (the time by which it had probed every origin it owned with this interval).
+   */
+  healthOf(id: string, owner?: string): HealthRecord | undefined;
   /** Records this node's probe outcome in the replicated health register. */
   recordHealth(id: string, fields: Omit<HealthRecord, "id">): void;
 }
@@ -430,7 +434,9 @@ export class Checker {
     }
     const now = this.#o.clock.now();
     if (task === undefined) {
-      const health = this.#o.state.healthOf(id);
+      // The previous owner's watermark bounds its last probe from below: an origin it probed
+      // since its last record is not taken for overdue and probed again at once.
+      const health = this.#o.state.healthOf(id, this.#index.previousOwnerOf(id));
       const check = initialCheckState(health?.status);
       const fresh = new Task(
         id,

@@ -206,6 +206,49 @@ describe("a three-node cluster on loopback", { timeout: 180_000 }, () => {
     assert.ok(await allSeeAlive(agents, ["node-a", "node-b", "node-c"]), "membership unchanged");
   });
 
+  test("an owner stopped past one probe interval of suspicion has stand-ins probe its origins; they return once it answers", async () => {
+    const owners = (await waitFor("the same owner on every node", () => agreedOwners(agents)))!;
+    const victim = agents.find((a) => a.name === owners.get(ids[1]!))!;
+    const its = ids.filter((id) => owners.get(id) === victim.name);
+    const others = agents.filter((a) => a !== victim);
+    // Stopped for 4 s: its suspicion starts after one to three seconds (a probe round), the
+    // stand-ins take over a probe interval (1 s under `local`) later, while the verdict needs the
+    // suspicion's timeout (3 s here). The others' member lists are watched meanwhile.
+    victim.child.kill("SIGSTOP");
+    const stoppedAt = Date.now();
+    let deadAt = Number.POSITIVE_INFINITY;
+    try {
+      while (Date.now() - stoppedAt < 4000) {
+        for (const a of others) {
+          const res = await api<{ members: Array<{ name: string; status: string }> }>(
+            a,
+            "GET",
+            "/v1/members",
+          );
+          const status = res.body.members.find((m) => m.name === victim.name)?.status;
+          if (status === "dead" && deadAt === Number.POSITIVE_INFINITY) deadAt = Date.now();
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      victim.child.kill("SIGCONT");
+    }
+    const standIns = its.flatMap((id) =>
+      farm.probesOf(pathOf(id)).filter((p) => p.at > stoppedAt && p.at < deadAt && p.node !== victim.name),
+    );
+    assert.ok(standIns.length > 0, "no stand-in probed the stopped owner's origins before its verdict");
+    await waitFor("every node sees the stopped node alive again", () =>
+      allSeeAlive(agents, ["node-a", "node-b", "node-c"]),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const since = Date.now();
+    await new Promise((r) => setTimeout(r, INTERVAL_MS * 5));
+    for (const id of its) {
+      const probers = new Set(farm.probesOf(pathOf(id), since).map((p) => p.node));
+      assert.deepEqual([...probers], [victim.name], `${id} back with its owner`);
+    }
+  });
+
   test("after kill -9 of an owner its origins are probed by another node and every node says so", async () => {
     const owners = (await agreedOwners(agents))!;
     const victim = agents.find((a) => a.name === owners.get(ids[0]!))!;

@@ -35,6 +35,8 @@ interface Slot {
   runnerUp: string | undefined;
   runnerUpWeight: bigint;
   runnerUpKnown: boolean;
+  /** The owner before the current one, if any (the member it was handed on or taken from). */
+  previous: string | undefined;
 }
 
 /** A scan of every origin against members that joined: one hash per (origin, member). */
@@ -103,6 +105,11 @@ export class OwnerIndex {
   /** The owner of `id`, or undefined for an unknown id, no members, or a recompute pending. */
   ownerOf(id: string): string | undefined {
     return this.#slots.get(id)?.owner;
+  }
+
+  /** The member that owned `id` before its current owner, if it has changed hands here. */
+  previousOwnerOf(id: string): string | undefined {
+    return this.#slots.get(id)?.previous;
   }
 
   /** The ids `name` owns (a live view: do not change the index while iterating it). */
@@ -238,6 +245,7 @@ export class OwnerIndex {
         }
       }
       if (slot.owner !== before) {
+        if (before !== undefined) slot.previous = before;
         this.#moveOwned(slot.id, before, slot.owner);
         changed.push(slot.id);
       }
@@ -265,6 +273,7 @@ export class OwnerIndex {
       const slot = this.#slots.get(next.value);
       if (slot === undefined || slot.owner !== departure.name) continue;
       changed.push(slot.id);
+      slot.previous = departure.name;
       const heir = slot.runnerUp;
       if (slot.runnerUpKnown && heir !== undefined && this.#members.has(heir)) {
         slot.owner = heir;
@@ -294,6 +303,7 @@ export class OwnerIndex {
         runnerUp: undefined,
         runnerUpWeight: NO_WEIGHT,
         runnerUpKnown: false,
+        previous: undefined,
       };
       this.#slots.set(id, slot);
     } else if (slot.owner !== undefined) {
@@ -338,6 +348,7 @@ export class OwnerIndex {
     // With a single member there is no runner-up, and that is known.
     slot.runnerUpKnown = true;
     if (best === before) return false;
+    if (before !== undefined) slot.previous = before;
     this.#moveOwned(slot.id, before, best);
     return true;
   }

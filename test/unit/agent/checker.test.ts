@@ -88,8 +88,13 @@ class MemoryState implements CheckerState {
   origin(id: string): OriginEntry | undefined {
     return this.origins.get(id);
   }
-  healthOf(id: string): HealthRecord | undefined {
-    return this.health.get(id);
+  /** Probe watermarks per member, as gossiped (one interval only here). */
+  readonly marks = new Map<string, number>();
+  healthOf(id: string, owner?: string): HealthRecord | undefined {
+    const record = this.health.get(id);
+    const mark = owner === undefined ? undefined : this.marks.get(owner);
+    if (record === undefined || mark === undefined || mark <= (record.checkedAt ?? 0)) return record;
+    return { ...record, checkedAt: mark };
   }
   recordHealth(id: string, fields: Omit<HealthRecord, "id">): void {
     const record = { id, ...fields };
@@ -244,6 +249,43 @@ describe("checker", () => {
     await run(15_000);
     // Due 60 s after its last probe, within the jitter (±3 s).
     assert.ok(prober.urls().includes("http://127.0.0.1:1/recent"));
+    checker.stop();
+  });
+
+  test("an origin taken from a member goes by that member's probe watermark, not only by its last record", async () => {
+    const { net, prober, state, checker, run, setMembers } = setup();
+    const members = ["self", "other"];
+    const [kept] = idsOwnedBy("other", members, 1);
+    // Start 20 s after a grid instant of `kept`, where its owner last probed it.
+    const phase = phaseOffsetMs(kept!, 60_000);
+    await run((((phase + 20_000 - net.now) % 60_000) + 60_000) % 60_000);
+    const now = net.now;
+    for (const id of [kept!]) {
+      state.add(id, spec(60_000, { url: `http://127.0.0.1:1/${id}` }));
+      // The last status change was written two minutes ago; probes since changed nothing.
+      state.health.set(id, {
+        id,
+        status: "healthy",
+        reporter: "other",
+        checkedAt: now - 120_000,
+        changedAt: now - 120_000,
+        latencyMs: 1,
+        error: null,
+        confirmedBy: null,
+      });
+    }
+    setMembers(members);
+    checker.reconcile();
+    await run(10);
+    assert.equal(checker.owned(), 0);
+    // `other` had probed everything it owned by 20 s ago; then it goes.
+    state.marks.set("other", now - 20_000);
+    setMembers(["self"]);
+    await run(2100);
+    const probed = prober.urls().map((u) => u.slice(u.lastIndexOf("/") + 1));
+    assert.ok(!probed.includes(kept!), "probed 20 s after its owner did: not overdue, it waits for its grid");
+    await run(40_000);
+    assert.ok(prober.urls().some((u) => u.endsWith(`/${kept}`)), "probed on its grid, 60 s after the last");
     checker.stop();
   });
 

@@ -65,6 +65,21 @@ describe("OwnerIndex", () => {
     assertMatchesFullPass(index, all, ["a", "c", "d"]);
   });
 
+  it("remembers who owned an origin before: the departed owner, or the one a joiner took it from", () => {
+    const index = new OwnerIndex();
+    index.setMembers(["a", "b", "c"]);
+    for (const id of ids(300)) index.upsert(id);
+    for (const id of ids(300)) assert.equal(index.previousOwnerOf(id), undefined, "never changed hands");
+    const ofB = [...index.owned("b")];
+    index.setMembers(["a", "c"]);
+    for (const id of ofB) assert.equal(index.previousOwnerOf(id), "b");
+    const before = new Map(ids(300).map((id) => [id, index.ownerOf(id)]));
+    index.setMembers(["a", "c", "d"]);
+    const taken = [...index.owned("d")];
+    assert.ok(taken.length > 0);
+    for (const id of taken) assert.equal(index.previousOwnerOf(id), before.get(id));
+  });
+
   it("a join costs one hash per origin: work in slices leaves the index pending, then settles", () => {
     const index = new OwnerIndex();
     index.setMembers(ids(10, "m"));
