@@ -586,15 +586,12 @@ export class HeckAgent implements HeckNodeApi {
     this.#standInTimers.delete(name);
     if (event.member.status !== "suspect") return;
     const wait = event.member.statusSince + this.#standInAfterMs - Date.now();
-    const timer = setTimeout(
-      () => {
-        this.#standInTimers.delete(name);
-        this.#probers = undefined;
-        this.#ownerCounter?.invalidate();
-        this.#checker?.membersChanged();
-      },
-      Math.max(0, wait) + 1,
-    );
+    const timer = setTimeout(() => {
+      this.#standInTimers.delete(name);
+      this.#probers = undefined;
+      this.#ownerCounter?.invalidate();
+      this.#checker?.membersChanged();
+    }, Math.max(0, wait) + 1);
     timer.unref();
     this.#standInTimers.set(name, timer);
   }

@@ -285,7 +285,10 @@ describe("checker", () => {
     const probed = prober.urls().map((u) => u.slice(u.lastIndexOf("/") + 1));
     assert.ok(!probed.includes(kept!), "probed 20 s after its owner did: not overdue, it waits for its grid");
     await run(40_000);
-    assert.ok(prober.urls().some((u) => u.endsWith(`/${kept}`)), "probed on its grid, 60 s after the last");
+    assert.ok(
+      prober.urls().some((u) => u.endsWith(`/${kept}`)),
+      "probed on its grid, 60 s after the last",
+    );
     checker.stop();
   });
 
