@@ -547,15 +547,18 @@ export class HeckAgent implements HeckNodeApi {
    */
   #ownerCandidates(): string[] {
     if (!this.#swim) return [];
-    // Serf agents sharing the cluster (no heck tag) neither probe nor hold heck's state.
-    this.#candidates ??= this.#swim
-      .members()
-      .filter(
-        (m) =>
-          (m.status === "alive" || m.status === "suspect") && (m.name === this.name || isHeckMeta(m.meta)),
-      )
-      .map((m) => m.name);
+    this.#candidates ??= this.#heckMembers((m) => m.status === "alive" || m.status === "suspect");
     return this.#candidates;
+  }
+
+  /**
+   * Names of the heck members (this node and those with heck's tag) that `keep` accepts. Serf
+   * agents sharing the cluster (no heck tag) neither probe nor hold heck's state.
+   */
+  #heckMembers(keep: (m: MemberView) => boolean): string[] {
+    return (this.#swim?.members() ?? [])
+      .filter((m) => keep(m) && (m.name === this.name || isHeckMeta(m.meta)))
+      .map((m) => m.name);
   }
 
   /**
@@ -568,14 +571,9 @@ export class HeckAgent implements HeckNodeApi {
   #probeCandidates(): string[] {
     if (!this.#swim) return [];
     const now = Date.now();
-    this.#probers ??= this.#swim
-      .members()
-      .filter(
-        (m) =>
-          (m.status === "alive" || (m.status === "suspect" && now - m.statusSince < this.#standInAfterMs)) &&
-          (m.name === this.name || isHeckMeta(m.meta)),
-      )
-      .map((m) => m.name);
+    this.#probers ??= this.#heckMembers(
+      (m) => m.status === "alive" || (m.status === "suspect" && now - m.statusSince < this.#standInAfterMs),
+    );
     return this.#probers;
   }
 
