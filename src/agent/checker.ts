@@ -68,7 +68,7 @@ export interface CheckerOptions {
    * one within what is left of that window. @default 2000
    */
   handoverSpreadMs?: number;
-  /** Rendezvous hashes of ownership work per turn of the event loop (about 10-20 ms). @default 5000 */
+  /** Rendezvous hashes of ownership work per turn of the event loop (about 5-10 ms). @default 2500 */
   ownershipHashesPerTurn?: number;
 }
 
@@ -271,7 +271,7 @@ export class Checker {
     this.#maxStartsPerTurn = options.maxStartsPerTurn ?? 256;
     this.#jitterPercent = options.jitterPercent ?? DEFAULT_JITTER_PERCENT;
     this.#handoverSpreadMs = options.handoverSpreadMs ?? DEFAULT_HANDOVER_SPREAD_MS;
-    this.#hashesPerTurn = options.ownershipHashesPerTurn ?? 5000;
+    this.#hashesPerTurn = options.ownershipHashesPerTurn ?? 2500;
   }
 
   /**

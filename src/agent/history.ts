@@ -116,6 +116,15 @@ export class NodeHistory {
   readonly #samples = new Map<string, SampleRing>();
   #sampleCount = 0;
   readonly #transitions = new Map<string, Transition[]>();
+  /**
+   * Walks #transitions oldest first to find what to evict. An origin written again moves to the
+   * end of the map, where the walk meets it again later. Kept from one eviction to the next: a new
+   * walk from the start would pass every entry deleted since the map last rehashed, and a burst
+   * of transitions over the bound (every origin's first status, at a bootstrap) then costs time
+   * in the square of its size.
+   */
+  #evictTransitions: IterableIterator<string> | undefined;
+  #evictSamples: IterableIterator<[string, SampleRing]> | undefined;
   #events: TimelineEvent[] = [];
 
   constructor(limits: HistoryLimits = {}) {
@@ -143,7 +152,12 @@ export class NodeHistory {
     this.#expire(id, ring, sample.at);
     if (ring.size > this.#samplesPerOrigin) this.#drop(id, ring);
     while (this.#sampleCount > this.#samplesTotal) {
-      const [oldestId, oldest] = this.#samples.entries().next().value as [string, SampleRing];
+      let next = this.#evictSamples?.next();
+      if (!next || next.done) {
+        this.#evictSamples = this.#samples.entries();
+        next = this.#evictSamples.next();
+      }
+      const [oldestId, oldest] = next.value as [string, SampleRing];
       this.#drop(oldestId, oldest);
     }
   }
@@ -157,8 +171,12 @@ export class NodeHistory {
     list.push({ at: event.at, status: event.status, previous: event.previous, reporter: event.reporter });
     if (list.length > this.#transitionsPerOrigin) list.shift();
     if (this.#transitions.size > this.#originsWithTransitions) {
-      const oldest = this.#transitions.keys().next().value as string;
-      this.#transitions.delete(oldest);
+      let next = this.#evictTransitions?.next();
+      if (!next || next.done) {
+        this.#evictTransitions = this.#transitions.keys();
+        next = this.#evictTransitions.next();
+      }
+      this.#transitions.delete(next.value as string);
     }
     this.#remember({ kind: "health", ...event });
   }

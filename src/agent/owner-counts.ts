@@ -18,7 +18,7 @@ export interface OwnerCounterOptions {
   /** Runs `fn` on a later turn of the event loop (setImmediate in the agent). */
   later(fn: () => void): void;
   now(): number;
-  /** Origins counted per turn. @default 1000 */
+  /** Origins counted per turn. @default 500 */
   sliceSize?: number;
   /** A result this recent is served even when stale, so passes run at most this often. @default 2000 */
   minIntervalMs?: number;
@@ -42,7 +42,7 @@ export class OwnerCounter {
 
   constructor(options: OwnerCounterOptions) {
     this.#o = options;
-    this.#sliceSize = options.sliceSize ?? 1000;
+    this.#sliceSize = options.sliceSize ?? 500;
     this.#minIntervalMs = options.minIntervalMs ?? 2000;
   }
 

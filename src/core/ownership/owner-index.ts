@@ -22,41 +22,53 @@
  */
 import { xxh64 } from "../hash.js";
 
-interface Slot {
-  readonly id: string;
-  /** The owner, or undefined while there are no members or the slot waits for a recompute. */
-  owner: string | undefined;
-  /** The owner's rendezvous weight for this id (-1 when there is no owner). */
-  weight: bigint;
-  /**
-   * The runner-up: the best member but the owner. Trusted only while `runnerUpKnown` and while it
-   * is still a member (a departed runner-up is noticed when it would be used).
-   */
-  runnerUp: string | undefined;
-  runnerUpWeight: bigint;
-  runnerUpKnown: boolean;
-  /** The owner before the current one, if any (the member it was handed on or taken from). */
-  previous: string | undefined;
-}
+/**
+ * The index keeps each origin in a slot of column arrays: its id, owner, runner-up and previous
+ * owner as member numbers, the two weights as unsigned 64-bit integers. An origin so costs a few
+ * numbers outside the heap instead of an object, two boxed weights and a place in a set.
+ */
+const NONE = -1;
 
 /** A scan of every origin against members that joined: one hash per (origin, member). */
 interface JoinScan {
   members: string[];
-  slots: IterableIterator<Slot>;
+  slots: IterableIterator<number>;
   /** Origins scored by the latest slice. */
   scored: number;
 }
 
-const NO_WEIGHT = -1n;
-
-/** Whether candidate (weight `w`, name `name`) beats `best` (weight `bestWeight`); see rendezvous.ts. */
-function beats(w: bigint, name: string, best: string | undefined, bestWeight: bigint): boolean {
-  return best === undefined || w > bestWeight || (w === bestWeight && name < best);
+/** A departed member's origins, found by walking the slots from `next`. */
+interface Departure {
+  name: string;
+  member: number;
+  next: number;
 }
 
+/** Slots walked to find a departed member's origins count as one step of work per this many. */
+const WALK_PER_STEP = 64;
+
 export class OwnerIndex {
-  readonly #slots = new Map<string, Slot>();
-  readonly #byOwner = new Map<string, Set<string>>();
+  readonly #slots = new Map<string, number>();
+  readonly #ids: Array<string | undefined> = [];
+  readonly #free: number[] = [];
+  #capacity = 0;
+  #owner = new Int32Array(0);
+  /** The owner's rendezvous weight for the id (meaningless without an owner). */
+  #weight = new BigUint64Array(0);
+  /**
+   * The runner-up: the best member but the owner. Trusted only while `#runnerUpKnown` and while it
+   * is still a member (a departed runner-up is noticed when it would be used).
+   */
+  #runnerUp = new Int32Array(0);
+  #runnerUpWeight = new BigUint64Array(0);
+  #runnerUpKnown = new Uint8Array(0);
+  /** The owner before the current one, if any (the member it was handed on or taken from). */
+  #previous = new Int32Array(0);
+  /** Member names by number; a name keeps its number for the life of the index. */
+  readonly #names: string[] = [];
+  readonly #numbers = new Map<string, number>();
+  /** Origins per owner (by number). */
+  readonly #counts = new Map<number, number>();
   readonly #members = new Set<string>();
   /** `"\n" + member`, built once per member. */
   readonly #suffix = new Map<string, string>();
@@ -64,14 +76,37 @@ export class OwnerIndex {
    * Departed members' origins, waiting to pass to their runner-ups (one step each, no hash): a
    * member that owned 30,000 origins is handed on in slices, not in one turn.
    */
-  #departures: Array<{ name: string; ids: IterableIterator<string> }> = [];
+  #departures: Departure[] = [];
   /** Origins of departed members, waiting to be recomputed over the current members. */
-  #orphans: Slot[] = [];
+  #orphans: string[] = [];
   #orphanHead = 0;
   readonly #scans: JoinScan[] = [];
   /** Origins whose runner-up is to be recomputed; background work, owners are current. */
-  #refresh: Slot[] = [];
+  #refresh: string[] = [];
   #refreshHead = 0;
+
+  #number(name: string): number {
+    let n = this.#numbers.get(name);
+    if (n === undefined) {
+      n = this.#names.length;
+      this.#names.push(name);
+      this.#numbers.set(name, n);
+    }
+    return n;
+  }
+
+  #name(n: number): string | undefined {
+    return n === NONE ? undefined : this.#names[n];
+  }
+
+  /** Whether candidate (weight `w`, member `m`) beats member `best` of weight `bestWeight`; see rendezvous.ts. */
+  #beats(w: bigint, m: number, best: number, bestWeight: bigint): boolean {
+    return (
+      best === NONE ||
+      w > bestWeight ||
+      (w === bestWeight && (this.#names[m] as string) < (this.#names[best] as string))
+    );
+  }
 
   /** The members ownership is computed over (after the latest `setMembers`). */
   members(): string[] {
@@ -104,23 +139,29 @@ export class OwnerIndex {
 
   /** The owner of `id`, or undefined for an unknown id, no members, or a recompute pending. */
   ownerOf(id: string): string | undefined {
-    return this.#slots.get(id)?.owner;
+    const slot = this.#slots.get(id);
+    return slot === undefined ? undefined : this.#name(this.#owner[slot] as number);
   }
 
   /** The member that owned `id` before its current owner, if it has changed hands here. */
   previousOwnerOf(id: string): string | undefined {
-    return this.#slots.get(id)?.previous;
+    const slot = this.#slots.get(id);
+    return slot === undefined ? undefined : this.#name(this.#previous[slot] as number);
   }
 
-  /** The ids `name` owns (a live view: do not change the index while iterating it). */
-  owned(name: string): Iterable<string> {
-    return this.#byOwner.get(name) ?? [];
+  /** The ids `name` owns: a walk of every origin, for tests and diagnostics. */
+  owned(name: string): string[] {
+    const member = this.#numbers.get(name);
+    const out: string[] = [];
+    if (member === undefined || !this.#members.has(name)) return out;
+    for (const [id, slot] of this.#slots) if (this.#owner[slot] === member) out.push(id);
+    return out;
   }
 
   /** Number of origins per owner, for members that own any. */
   countByOwner(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [name, ids] of this.#byOwner) if (ids.size > 0) out.set(name, ids.size);
+    for (const [n, count] of this.#counts) if (count > 0) out.set(this.#names[n] as string, count);
     return out;
   }
 
@@ -147,12 +188,13 @@ export class OwnerIndex {
     for (const name of added) {
       this.#members.add(name);
       this.#suffix.set(name, `\n${name}`);
+      this.#number(name);
     }
     for (const name of departed) {
-      const ids = this.#byOwner.get(name);
-      this.#byOwner.delete(name);
-      // Detached from the index, the set is never changed again: it can be walked in slices.
-      if (ids !== undefined && ids.size > 0) this.#departures.push({ name, ids: ids.values() });
+      const member = this.#number(name);
+      const count = this.#counts.get(member) ?? 0;
+      this.#counts.delete(member);
+      if (count > 0) this.#departures.push({ name, member, next: 0 });
     }
     if (added.length > 0 && this.#slots.size > 0) {
       this.#scans.push({ members: added, slots: this.#slots.values(), scored: 0 });
@@ -173,12 +215,12 @@ export class OwnerIndex {
     const memberCount = Math.max(1, this.#members.size);
     const more = () => spent === 0 || spent < budget;
     while (this.#orphanHead < this.#orphans.length && more()) {
-      const slot = this.#orphans[this.#orphanHead++] as Slot;
+      const id = this.#orphans[this.#orphanHead++] as string;
       spent += memberCount;
       // A removed origin needs nothing more. One that a join scan or an upsert has touched since
       // is recomputed all the same: a scan compares only against the members that joined.
-      if (this.#slots.get(slot.id) !== slot) continue;
-      if (this.#recompute(slot)) changed.push(slot.id);
+      const slot = this.#slots.get(id);
+      if (slot !== undefined && this.#recompute(slot)) changed.push(id);
     }
     if (this.#orphanHead >= this.#orphans.length) {
       this.#orphans = [];
@@ -193,8 +235,8 @@ export class OwnerIndex {
       if (done) this.#scans.shift();
     }
     while (this.#refreshHead < this.#refresh.length && more()) {
-      const slot = this.#refresh[this.#refreshHead++] as Slot;
-      if (this.#slots.get(slot.id) !== slot || slot.runnerUpKnown || slot.owner === undefined) continue;
+      const slot = this.#slots.get(this.#refresh[this.#refreshHead++] as string);
+      if (slot === undefined || this.#runnerUpKnown[slot] === 1 || this.#owner[slot] === NONE) continue;
       spent += memberCount;
       this.#recompute(slot);
     }
@@ -214,8 +256,11 @@ export class OwnerIndex {
   #scan(scan: JoinScan, members: string[], room: number, changed: string[]): boolean {
     const slots = scan.slots;
     const suffixes = members.map((m) => this.#suffix.get(m) as string);
+    const numbers = members.map((m) => this.#number(m));
     const count = members.length;
     const most = Math.max(1, Math.ceil(room / count));
+    const owner = this.#owner;
+    const weight = this.#weight;
     let scored = 0;
     let done = false;
     while (scored < most) {
@@ -226,28 +271,34 @@ export class OwnerIndex {
       }
       scored++;
       const slot = next.value;
-      const before = slot.owner;
+      const id = this.#ids[slot] as string;
+      const before = owner[slot] as number;
       for (let i = 0; i < count; i++) {
-        const member = members[i] as string;
-        const w = xxh64(slot.id + (suffixes[i] as string));
-        if (beats(w, member, slot.owner, slot.weight)) {
+        const member = numbers[i] as number;
+        const w = xxh64(id + (suffixes[i] as string));
+        const current = owner[slot] as number;
+        if (this.#beats(w, member, current, weight[slot] as bigint)) {
           // The owner it beats is the best of the rest: the new runner-up.
-          if (slot.owner !== undefined) {
-            slot.runnerUp = slot.owner;
-            slot.runnerUpWeight = slot.weight;
-            slot.runnerUpKnown = true;
+          if (current !== NONE) {
+            this.#runnerUp[slot] = current;
+            this.#runnerUpWeight[slot] = weight[slot] as bigint;
+            this.#runnerUpKnown[slot] = 1;
           }
-          slot.owner = member;
-          slot.weight = w;
-        } else if (slot.runnerUpKnown && beats(w, member, slot.runnerUp, slot.runnerUpWeight)) {
-          slot.runnerUp = member;
-          slot.runnerUpWeight = w;
+          owner[slot] = member;
+          weight[slot] = w;
+        } else if (
+          this.#runnerUpKnown[slot] === 1 &&
+          this.#beats(w, member, this.#runnerUp[slot] as number, this.#runnerUpWeight[slot] as bigint)
+        ) {
+          this.#runnerUp[slot] = member;
+          this.#runnerUpWeight[slot] = w;
         }
       }
-      if (slot.owner !== before) {
-        if (before !== undefined) slot.previous = before;
-        this.#moveOwned(slot.id, before, slot.owner);
-        changed.push(slot.id);
+      const after = owner[slot] as number;
+      if (after !== before) {
+        if (before !== NONE) this.#previous[slot] = before;
+        this.#moveOwned(before, after);
+        changed.push(id);
       }
     }
     scan.scored = scored;
@@ -257,33 +308,41 @@ export class OwnerIndex {
   /**
    * Hands departed members' origins on, up to `budget` steps: each to its runner-up when that is
    * known and still a member (the best of the others: no hash), else to the orphans, recomputed
-   * next. An origin removed or recomputed since its owner left is skipped.
+   * next. Each origin found is a step, and so is each {@link WALK_PER_STEP} slots walked.
    */
   #handOn(budget: number): { changed: string[]; spent: number } {
     const changed: string[] = [];
     let spent = 0;
+    let walked = 0;
     while (this.#departures.length > 0 && (spent === 0 || spent < budget)) {
-      const departure = this.#departures[0] as { name: string; ids: IterableIterator<string> };
-      const next = departure.ids.next();
-      if (next.done) {
+      const departure = this.#departures[0] as Departure;
+      if (departure.next >= this.#ids.length) {
         this.#departures.shift();
         continue;
       }
+      const slot = departure.next++;
+      if (++walked === WALK_PER_STEP) {
+        walked = 0;
+        spent++;
+      }
+      if (this.#owner[slot] !== departure.member || this.#ids[slot] === undefined) continue;
       spent++;
-      const slot = this.#slots.get(next.value);
-      if (slot === undefined || slot.owner !== departure.name) continue;
-      changed.push(slot.id);
-      slot.previous = departure.name;
-      const heir = slot.runnerUp;
-      if (slot.runnerUpKnown && heir !== undefined && this.#members.has(heir)) {
-        slot.owner = heir;
-        slot.weight = slot.runnerUpWeight;
+      const id = this.#ids[slot] as string;
+      changed.push(id);
+      this.#previous[slot] = departure.member;
+      const heir = this.#runnerUp[slot] as number;
+      if (
+        this.#runnerUpKnown[slot] === 1 &&
+        heir !== NONE &&
+        this.#members.has(this.#names[heir] as string)
+      ) {
+        this.#owner[slot] = heir;
+        this.#weight[slot] = this.#runnerUpWeight[slot] as bigint;
         this.#forgetRunnerUp(slot);
-        this.#addOwned(slot.id, heir);
+        this.#moveOwned(NONE, heir);
       } else {
-        slot.owner = undefined;
-        slot.weight = NO_WEIGHT;
-        this.#orphans.push(slot);
+        this.#owner[slot] = NONE;
+        this.#orphans.push(id);
       }
     }
     return { changed, spent };
@@ -296,17 +355,8 @@ export class OwnerIndex {
   upsert(id: string): boolean {
     let slot = this.#slots.get(id);
     if (slot === undefined) {
-      slot = {
-        id,
-        owner: undefined,
-        weight: NO_WEIGHT,
-        runnerUp: undefined,
-        runnerUpWeight: NO_WEIGHT,
-        runnerUpKnown: false,
-        previous: undefined,
-      };
-      this.#slots.set(id, slot);
-    } else if (slot.owner !== undefined) {
+      slot = this.#alloc(id);
+    } else if (this.#owner[slot] !== NONE) {
       // The owner depends on the id alone: a changed spec moves nothing.
       return false;
     }
@@ -318,61 +368,92 @@ export class OwnerIndex {
     const slot = this.#slots.get(id);
     if (slot === undefined) return undefined;
     this.#slots.delete(id);
-    if (slot.owner !== undefined) this.#byOwner.get(slot.owner)?.delete(id);
-    return slot.owner;
+    const owner = this.#owner[slot] as number;
+    // A departed owner's origins were taken off its count already.
+    if (owner !== NONE && this.#members.has(this.#names[owner] as string)) this.#moveOwned(owner, NONE);
+    this.#ids[slot] = undefined;
+    this.#owner[slot] = NONE;
+    this.#free.push(slot);
+    return this.#name(owner);
+  }
+
+  #alloc(id: string): number {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      slot = this.#ids.length;
+      this.#ids.push(id);
+      if (slot >= this.#capacity) this.#grow(Math.max(1024, this.#capacity * 2));
+    } else {
+      this.#ids[slot] = id;
+    }
+    this.#slots.set(id, slot);
+    this.#owner[slot] = NONE;
+    this.#runnerUp[slot] = NONE;
+    this.#runnerUpKnown[slot] = 0;
+    this.#previous[slot] = NONE;
+    return slot;
+  }
+
+  #grow(capacity: number): void {
+    this.#capacity = capacity;
+    const grow = <C extends Int32Array | BigUint64Array | Uint8Array>(column: C): C => {
+      const out = new (column.constructor as new (n: number) => C)(capacity);
+      out.set(column as never);
+      return out;
+    };
+    this.#owner = grow(this.#owner);
+    this.#weight = grow(this.#weight);
+    this.#runnerUp = grow(this.#runnerUp);
+    this.#runnerUpWeight = grow(this.#runnerUpWeight);
+    this.#runnerUpKnown = grow(this.#runnerUpKnown);
+    this.#previous = grow(this.#previous);
   }
 
   /** Computes the owner and runner-up of a slot over every member; true when the owner changed. */
-  #recompute(slot: Slot): boolean {
-    const before = slot.owner;
-    let best: string | undefined;
-    let bestWeight = NO_WEIGHT;
-    let second: string | undefined;
-    let secondWeight = NO_WEIGHT;
+  #recompute(slot: number): boolean {
+    const id = this.#ids[slot] as string;
+    const before = this.#owner[slot] as number;
+    let best = NONE;
+    let bestWeight = 0n;
+    let second = NONE;
+    let secondWeight = 0n;
     for (const [member, suffix] of this.#suffix) {
-      const w = xxh64(slot.id + suffix);
-      if (beats(w, member, best, bestWeight)) {
+      const m = this.#number(member);
+      const w = xxh64(id + suffix);
+      if (this.#beats(w, m, best, bestWeight)) {
         second = best;
         secondWeight = bestWeight;
-        best = member;
+        best = m;
         bestWeight = w;
-      } else if (beats(w, member, second, secondWeight)) {
-        second = member;
+      } else if (this.#beats(w, m, second, secondWeight)) {
+        second = m;
         secondWeight = w;
       }
     }
-    slot.owner = best;
-    slot.weight = bestWeight;
-    slot.runnerUp = second;
-    slot.runnerUpWeight = secondWeight;
+    this.#owner[slot] = best;
+    this.#weight[slot] = bestWeight;
+    this.#runnerUp[slot] = second;
+    this.#runnerUpWeight[slot] = secondWeight;
     // With a single member there is no runner-up, and that is known.
-    slot.runnerUpKnown = true;
+    this.#runnerUpKnown[slot] = 1;
     if (best === before) return false;
-    if (before !== undefined) slot.previous = before;
-    this.#moveOwned(slot.id, before, best);
+    if (before !== NONE) this.#previous[slot] = before;
+    this.#moveOwned(before, best);
     return true;
   }
 
   /** The runner-up moved up to owner: find the next one in the background. */
-  #forgetRunnerUp(slot: Slot): void {
-    slot.runnerUp = undefined;
-    slot.runnerUpWeight = NO_WEIGHT;
-    slot.runnerUpKnown = false;
-    this.#refresh.push(slot);
+  #forgetRunnerUp(slot: number): void {
+    this.#runnerUp[slot] = NONE;
+    this.#runnerUpKnown[slot] = 0;
+    this.#refresh.push(this.#ids[slot] as string);
   }
 
-  #addOwned(id: string, to: string): void {
-    let set = this.#byOwner.get(to);
-    if (set === undefined) {
-      set = new Set();
-      this.#byOwner.set(to, set);
+  #moveOwned(from: number, to: number): void {
+    if (from !== NONE && this.#members.has(this.#names[from] as string)) {
+      this.#counts.set(from, (this.#counts.get(from) ?? 1) - 1);
     }
-    set.add(id);
-  }
-
-  #moveOwned(id: string, from: string | undefined, to: string | undefined): void {
-    if (from !== undefined) this.#byOwner.get(from)?.delete(id);
-    if (to !== undefined) this.#addOwned(id, to);
+    if (to !== NONE) this.#counts.set(to, (this.#counts.get(to) ?? 0) + 1);
   }
 }
 

@@ -17,6 +17,8 @@
  * The map holds no context of its own: one context covers every map of a replica (replication.ts),
  * since all of a replica's writes draw their dots from one counter.
  */
+
+import { grown, names, ObjectColumns, type ValueColumns } from "./columns.js";
 import type { CausalContext, Dot } from "./dots.js";
 import { ownText } from "./intern.js";
 
@@ -57,61 +59,227 @@ export function visibleVersion<V>(versions: readonly Version<V>[] | undefined): 
   return best;
 }
 
-/** One writer's versions in a map: counter -> key, and the counters in order (rebuilt lazily). */
+/**
+ * One writer's versions in a map: [counter, slot] pairs in the order they were added. A pair goes
+ * stale when its version leaves the slot; stale pairs are skipped when read and dropped when they
+ * outnumber the live ones.
+ */
 interface WriterIndex {
-  keys: Map<number, string>;
-  /** Ascending; may hold counters no longer in `keys`. Undefined when it must be rebuilt. */
-  sorted: number[] | undefined;
+  counters: number[];
+  slots: number[];
+  /** Whether the counters ascend. */
+  sorted: boolean;
+  /** Pairs whose version is still held. */
+  live: number;
 }
 
-/**
- * The versions of a key as held: the version itself when it is alone (as nearly every key's is),
- * else an array of exactly their number. A one-version array costs some 56 bytes a key, one grown
- * by push some 190.
- */
-type Held<V> = Version<V> | Version<V>[];
-
-const toHeld = <V>(versions: readonly Version<V>[]): Held<V> =>
-  versions.length === 1 ? (versions[0] as Version<V>) : versions.slice();
-
-const asArray = <V>(held: Held<V>): readonly Version<V>[] => (Array.isArray(held) ? held : [held]);
+/** What a slot holds: nothing, one version in the columns, or several in {@link CausalMap.#many}. */
+const EMPTY = 0;
+const ONE = 1;
+const MANY = 2;
 
 const hasDot = <V>(versions: readonly Version<V>[], writer: string, counter: number): boolean =>
   versions.some((v) => v.writer === writer && v.counter === counter);
 
+/**
+ * The map keeps each key in a slot of column arrays (columns.ts). Nearly every key holds one
+ * version: its dot and stamp are four numbers in typed arrays and its value lives in the value
+ * columns. The few keys with concurrent versions keep them as objects. Every read builds fresh
+ * objects: callers may keep what they read, and nothing they do to it changes the map.
+ */
 export class CausalMap<V> {
-  readonly #entries = new Map<string, Held<V>>();
+  readonly #slots = new Map<string, number>();
+  readonly #keys: Array<string | undefined> = [];
+  readonly #free: number[] = [];
+  #capacity = 0;
+  #kind = new Uint8Array(0);
+  #writer = new Int32Array(0);
+  #counter = new Float64Array(0);
+  #wall = new Float64Array(0);
+  #tick = new Float64Array(0);
+  #tomb = new Uint8Array(0);
+  readonly #many = new Map<number, Version<V>[]>();
+  readonly #values: ValueColumns<V>;
   /**
-   * Per writer, where its versions are: anti-entropy asks "which keys hold a version the peer has
-   * not seen", and a peer usually lacks the last few writes of a few writers. The index answers in
-   * time proportional to those versions, not to the size of the map.
+   * Per writer (by name id), where its versions are: anti-entropy asks "which keys hold a version
+   * the peer has not seen", and a peer usually lacks the last few writes of a few writers. The
+   * index answers in time proportional to those versions, not to the size of the map.
    */
-  readonly #byWriter = new Map<string, WriterIndex>();
+  readonly #byWriter = new Map<number, WriterIndex>();
+  readonly #toCompact = new Set<number>();
 
-  #index(key: string, v: Version<V>): void {
-    let w = this.#byWriter.get(v.writer);
-    if (!w) {
-      w = { keys: new Map(), sorted: [] };
-      this.#byWriter.set(v.writer, w);
+  constructor(values: ValueColumns<V> = new ObjectColumns<V>()) {
+    this.#values = values;
+  }
+
+  // Slots
+
+  #alloc(key: string): number {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      slot = this.#keys.length;
+      this.#keys.push(key);
+      if (slot >= this.#capacity) this.#grow(Math.max(1024, this.#capacity * 2));
+    } else {
+      this.#keys[slot] = key;
     }
-    w.keys.set(v.counter, key);
-    const sorted = w.sorted;
-    if (sorted === undefined) return;
-    if (sorted.length === 0 || (sorted[sorted.length - 1] as number) < v.counter) sorted.push(v.counter);
-    else w.sorted = undefined;
+    this.#slots.set(key, slot);
+    return slot;
+  }
+
+  #grow(capacity: number): void {
+    this.#capacity = capacity;
+    this.#kind = grown(this.#kind, capacity);
+    this.#writer = grown(this.#writer, capacity);
+    this.#counter = grown(this.#counter, capacity);
+    this.#wall = grown(this.#wall, capacity);
+    this.#tick = grown(this.#tick, capacity);
+    this.#tomb = grown(this.#tomb, capacity);
+    this.#values.grow(capacity);
+  }
+
+  #release(slot: number): void {
+    this.#slots.delete(this.#keys[slot] as string);
+    this.#keys[slot] = undefined;
+    this.#kind[slot] = EMPTY;
+    this.#many.delete(slot);
+    this.#values.clear(slot);
+    this.#free.push(slot);
+  }
+
+  /** Puts `versions` (at least one) in `slot`, replacing what it held. */
+  #store(slot: number, versions: readonly Version<V>[]): void {
+    if (versions.length > 1) {
+      this.#kind[slot] = MANY;
+      this.#many.set(slot, versions.slice());
+      this.#values.clear(slot);
+      return;
+    }
+    const v = versions[0] as Version<V>;
+    this.#kind[slot] = ONE;
+    this.#many.delete(slot);
+    this.#writer[slot] = names.idOf(v.writer);
+    this.#counter[slot] = v.counter;
+    this.#wall[slot] = v.wall;
+    this.#tick[slot] = v.tick;
+    if (v.value === null) {
+      this.#tomb[slot] = 1;
+      this.#values.clear(slot);
+    } else {
+      this.#tomb[slot] = 0;
+      this.#values.set(slot, v.value);
+    }
+  }
+
+  /** The single version of a ONE slot, built. */
+  #one(slot: number): Version<V> {
+    return {
+      writer: names.nameOf(this.#writer[slot] as number),
+      counter: this.#counter[slot] as number,
+      wall: this.#wall[slot] as number,
+      tick: this.#tick[slot] as number,
+      value: this.#tomb[slot] === 1 ? null : this.#values.get(slot),
+    };
+  }
+
+  #read(slot: number): Version<V>[] {
+    return this.#kind[slot] === ONE ? [this.#one(slot)] : (this.#many.get(slot) as Version<V>[]).slice();
+  }
+
+  /** Whether `slot` holds the version (writer id, counter). */
+  #holds(slot: number, writer: number, counter: number): boolean {
+    const kind = this.#kind[slot];
+    if (kind === ONE) return this.#writer[slot] === writer && this.#counter[slot] === counter;
+    if (kind === EMPTY) return false;
+    return hasDot(this.#many.get(slot) as Version<V>[], names.nameOf(writer), counter);
+  }
+
+  // The writer index
+
+  #index(slot: number, v: Version<V>): void {
+    const writer = names.idOf(v.writer);
+    let w = this.#byWriter.get(writer);
+    if (!w) {
+      w = { counters: [], slots: [], sorted: true, live: 0 };
+      this.#byWriter.set(writer, w);
+    }
+    const n = w.counters.length;
+    if (n > 0 && (w.counters[n - 1] as number) >= v.counter) w.sorted = false;
+    w.counters.push(v.counter);
+    w.slots.push(slot);
+    w.live++;
   }
 
   #unindex(v: Version<V>): void {
-    const w = this.#byWriter.get(v.writer);
+    const writer = names.idOf(v.writer);
+    const w = this.#byWriter.get(writer);
     if (!w) return;
-    w.keys.delete(v.counter);
-    if (w.keys.size === 0) this.#byWriter.delete(v.writer);
-    else if (w.sorted && w.sorted.length > 2 * w.keys.size + 64) w.sorted = undefined;
+    w.live--;
+    if (w.live <= 0) {
+      this.#byWriter.delete(writer);
+      this.#toCompact.delete(writer);
+    } else if (w.counters.length > 2 * w.live + 64) {
+      this.#toCompact.add(writer);
+    }
+  }
+
+  /** Drops stale pairs of the writers marked, once the slots hold what they will hold. */
+  #compactMarked(): void {
+    for (const writer of this.#toCompact) {
+      const w = this.#byWriter.get(writer);
+      if (w) this.#sort(writer, w);
+    }
+    this.#toCompact.clear();
+  }
+
+  /** Keeps only the live pairs of `w`, one per version, in counter order. */
+  #sort(writer: number, w: WriterIndex): void {
+    const order: number[] = [];
+    for (let i = 0; i < w.counters.length; i++) {
+      if (this.#holds(w.slots[i] as number, writer, w.counters[i] as number)) order.push(i);
+    }
+    order.sort((a, b) => (w.counters[a] as number) - (w.counters[b] as number));
+    const counters: number[] = [];
+    const slots: number[] = [];
+    for (const i of order) {
+      const c = w.counters[i] as number;
+      if (counters.length > 0 && counters[counters.length - 1] === c) continue;
+      counters.push(c);
+      slots.push(w.slots[i] as number);
+    }
+    w.counters = counters;
+    w.slots = slots;
+    w.sorted = true;
+    w.live = counters.length;
+  }
+
+  /** Calls `fn` with the key of each of `writer`'s versions above `after`, in counter order. */
+  #each(writer: string, after: number, fn: (counter: number, key: string) => void): void {
+    const id = names.idOf(writer);
+    const w = this.#byWriter.get(id);
+    if (!w) return;
+    if (!w.sorted) this.#sort(id, w);
+    const counters = w.counters;
+    let lo = 0;
+    let hi = counters.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((counters[mid] as number) <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    let last = -1;
+    for (let i = lo; i < counters.length; i++) {
+      const counter = counters[i] as number;
+      const slot = w.slots[i] as number;
+      if (counter === last || !this.#holds(slot, id, counter)) continue;
+      last = counter;
+      fn(counter, this.#keys[slot] as string);
+    }
   }
 
   /** Writers with a version in this map. */
-  writers(): IterableIterator<string> {
-    return this.#byWriter.keys();
+  *writers(): IterableIterator<string> {
+    for (const id of this.#byWriter.keys()) yield names.nameOf(id);
   }
 
   /**
@@ -119,91 +287,106 @@ export class CausalMap<V> {
    * pair flat in the returned array.
    */
   dotsAfter(writer: string, after: number): Array<number | string> {
-    const w = this.#byWriter.get(writer);
-    if (!w) return [];
-    w.sorted ??= [...w.keys.keys()].sort((a, b) => a - b);
-    const sorted = w.sorted;
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((sorted[mid] as number) <= after) lo = mid + 1;
-      else hi = mid;
-    }
     const out: Array<number | string> = [];
-    for (let i = lo; i < sorted.length; i++) {
-      const counter = sorted[i] as number;
-      const key = w.keys.get(counter);
-      if (key !== undefined) out.push(counter, key);
-    }
+    this.#each(writer, after, (counter, key) => out.push(counter, key));
     return out;
   }
 
   /** Keys holding a version that `theirs` has not seen. */
   keysUnseenBy(theirs: CausalContext, into: (key: string) => void): void {
-    for (const [writer, w] of this.#byWriter) {
-      w.sorted ??= [...w.keys.keys()].sort((a, b) => a - b);
-      const sorted = w.sorted;
-      const top = theirs.vv.get(writer) ?? 0;
-      let lo = 0;
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((sorted[mid] as number) <= top) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let i = lo; i < sorted.length; i++) {
-        const counter = sorted[i] as number;
-        const key = w.keys.get(counter);
-        if (key === undefined || theirs.has({ writer, counter })) continue;
-        into(key);
-      }
+    for (const writer of [...this.writers()]) {
+      this.#each(writer, theirs.vv.get(writer) ?? 0, (counter, key) => {
+        if (!theirs.has({ writer, counter })) into(key);
+      });
     }
   }
 
+  // Reading
+
   get(key: string): readonly Version<V>[] | undefined {
-    const held = this.#entries.get(key);
-    return held === undefined ? undefined : asArray(held);
+    const slot = this.#slots.get(key);
+    return slot === undefined ? undefined : this.#read(slot);
   }
 
-  /** Whether `key` holds a tombstone (a version whose value is null), read without allocating. */
+  /** Whether `key` holds a tombstone (a version whose value is null). */
   hasTombstone(key: string): boolean {
-    const held = this.#entries.get(key);
-    if (held === undefined) return false;
-    if (!Array.isArray(held)) return held.value === null;
-    return held.some((v) => v.value === null);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return false;
+    if (this.#kind[slot] === ONE) return this.#tomb[slot] === 1;
+    return (this.#many.get(slot) as Version<V>[]).some((v) => v.value === null);
   }
 
-  /** The visible version of `key` (see {@link visibleVersion}), read without allocating. */
+  /** The visible version of `key` (see {@link visibleVersion}). */
   visible(key: string): Version<V> | undefined {
-    const held = this.#entries.get(key);
-    if (held === undefined || Array.isArray(held)) return visibleVersion(held);
-    return held.value === null ? undefined : held;
-  }
-
-  keys(): IterableIterator<string> {
-    return this.#entries.keys();
-  }
-
-  *entries(): IterableIterator<[string, readonly Version<V>[]]> {
-    for (const [key, held] of this.#entries) yield [key, asArray(held)];
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    if (this.#kind[slot] === ONE) return this.#tomb[slot] === 1 ? undefined : this.#one(slot);
+    return visibleVersion(this.#many.get(slot));
   }
 
   /**
-   * Calls `fn` for every version of every key, in insertion order of the keys, without allocating:
-   * what a periodic pass over a large map uses. `fn` MUST NOT change the map.
+   * The slot of `key` when it holds exactly one version and that version is live, else -1: the
+   * value columns answer for it without building the value.
+   */
+  soleSlot(key: string): number {
+    const slot = this.#slots.get(key);
+    if (slot === undefined || this.#kind[slot] !== ONE || this.#tomb[slot] === 1) return -1;
+    return slot;
+  }
+
+  /**
+   * The first of `key`'s versions that `theirs` has not seen (every version when `theirs` is
+   * undefined), in the order of writer ids, then counters; undefined when there is none.
+   */
+  firstUnseen(key: string, theirs: DotSet | undefined): Dot | undefined {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    if (this.#kind[slot] === ONE) {
+      const dot = {
+        writer: names.nameOf(this.#writer[slot] as number),
+        counter: this.#counter[slot] as number,
+      };
+      return theirs?.has(dot) ? undefined : dot;
+    }
+    let first: Dot | undefined;
+    for (const v of this.#many.get(slot) as Version<V>[]) {
+      if (theirs?.has(v)) continue;
+      if (!first || v.writer < first.writer || (v.writer === first.writer && v.counter < first.counter)) {
+        first = { writer: v.writer, counter: v.counter };
+      }
+    }
+    return first;
+  }
+
+  has(key: string): boolean {
+    return this.#slots.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#slots.keys();
+  }
+
+  *entries(): IterableIterator<[string, readonly Version<V>[]]> {
+    for (const [key, slot] of this.#slots) yield [key, this.#read(slot)];
+  }
+
+  /**
+   * Calls `fn` for every version of every key, in insertion order of the keys. `fn` MUST NOT
+   * change the map.
    */
   forEachVersion(fn: (version: Version<V>, key: string) => void): void {
-    this.#entries.forEach((held, key) => {
-      if (!Array.isArray(held)) fn(held, key);
-      else for (const v of held) fn(v, key);
+    this.#slots.forEach((slot, key) => {
+      if (this.#kind[slot] === ONE) fn(this.#one(slot), key);
+      else for (const v of this.#many.get(slot) as Version<V>[]) fn(v, key);
     });
   }
 
   /** Keys held (with a live value or only tombstones). */
   get size(): number {
-    return this.#entries.size;
+    return this.#slots.size;
   }
+
+  // Writing
 
   /**
    * A local write: `version` replaces every version held at `key`, since this replica has seen
@@ -211,10 +394,13 @@ export class CausalMap<V> {
    * The version's dot MUST be fresh (never issued before by its writer).
    */
   write(key: string, version: Version<V>): readonly Version<V>[] {
-    const previous = this.get(key) ?? [];
+    let slot = this.#slots.get(key);
+    const previous = slot === undefined ? [] : this.#read(slot);
     for (const v of previous) this.#unindex(v);
-    this.#entries.set(key, version);
-    this.#index(key, version);
+    slot ??= this.#alloc(ownText(key));
+    this.#store(slot, [version]);
+    this.#index(slot, version);
+    this.#compactMarked();
     return previous;
   }
 
@@ -224,9 +410,8 @@ export class CausalMap<V> {
    * The caller adds the peer's dots to our context afterwards.
    */
   join(key: string, remote: readonly Version<V>[], theirs: DotSet, ours: DotSet): boolean {
-    const local = this.get(key) ?? [];
-    // A key read from a message may be a slice of it: the map keeps its own copy.
-    if (local.length === 0) key = ownText(key);
+    const slot = this.#slots.get(key);
+    const local = slot === undefined ? [] : this.#read(slot);
     const kept: Version<V>[] = [];
     for (const v of local) {
       const dot = { writer: v.writer, counter: v.counter };
@@ -241,35 +426,44 @@ export class CausalMap<V> {
     }
     if (!added && kept.length === local.length) return false;
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
-    for (const v of kept) if (!local.includes(v)) this.#index(key, v);
-    if (kept.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, toHeld(kept));
+    this.#replace(key, slot, kept);
+    for (const v of kept) if (!local.includes(v)) this.#index(this.#slots.get(key) as number, v);
+    this.#compactMarked();
     return true;
   }
 
   /** Drops the versions of `key` that `drop` selects; returns how many went. */
   dropWhere(key: string, drop: (v: Version<V>) => boolean): number {
-    const local = this.get(key);
-    if (!local) return 0;
-    // Nothing is allocated unless a version goes: periodic passes call this for many keys.
-    let kept: Version<V>[] | undefined;
-    for (let i = 0; i < local.length; i++) {
-      const v = local[i] as Version<V>;
-      if (drop(v)) kept ??= local.slice(0, i);
-      else kept?.push(v);
-    }
-    if (kept === undefined) return 0;
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return 0;
+    const local = this.#read(slot);
+    const kept = local.filter((v) => !drop(v));
     const gone = local.length - kept.length;
+    if (gone === 0) return 0;
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
-    if (kept.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, toHeld(kept));
+    this.#replace(key, slot, kept);
+    this.#compactMarked();
     return gone;
   }
 
   /** Puts versions back as stored (loading from disk): no join, no checks. */
   restore(key: string, versions: readonly Version<V>[]): void {
     if (versions.length === 0) return;
-    this.#entries.set(key, toHeld(versions));
-    for (const v of versions) this.#index(key, v);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) for (const v of this.#read(slot)) this.#unindex(v);
+    this.#replace(key, slot, versions);
+    const now = this.#slots.get(key) as number;
+    for (const v of versions) this.#index(now, v);
+    this.#compactMarked();
+  }
+
+  /** Makes `key` hold exactly `versions` (none: the key goes). */
+  #replace(key: string, slot: number | undefined, versions: readonly Version<V>[]): void {
+    if (versions.length === 0) {
+      if (slot !== undefined) this.#release(slot);
+      return;
+    }
+    // A key read from a message may be a slice of it: the map keeps its own copy.
+    this.#store(slot ?? this.#alloc(ownText(key)), versions);
   }
 }

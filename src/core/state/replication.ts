@@ -42,6 +42,7 @@ import { BroadcastQueue, retransmitLimit } from "../membership/broadcast-queue.j
 import type { MembershipDelegate } from "../membership/ports.js";
 import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
 import { CausalMap, type DotSet, type Version, visibleVersion } from "./causal-map.js";
+import { CatalogColumns, HealthColumns } from "./columns.js";
 import { CausalContext, type Dot, sameDot, type VersionVector } from "./dots.js";
 import { HlcClock } from "./hlc.js";
 import { internText } from "./intern.js";
@@ -86,6 +87,8 @@ export const BULK_GOSSIP_LIMIT = 64;
 export const DEFAULT_CHUNK_KEYS = 500;
 /** A chunk closes once its records reach about this many bytes, well below the stream cap. */
 const MAX_CHUNK_BYTES = 512 * 1024;
+/** Keys a session's listing skips (sent already) between two pauses, when the sender may yield. */
+const SKIPS_PER_PAUSE = 256;
 /** An inbound session whose chunks stop arriving is forgotten after this. */
 const SESSION_EXPIRY_MS = 60_000;
 /**
@@ -257,8 +260,10 @@ export class Replicator implements MembershipDelegate {
   readonly context = new CausalContext();
   /** Per writer, the highest counter of a tombstone this replica collected. */
   readonly floor: VersionVector = new Map();
-  readonly catalog = new CausalMap<CatalogValue>();
-  readonly health = new CausalMap<HealthValue>();
+  readonly #catalogValues = new CatalogColumns();
+  readonly #healthValues = new HealthColumns();
+  readonly catalog = new CausalMap<CatalogValue>(this.#catalogValues);
+  readonly health = new CausalMap<HealthValue>(this.#healthValues);
   readonly stats: ReplicatorStats = {
     malformed: 0,
     refusedStamps: 0,
@@ -407,6 +412,9 @@ export class Replicator implements MembershipDelegate {
    * the record: what counting a whole catalog by status needs. undefined when the origin is gone.
    */
   statusOf(id: string): HealthStatus | undefined {
+    // Read from the columns when each map holds one version for `id`, as nearly every origin does.
+    if (this.#sameTargets(id)) return this.#healthValues.status(this.health.soleSlot(id));
+    if (this.catalog.soleSlot(id) >= 0 && !this.health.has(id)) return "unknown";
     const target = this.catalog.visible(id)?.value?.target;
     if (!target) return undefined;
     return this.#healthVersion(id, target)?.value?.status ?? "unknown";
@@ -419,24 +427,47 @@ export class Replicator implements MembershipDelegate {
    * caller's view), when those are newer.
    */
   healthOf(id: string, owner?: string): HealthRecord | undefined {
+    if (this.#sameTargets(id)) {
+      // One spec and one report, against that spec's target: read from the columns.
+      const value = this.#healthValues.get(this.health.soleSlot(id));
+      const intervalMs = this.#catalogValues.intervalMs(this.catalog.soleSlot(id));
+      return this.#record(id, value, intervalMs, owner);
+    }
     const entry = this.origin(id);
     if (!entry) return undefined;
-    const version = this.#healthVersion(id, entry.target);
-    const value = version?.value;
+    const value = this.#healthVersion(id, entry.target)?.value;
+    if (!value) return undefined;
+    return this.#record(id, value, entry.spec.intervalMs, owner);
+  }
+
+  /**
+   * Whether `id` holds exactly one live catalog version and one health version, measured against
+   * that version's target: nearly every origin, whose health then reads from the columns.
+   */
+  #sameTargets(id: string): boolean {
+    const c = this.catalog.soleSlot(id);
+    if (c < 0) return false;
+    const h = this.health.soleSlot(id);
+    if (h < 0) return false;
+    const catalog = this.#catalogValues;
+    return this.#healthValues.hasTarget(h, catalog.targetWriterId(c), catalog.targetCounter(c));
+  }
+
+  /** The record readers see of `value`, with this node's own probe and the owner's watermark. */
+  #record(id: string, value: HealthValue, intervalMs: number, owner: string | undefined): HealthRecord {
     const note = this.#probes.get(id);
-    let checkedAt = value?.checkedAt ?? null;
-    let latencyMs = value?.latencyMs ?? null;
-    let error = value?.error ?? null;
-    if (value && note && (note.checkedAt ?? 0) >= (checkedAt ?? 0)) {
+    let checkedAt = value.checkedAt;
+    let latencyMs = value.latencyMs;
+    let error = value.error;
+    if (note && (note.checkedAt ?? 0) >= (checkedAt ?? 0)) {
       checkedAt = note.checkedAt;
       latencyMs = note.latencyMs;
       error = note.error;
     }
-    if (value && owner !== undefined) {
-      const mark = this.#watermarks.get(owner)?.get(entry.spec.intervalMs);
+    if (owner !== undefined) {
+      const mark = this.#watermarks.get(owner)?.get(intervalMs);
       if (mark !== undefined && mark > (checkedAt ?? 0)) checkedAt = mark;
     }
-    if (!value) return undefined;
     return {
       id,
       status: value.status,
@@ -822,52 +853,73 @@ export class Replicator implements MembershipDelegate {
         this.#outbound.delete(peer);
         return;
       }
+      // The chunk is filled over as many turns as it takes: listing skips keys already sent, and
+      // a long run of them must not hold the event loop either.
       const records: unknown[] = [];
       let bytes = 0;
       let last: SessionKey | undefined;
-      while (!ahead.done && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
-        const key = ahead.value;
-        ahead = keys.next();
-        const versions = this.#mapOf(key.map).get(key.id);
-        // A key emptied since the session began is sent empty: the receiver drops what we saw.
-        records.push([key.map, key.id, versions ? encodeVersions(key.map, versions) : []]);
-        bytes += estimateBytes(key.id, versions);
-        last = key;
-      }
-      const done = ahead.done === true;
-      // What the receiver may take as seen once it has this chunk and every one before it: the
-      // keys go in the order of their first unseen dot, so every version we hold with a dot before
-      // the last key's has been sent. The last chunk covers the whole context.
-      const bound = done || !last ? [] : [last.writer, last.counter];
-      const payload = frame([
-        KIND_CHUNK,
-        this.node,
-        session.id,
-        seq,
-        done ? 1 : 0,
-        full ? 1 : 0,
-        vv,
-        cloud,
-        floor,
-        bound,
-        records,
-      ]);
-      seq++;
-      this.stats.chunksOut++;
-      this.stats.recordsOut += records.length;
-      this.stats.syncBytesOut += payload.length;
-      peers.sendStream(to, payload, (err) => {
-        if (err) {
-          this.#log.debug("state: sync session aborted", { peer, error: err.message });
-          if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
-          return;
+      const fill = () => {
+        if (this.#outbound.get(peer) !== session || this.#stopped) return;
+        let work = 0;
+        while (!ahead.done && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
+          const timers = this.#timers;
+          if (work >= 2 * this.#chunkKeys && timers) {
+            if (timers.soon) timers.soon(fill);
+            else timers.setTimeout(fill, 0);
+            return;
+          }
+          const key = ahead.value;
+          ahead = keys.next();
+          if (key === undefined) {
+            work += SKIPS_PER_PAUSE;
+            continue;
+          }
+          work++;
+          const versions = this.#mapOf(key.map).get(key.id);
+          // A key emptied since the session began is sent empty: the receiver drops what we saw.
+          records.push([key.map, key.id, versions ? encodeVersions(key.map, versions) : []]);
+          bytes += estimateBytes(key.id, versions);
+          last = key;
         }
-        if (done) {
-          if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
-          return;
-        }
-        sendNext();
-      });
+        send();
+      };
+      const send = () => {
+        const done = ahead.done === true;
+        // What the receiver may take as seen once it has this chunk and every one before it: the
+        // keys go in the order of their first unseen dot, so every version we hold with a dot before
+        // the last key's has been sent. The last chunk covers the whole context.
+        const bound = done || !last ? [] : [last.writer, last.counter];
+        const payload = frame([
+          KIND_CHUNK,
+          this.node,
+          session.id,
+          seq,
+          done ? 1 : 0,
+          full ? 1 : 0,
+          vv,
+          cloud,
+          floor,
+          bound,
+          records,
+        ]);
+        seq++;
+        this.stats.chunksOut++;
+        this.stats.recordsOut += records.length;
+        this.stats.syncBytesOut += payload.length;
+        peers.sendStream(to, payload, (err) => {
+          if (err) {
+            this.#log.debug("state: sync session aborted", { peer, error: err.message });
+            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
+            return;
+          }
+          if (done) {
+            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
+            return;
+          }
+          sendNext();
+        });
+      };
+      fill();
     };
     sendNext();
   }
@@ -878,9 +930,10 @@ export class Replicator implements MembershipDelegate {
    * the receiver advance its version vector chunk by chunk instead of keeping every dot in its
    * cloud until the end.
    */
-  *#sessionKeys(theirs: CausalContext, full: boolean): Generator<SessionKey, void, undefined> {
+  *#sessionKeys(theirs: CausalContext, full: boolean): Generator<SessionKey | undefined, void, undefined> {
     const writers = [...new Set([...this.catalog.writers(), ...this.health.writers()])].sort();
-    const listed = new Set<string>();
+    const unseen = full ? undefined : theirs;
+    let skipped = 0;
     for (const writer of writers) {
       const after = full ? 0 : (theirs.vv.get(writer) ?? 0);
       const catalog = this.catalog.dotsAfter(writer, after);
@@ -888,6 +941,11 @@ export class Replicator implements MembershipDelegate {
       let i = 0;
       let j = 0;
       while (i < catalog.length || j < health.length) {
+        // A pause now and then in a long run of keys skipped, so that the caller can yield.
+        if (skipped >= SKIPS_PER_PAUSE) {
+          skipped = 0;
+          yield undefined;
+        }
         const fromCatalog =
           j >= health.length || (i < catalog.length && (catalog[i] as number) < (health[j] as number));
         const list = fromCatalog ? catalog : health;
@@ -896,22 +954,29 @@ export class Replicator implements MembershipDelegate {
         const id = list[at + 1] as string;
         if (fromCatalog) i += 2;
         else j += 2;
-        if (!full && theirs.has({ writer, counter })) continue;
-        const map = fromCatalog ? MAP_CATALOG : MAP_HEALTH;
-        const tag = `${map}:${id}`;
-        if (listed.has(tag)) continue;
-        listed.add(tag);
-        yield { map, id, writer, counter };
-        // An origin's health goes right after its spec, so that a node learning the catalog holds
-        // an origin's status before it might probe it as the new owner (and write a concurrent
-        // status of its own). It keeps the spec's place in the order: bounds stay correct.
-        if (fromCatalog && !listed.has(`${MAP_HEALTH}:${id}`)) {
-          const health = this.health.get(id);
-          if (health?.some((v) => full || !theirs.has(v))) {
-            listed.add(`${MAP_HEALTH}:${id}`);
-            yield { map: MAP_HEALTH, id, writer, counter };
-          }
+        const dot = { writer, counter };
+        // A key goes once, at its first unseen dot in this order.
+        const map = fromCatalog ? this.catalog : this.health;
+        if (!sameFirst(map.firstUnseen(id, unseen), dot)) {
+          skipped++;
+          continue;
         }
+        if (fromCatalog) {
+          yield { map: MAP_CATALOG, id, writer, counter };
+          // An origin's health goes right after its spec, so that a node learning the catalog
+          // holds an origin's status before it might probe it as the new owner (and write a
+          // concurrent status of its own). It keeps the spec's place in the order: bounds stay
+          // correct.
+          if (this.health.firstUnseen(id, unseen)) yield { map: MAP_HEALTH, id, writer, counter };
+          continue;
+        }
+        // Health whose spec went before it went with the spec.
+        const spec = this.catalog.firstUnseen(id, unseen);
+        if (spec && (spec.writer < writer || (spec.writer === writer && spec.counter < counter))) {
+          skipped++;
+          continue;
+        }
+        yield { map: MAP_HEALTH, id, writer, counter };
       }
     }
   }
@@ -1148,14 +1213,6 @@ export class Replicator implements MembershipDelegate {
   /** Joins a peer's versions of one key and adds their dots to our context. */
   #join(map: MapTag, id: string, versions: Version<unknown>[], theirs: DotSet): boolean {
     const before = this.#visibleState(map, id);
-    if (map === MAP_HEALTH) {
-      // Share the catalog's target object instead of keeping the decoded copy.
-      const target = this.catalog.visible(id)?.value?.target;
-      if (target)
-        for (const v of versions)
-          if (v.value && sameDot((v.value as HealthValue).target, target))
-            (v.value as HealthValue).target = target;
-    }
     const changed = this.#mapOf(map).join(id, versions as Version<never>[], theirs, this.context);
     let newest: Version<unknown> | undefined;
     for (const v of versions) {
@@ -1233,6 +1290,7 @@ export class Replicator implements MembershipDelegate {
    * catalog writes.
    */
   #sweepHealth(id: string): void {
+    if (!this.health.has(id) || this.#sameTargets(id)) return;
     const versions = this.health.get(id);
     if (!versions) return;
     const targets = (this.catalog.get(id) ?? []).flatMap((v) => (v.value ? [v.value.target] : []));
@@ -1329,6 +1387,9 @@ function takeFrom(set: Set<string>, limit: number): string[] {
   }
   return out;
 }
+
+const sameFirst = (a: Dot | undefined, b: Dot): boolean =>
+  a !== undefined && a.writer === b.writer && a.counter === b.counter;
 
 function toEntry(id: string, version: Version<CatalogValue> | undefined): OriginEntry | undefined {
   if (!version?.value) return undefined;

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { NodeHistory } from "../../../src/agent/history.js";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -97,6 +98,27 @@ describe("NodeHistory transitions and timeline", () => {
     assert.equal(h.history("b", T0).transitions.length, 0);
     assert.equal(h.history("a", T0).transitions.length, 2);
     assert.equal(h.history("c", T0).transitions.length, 1);
+  });
+
+  test("past originsWithTransitions, always forgets the origin changed longest ago, over any run", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 200 }),
+        fc.integer({ min: 1, max: 4 }),
+        (ids, bound) => {
+          const h = new NodeHistory({ originsWithTransitions: bound });
+          // The model: ids in order of their last change, the oldest first.
+          let order: number[] = [];
+          for (const i of ids) {
+            h.recordHealth({ id: `o${i}`, status: "healthy", previous: "unknown", reporter: null, at: "t" });
+            order = [...order.filter((x) => x !== i), i].slice(-bound);
+          }
+          for (let i = 0; i <= 7; i++) {
+            assert.equal(h.history(`o${i}`, T0).transitions.length > 0, order.includes(i), `o${i}`);
+          }
+        },
+      ),
+    );
   });
 
   test("the timeline holds both kinds in order, bounded, newest kept", () => {

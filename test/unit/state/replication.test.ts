@@ -234,6 +234,26 @@ describe("Replicator: anti-entropy", () => {
     assert.ok(b.context.covers(a.context), "the final chunk brings the sender's context");
   });
 
+  it("a bootstrap sends each spec and each status once, the status right after its spec", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 50 });
+    a.putOrigins(Array.from({ length: 600 }, (_, i) => ({ id: `o${i}`, spec })));
+    for (let i = 0; i < 600; i += 2) a.recordHealth(`o${i}`, unhealthy);
+    // A second writer's health too: its dots come after every spec in the session's order.
+    const c = mesh.add("c");
+    mesh.pushPull("a", "c");
+    for (let i = 1; i < 600; i += 2) c.recordHealth(`o${i}`, healthy);
+    mesh.pushPull("c", "a");
+    const b = mesh.add("b");
+    const before = a.stats.recordsOut;
+    b.mergeRemoteState(a.localState(false), false);
+    a.mergeRemoteState(b.localState(false), false);
+    mesh.settle();
+    assert.equal(a.stats.recordsOut - before, 1200, "600 specs and 600 statuses, none twice");
+    assert.deepEqual(visible(b), visible(a));
+    for (let i = 0; i < 600; i++) assert.equal(b.statusOf(`o${i}`), i % 2 === 0 ? "unhealthy" : "healthy");
+  });
+
   it("a bootstrap cut short keeps its progress: the next pull sends only the rest", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 100 });

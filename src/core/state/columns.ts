@@ -1,0 +1,273 @@
+/**
+ * Column storage for the causal maps (causal-map.ts): a key's version lives in slots of typed
+ * arrays instead of a handful of small objects. A catalog of 100,000 origins held as objects costs
+ * some ten objects per origin (the version, its value, the spec, the target dot, boxed numbers);
+ * each is a header and pointers on the heap, and the garbage collector traces all of them on every
+ * full collection. In columns an origin's version is a few numbers in arrays outside the heap, its
+ * spec the URL alone plus a shared template of the other fields, which a catalog repeats.
+ *
+ * Readers still get plain objects: a column store builds the value of a slot when asked, so the
+ * objects a reader holds are young and short-lived, and nothing read can change what is stored.
+ */
+import { internText, ownText } from "./intern.js";
+import type { CatalogValue, HealthStatus, HealthValue, OriginSpec } from "./types.js";
+
+/** Names that versions carry (writer ids, reporters), each held once and referred to by index. */
+export class NameTable {
+  readonly #index = new Map<string, number>();
+  readonly #names: string[] = [];
+
+  idOf(name: string): number {
+    let i = this.#index.get(name);
+    if (i === undefined) {
+      const own = ownText(name);
+      i = this.#names.length;
+      this.#names.push(own);
+      this.#index.set(own, i);
+    }
+    return i;
+  }
+
+  nameOf(id: number): string {
+    return this.#names[id] as string;
+  }
+}
+
+/** One table for every map of the process: writer ids and node names are few and long-lived. */
+export const names = new NameTable();
+
+type Column = Float64Array | Int32Array | Uint8Array;
+
+/** `column` with room for `capacity` slots, its contents kept. */
+export function grown<C extends Column>(column: C, capacity: number): C {
+  if (column.length >= capacity) return column;
+  const out = new (column.constructor as new (n: number) => C)(capacity);
+  out.set(column);
+  return out;
+}
+
+/** Where a causal map keeps the value of a slot's (single) version. */
+export interface ValueColumns<V> {
+  /** Makes room for slots below `capacity`. */
+  grow(capacity: number): void;
+  set(slot: number, value: V): void;
+  /** A fresh object equal to the value last set at `slot`. */
+  get(slot: number): V;
+  /** Lets go of what `slot` refers to (the slot is empty or holds a tombstone now). */
+  clear(slot: number): void;
+}
+
+/** Values kept as they are, one reference per slot: for maps of small values (tests). */
+export class ObjectColumns<V> implements ValueColumns<V> {
+  readonly #values: Array<V | undefined> = [];
+
+  grow(): void {}
+
+  set(slot: number, value: V): void {
+    this.#values[slot] = value;
+  }
+
+  get(slot: number): V {
+    return this.#values[slot] as V;
+  }
+
+  clear(slot: number): void {
+    if (slot < this.#values.length) this.#values[slot] = undefined;
+  }
+}
+
+/** Distinct templates kept at most; specs beyond are held whole. */
+const MAX_TEMPLATES = 10_000;
+
+/**
+ * Catalog values: the URL of each spec, the shared template of its other fields, and the target dot.
+ * A template is the spec in normal form (catalog.ts) with an empty URL; the specs of a catalog
+ * share a few of them.
+ */
+export class CatalogColumns implements ValueColumns<CatalogValue> {
+  readonly #url: Array<string | undefined> = [];
+  /** Index into #templates, or -1: the spec is in #whole. */
+  #template = new Int32Array(0);
+  #targetWriter = new Int32Array(0);
+  #targetCounter = new Float64Array(0);
+  readonly #templates: OriginSpec[] = [];
+  readonly #templateIds = new Map<string, number>();
+  readonly #whole = new Map<number, OriginSpec>();
+  #lastTemplate = 0;
+
+  grow(capacity: number): void {
+    this.#template = grown(this.#template, capacity);
+    this.#targetWriter = grown(this.#targetWriter, capacity);
+    this.#targetCounter = grown(this.#targetCounter, capacity);
+  }
+
+  set(slot: number, value: CatalogValue): void {
+    const template = this.#templateOf(value.spec);
+    this.#template[slot] = template;
+    if (template < 0) {
+      this.#whole.set(slot, value.spec);
+      this.#url[slot] = undefined;
+    } else {
+      this.#whole.delete(slot);
+      this.#url[slot] = value.spec.url;
+    }
+    this.#targetWriter[slot] = names.idOf(value.target.writer);
+    this.#targetCounter[slot] = value.target.counter;
+  }
+
+  get(slot: number): CatalogValue {
+    return { spec: this.spec(slot), target: this.target(slot) };
+  }
+
+  clear(slot: number): void {
+    this.#url[slot] = undefined;
+    this.#whole.delete(slot);
+  }
+
+  /** The spec of the value at `slot`, built from its template. */
+  spec(slot: number): OriginSpec {
+    const template = this.#template[slot] as number;
+    if (template < 0) return this.#whole.get(slot) as OriginSpec;
+    const spec = { ...(this.#templates[template] as OriginSpec) };
+    spec.url = this.#url[slot] as string;
+    return spec;
+  }
+
+  target(slot: number): { writer: string; counter: number } {
+    return {
+      writer: names.nameOf(this.#targetWriter[slot] as number),
+      counter: this.#targetCounter[slot] as number,
+    };
+  }
+
+  /** Whether the target at `slot` is the dot (writer id `writer` in {@link names}, counter). */
+  hasTarget(slot: number, writer: number, counter: number): boolean {
+    return this.#targetWriter[slot] === writer && this.#targetCounter[slot] === counter;
+  }
+
+  /** The probe interval of the spec at `slot`, read without building the spec. */
+  intervalMs(slot: number): number {
+    const template = this.#template[slot] as number;
+    const spec = template < 0 ? this.#whole.get(slot) : this.#templates[template];
+    return (spec as OriginSpec).intervalMs;
+  }
+
+  targetWriterId(slot: number): number {
+    return this.#targetWriter[slot] as number;
+  }
+
+  targetCounter(slot: number): number {
+    return this.#targetCounter[slot] as number;
+  }
+
+  #templateOf(spec: OriginSpec): number {
+    // Specs of one catalog arrive in runs sharing one template: compare with the last one first.
+    const last = this.#templates[this.#lastTemplate];
+    if (last !== undefined && sameButUrl(last, spec)) return this.#lastTemplate;
+    const id = this.#findTemplate(spec);
+    if (id >= 0) this.#lastTemplate = id;
+    return id;
+  }
+
+  #findTemplate(spec: OriginSpec): number {
+    const template = { ...spec, url: "" };
+    const key = JSON.stringify(template);
+    let id = this.#templateIds.get(key);
+    if (id === undefined) {
+      if (this.#templates.length >= MAX_TEMPLATES) return -1;
+      id = this.#templates.length;
+      this.#templates.push(Object.freeze(template) as OriginSpec);
+      this.#templateIds.set(key, id);
+    }
+    return id;
+  }
+}
+
+/**
+ * Whether `spec` equals `template` in every field but the URL. Nested values (expectStatus,
+ * headers) are compared by identity: specs in normal form share them (catalog.ts).
+ */
+function sameButUrl(template: OriginSpec, spec: OriginSpec): boolean {
+  const t = template as unknown as Record<string, unknown>;
+  const s = spec as unknown as Record<string, unknown>;
+  let n = 0;
+  for (const key in s) {
+    n++;
+    if (key !== "url" && s[key] !== t[key]) return false;
+  }
+  let m = 0;
+  for (const _ in t) m++;
+  return n === m;
+}
+
+const STATUS_NAMES: readonly HealthStatus[] = ["unknown", "healthy", "unhealthy"];
+const STATUS_CODES = new Map<string, number>(STATUS_NAMES.map((s, i) => [s, i]));
+
+/** Health values: one number per field, null as NaN (times) or -1 (names); error texts shared. */
+export class HealthColumns implements ValueColumns<HealthValue> {
+  #status = new Uint8Array(0);
+  #reporter = new Int32Array(0);
+  #confirmedBy = new Int32Array(0);
+  #checkedAt = new Float64Array(0);
+  #changedAt = new Float64Array(0);
+  #latencyMs = new Float64Array(0);
+  #targetWriter = new Int32Array(0);
+  #targetCounter = new Float64Array(0);
+  readonly #error: Array<string | null | undefined> = [];
+
+  grow(capacity: number): void {
+    this.#status = grown(this.#status, capacity);
+    this.#reporter = grown(this.#reporter, capacity);
+    this.#confirmedBy = grown(this.#confirmedBy, capacity);
+    this.#checkedAt = grown(this.#checkedAt, capacity);
+    this.#changedAt = grown(this.#changedAt, capacity);
+    this.#latencyMs = grown(this.#latencyMs, capacity);
+    this.#targetWriter = grown(this.#targetWriter, capacity);
+    this.#targetCounter = grown(this.#targetCounter, capacity);
+  }
+
+  set(slot: number, value: HealthValue): void {
+    this.#status[slot] = STATUS_CODES.get(value.status) ?? 0;
+    this.#reporter[slot] = value.reporter === null ? -1 : names.idOf(value.reporter);
+    this.#confirmedBy[slot] = value.confirmedBy == null ? -1 : names.idOf(value.confirmedBy);
+    this.#checkedAt[slot] = value.checkedAt ?? Number.NaN;
+    this.#changedAt[slot] = value.changedAt ?? Number.NaN;
+    this.#latencyMs[slot] = value.latencyMs ?? Number.NaN;
+    this.#error[slot] = internText(value.error);
+    this.#targetWriter[slot] = names.idOf(value.target.writer);
+    this.#targetCounter[slot] = value.target.counter;
+  }
+
+  /** The value at `slot`, in the one shape every health value has (see replication.ts). */
+  get(slot: number): HealthValue {
+    return {
+      status: this.status(slot),
+      reporter: nameOrNull(this.#reporter[slot] as number),
+      checkedAt: numberOrNull(this.#checkedAt[slot] as number),
+      changedAt: numberOrNull(this.#changedAt[slot] as number),
+      latencyMs: numberOrNull(this.#latencyMs[slot] as number),
+      error: this.#error[slot] ?? null,
+      target: {
+        writer: names.nameOf(this.#targetWriter[slot] as number),
+        counter: this.#targetCounter[slot] as number,
+      },
+      confirmedBy: nameOrNull(this.#confirmedBy[slot] as number),
+    };
+  }
+
+  clear(slot: number): void {
+    if (slot < this.#error.length) this.#error[slot] = undefined;
+  }
+
+  status(slot: number): HealthStatus {
+    return STATUS_NAMES[this.#status[slot] as number] as HealthStatus;
+  }
+
+  /** Whether the target at `slot` is the dot (writer id `writer` in {@link names}, counter). */
+  hasTarget(slot: number, writer: number, counter: number): boolean {
+    return this.#targetWriter[slot] === writer && this.#targetCounter[slot] === counter;
+  }
+}
+
+const numberOrNull = (n: number): number | null => (Number.isNaN(n) ? null : n);
+const nameOrNull = (id: number): string | null => (id < 0 ? null : names.nameOf(id));
