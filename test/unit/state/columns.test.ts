@@ -21,7 +21,9 @@ describe("CatalogColumns", () => {
     ];
     const columns = new CatalogColumns();
     columns.grow(specs.length);
-    specs.forEach((s, slot) => columns.set(slot, { spec: s, target: { writer: "w1", counter: slot + 1 } }));
+    specs.forEach((s, slot) => {
+      columns.set(slot, { spec: s, target: { writer: "w1", counter: slot + 1 } });
+    });
     specs.forEach((s, slot) => {
       const value = columns.get(slot);
       assert.equal(JSON.stringify(value.spec), JSON.stringify(s));
@@ -88,7 +90,9 @@ describe("HealthColumns", () => {
       fc.property(fc.array(healthValueArb, { minLength: 1, maxLength: 30 }), (values) => {
         const columns = new HealthColumns();
         columns.grow(values.length);
-        values.forEach((v, slot) => columns.set(slot, v));
+        values.forEach((v, slot) => {
+          columns.set(slot, v);
+        });
         values.forEach((v, slot) => {
           const read = columns.get(slot);
           assert.deepEqual(read, v);
