@@ -27,6 +27,39 @@ function copyValue(value: unknown): unknown {
  * MUST NOT mutate a spec the state holds.
  */
 export function normalSpec(spec: OriginSpec): OriginSpec {
+  // The specs of a catalog arrive in long runs that differ in their URL alone (a bulk load, a
+  // bootstrap): such a spec is the last one's normal form with its own URL.
+  const last = lastNormal;
+  if (last !== undefined && sameButUrl(spec, last)) {
+    const out = { ...last };
+    out.url = ownText(spec.url);
+    return out;
+  }
+  const normal = buildNormalSpec(spec);
+  lastNormal = normal;
+  return normal;
+}
+
+/** The normal form {@link normalSpec} built last. */
+let lastNormal: OriginSpec | undefined;
+
+/** Whether `spec` has the fields of `normal` (a spec in normal form), equal but for the URL. */
+function sameButUrl(spec: OriginSpec, normal: OriginSpec): boolean {
+  const s = spec as unknown as Record<string, unknown>;
+  const n = normal as unknown as Record<string, unknown>;
+  let count = 0;
+  for (const key in s) {
+    const value = s[key];
+    if (value === undefined) continue;
+    count++;
+    if (key !== "url" && !equalValues(value, n[key])) return false;
+  }
+  let expected = 0;
+  for (const _ in n) expected++;
+  return count === expected;
+}
+
+function buildNormalSpec(spec: OriginSpec): OriginSpec {
   const out = copyValue(spec) as Record<string, unknown>;
   for (const [key, value] of Object.entries(out)) {
     if (typeof value === "object" && value !== null) {

@@ -967,12 +967,14 @@ export class Replicator implements MembershipDelegate {
           // holds an origin's status before it might probe it as the new owner (and write a
           // concurrent status of its own). It keeps the spec's place in the order: bounds stay
           // correct.
-          if (this.health.firstUnseen(id, unseen)) yield { map: MAP_HEALTH, id, writer, counter };
+          // Health whose first unseen dot comes earlier in this order went out then.
+          const health = this.health.firstUnseen(id, unseen);
+          if (health && !before(health, dot)) yield { map: MAP_HEALTH, id, writer, counter };
           continue;
         }
         // Health whose spec went before it went with the spec.
         const spec = this.catalog.firstUnseen(id, unseen);
-        if (spec && (spec.writer < writer || (spec.writer === writer && spec.counter < counter))) {
+        if (spec && before(spec, dot)) {
           skipped++;
           continue;
         }
@@ -1387,6 +1389,10 @@ function takeFrom(set: Set<string>, limit: number): string[] {
   }
   return out;
 }
+
+/** Whether dot `a` comes before dot `b` in a session's order: writer ids, then counters. */
+const before = (a: Dot, b: Dot): boolean =>
+  a.writer < b.writer || (a.writer === b.writer && a.counter < b.counter);
 
 const sameFirst = (a: Dot | undefined, b: Dot): boolean =>
   a !== undefined && a.writer === b.writer && a.counter === b.counter;

@@ -239,11 +239,16 @@ describe("Replicator: anti-entropy", () => {
     const a = mesh.add("a", { chunkKeys: 50 });
     a.putOrigins(Array.from({ length: 600 }, (_, i) => ({ id: `o${i}`, spec })));
     for (let i = 0; i < 600; i += 2) a.recordHealth(`o${i}`, unhealthy);
-    // A second writer's health too: its dots come after every spec in the session's order.
+    // Other writers' health too: their dots come after every spec in the session's order.
     const c = mesh.add("c");
     mesh.pushPull("a", "c");
-    for (let i = 1; i < 600; i += 2) c.recordHealth(`o${i}`, healthy);
+    for (let i = 1; i < 600; i += 4) c.recordHealth(`o${i}`, healthy);
+    // And one whose writer id sorts before the catalog's: its dots come before every spec.
+    const first = mesh.add("0");
+    mesh.pushPull("a", "0");
+    for (let i = 3; i < 600; i += 4) first.recordHealth(`o${i}`, healthy);
     mesh.pushPull("c", "a");
+    mesh.pushPull("0", "a");
     const b = mesh.add("b");
     const before = a.stats.recordsOut;
     b.mergeRemoteState(a.localState(false), false);
