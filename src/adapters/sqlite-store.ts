@@ -1,5 +1,7 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { pack, unpack } from "msgpackr";
 import type { Address } from "../core/address.js";
@@ -14,6 +16,53 @@ import {
 } from "../core/state/state-wire.js";
 import type { CatalogValue, HealthValue, OriginSpec } from "../core/state/types.js";
 import { HeckError } from "../errors.js";
+
+/**
+ * Keys written before the WAL is checkpointed by a connection of its own (see
+ * {@link SqliteStore.saveState}); a small store never starts one.
+ */
+const BACKGROUND_CHECKPOINT_AFTER_KEYS = 10_000;
+/** How often that connection copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 100;
+/** A WAL of more frames than this is cut back to nothing once checkpointed and idle. */
+const WAL_TRUNCATE_FRAMES = 16_384;
+/**
+ * Idle means no frame written for this long. Cutting the file back takes the write lock for a
+ * moment (a commit then waits for it), so it waits for a quiet spell rather than a gap between
+ * two slices of a flush.
+ */
+const WAL_TRUNCATE_IDLE_MS = 5000;
+
+/**
+ * The checkpointing thread: its own connection to the file, which copies what the WAL holds into
+ * the database every interval without waiting for readers or writers (PASSIVE). A burst of writes
+ * (a bulk load, a bootstrap) can grow the WAL to hundreds of megabytes before a checkpoint
+ * catches up; once every frame is copied and none has come for a quiet spell, the file is cut
+ * back (TRUNCATE, which gives up at once when busy). Stops when told to.
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.module);
+const db = new Database(workerData.path, { timeout: 0 });
+let last = -1;
+let idle = 0;
+const timer = setInterval(() => {
+  try {
+    const [state] = db.pragma("wal_checkpoint(PASSIVE)");
+    idle = state.log === last && state.log === state.checkpointed ? idle + 1 : 0;
+    last = state.log;
+    if (idle >= workerData.idleTicks && state.log > workerData.truncateFrames) {
+      db.pragma("wal_checkpoint(TRUNCATE)");
+      idle = 0;
+    }
+  } catch {}
+}, workerData.intervalMs);
+parentPort.once("message", () => {
+  clearInterval(timer);
+  try { db.close(); } catch {}
+  parentPort.close();
+});
+`;
 
 /** The schema version this build writes; `PRAGMA user_version` holds the version of a file. */
 export const SCHEMA_VERSION = 3;
@@ -144,6 +193,9 @@ export class SqliteStore {
   #contextSaved: CausalContext | undefined;
   /** Each writer's saved (top, floor), as of the last context save. */
   #contextRows = new Map<string, [number, number]>();
+  /** Keys saved so far, until the checkpointing thread starts. */
+  #keysSaved = 0;
+  #checkpointer: Worker | undefined;
 
   /** Opens (creating the directory and file when absent) and migrates the store in `dataDir`. */
   constructor(dataDir: string) {
@@ -218,13 +270,59 @@ export class SqliteStore {
 
   /** Writes the given keys' version sets (and the context) in one transaction: all or nothing. */
   saveState(changes: StateChanges): void {
+    let keys = 0;
+    const counted = <T>(items: Iterable<T>): Iterable<T> => ({
+      *[Symbol.iterator]() {
+        for (const item of items) {
+          keys++;
+          yield item;
+        }
+      },
+    });
     try {
-      this.saveStateTx(changes);
+      this.saveStateTx({ ...changes, catalog: counted(changes.catalog), health: counted(changes.health) });
     } catch (err) {
       // What the file holds is no longer known: the next save writes the context whole.
       this.#contextSaved = undefined;
       throw err;
     }
+    this.#keysSaved += keys;
+    if (this.#checkpointer === undefined && this.#keysSaved >= BACKGROUND_CHECKPOINT_AFTER_KEYS) {
+      this.#startCheckpointer();
+    }
+  }
+
+  /**
+   * Moves checkpoints off this thread. SQLite copies the WAL into the database file inside the
+   * commit that takes the WAL past 1,000 pages, with an fsync: with a large catalog, whose keys
+   * land on scattered pages, every few slices of a flush would hold the event loop for tens of
+   * milliseconds. A thread with a connection of its own checkpoints instead; commits only append
+   * to the WAL. Should that thread fail, commits checkpoint again as before.
+   */
+  #startCheckpointer(): void {
+    let worker: Worker;
+    try {
+      worker = new Worker(CHECKPOINTER, {
+        eval: true,
+        workerData: {
+          module: createRequire(import.meta.url).resolve("better-sqlite3"),
+          path: this.path,
+          intervalMs: CHECKPOINT_INTERVAL_MS,
+          truncateFrames: WAL_TRUNCATE_FRAMES,
+          idleTicks: WAL_TRUNCATE_IDLE_MS / CHECKPOINT_INTERVAL_MS,
+        },
+      });
+    } catch {
+      return;
+    }
+    this.#checkpointer = worker;
+    worker.unref();
+    const fallBack = () => {
+      if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+    };
+    worker.on("error", fallBack);
+    worker.on("exit", fallBack);
+    this.db.pragma("wal_autocheckpoint = 0");
   }
 
   /**
@@ -308,6 +406,14 @@ export class SqliteStore {
 
   /** Closes the file; safe to call more than once. Any other call after it throws. */
   close(): void {
+    const worker = this.#checkpointer;
+    this.#checkpointer = undefined;
+    if (worker) {
+      worker.removeAllListeners("exit");
+      worker.removeAllListeners("error");
+      worker.on("error", () => {});
+      worker.postMessage("stop");
+    }
     if (this.db.open) this.db.close();
   }
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -325,6 +325,32 @@ describe("SqliteStore", () => {
     after(() => raw.close());
     assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
     assert.equal(raw.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+  });
+
+  test("past 10,000 keys a thread of its own checkpoints the WAL; everything reads back", async () => {
+    const dir = freshDir();
+    const store = new SqliteStore(dir);
+    const health = (i: number): [string, Version<HealthValue>[]] => [
+      `o${i}`,
+      [{ ...report, counter: i + 1, value: { ...(report.value as HealthValue), latencyMs: i } }],
+    ];
+    const before = statSync(store.path).size;
+    for (let start = 0; start < 12_000; start += 1000) {
+      store.saveState({ catalog: [], health: Array.from({ length: 1000 }, (_, i) => health(start + i)) });
+    }
+    // Commits now only append to the WAL: the database file grows by the thread's checkpoints.
+    const deadline = Date.now() + 10_000;
+    while (statSync(store.path).size <= before + 1_000_000 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(statSync(store.path).size > before + 1_000_000, "the WAL was copied into the file");
+    store.close();
+    const again = new SqliteStore(dir);
+    after(() => again.close());
+    const loaded = again.loadState();
+    assert.equal(loaded.health.length, 12_000);
+    const last = loaded.health.find(([id]) => id === "o11999");
+    assert.equal(last?.[1][0]?.value?.latencyMs, 11_999);
   });
 
   test("a file written by a newer schema is refused, not downgraded", () => {
