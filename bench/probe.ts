@@ -568,7 +568,7 @@ try {
     );
     console.log(ownTable);
     sections.push(
-      `### Ownership updates\n\n${ownTable}\n\nOrigins moved per change: ${summarize(own.moved).median}. Building the index from nothing (10^8 hashes, one per member per origin) took ${fmt(own.buildMs / 1000)} s; the checker does such work in slices of 5,000 hashes per turn of the event loop (\`ownershipHashesPerTurn\`).`,
+      `### Ownership updates\n\n${ownTable}\n\nOrigins moved per change: ${summarize(own.moved).median}. Building the index from nothing (10^8 hashes, one per member per origin) took ${fmt(own.buildMs / 1000)} s; the checker does such work in slices of 2,500 hashes per turn of the event loop (\`ownershipHashesPerTurn\`).`,
     );
   }
   if (runs("handover")) {

@@ -84,7 +84,7 @@ export const DEFAULT_RETRANSMIT_MULT = 8;
 /** A write of more keys than this in one call is left to sync requests instead of gossip. */
 export const BULK_GOSSIP_LIMIT = 64;
 /** Keys per anti-entropy chunk: a chunk is merged in one go, so this bounds the receiver's stall. */
-export const DEFAULT_CHUNK_KEYS = 500;
+export const DEFAULT_CHUNK_KEYS = 300;
 /** A chunk closes once its records reach about this many bytes, well below the stream cap. */
 const MAX_CHUNK_BYTES = 512 * 1024;
 /** Keys a session's listing skips (sent already) between two pauses, when the sender may yield. */
@@ -156,7 +156,7 @@ export interface ReplicatorOptions {
   maxFutureWriteMs?: number;
   /** Tombstones older than this are collected even if not known to be stable. @default 7 days */
   tombstoneTtlMs?: number;
-  /** Keys per anti-entropy chunk (each merged in one turn of the event loop). @default 500 */
+  /** Keys per anti-entropy chunk (each merged in one turn of the event loop). @default 300 */
   chunkKeys?: number;
   /**
    * Every this often the replicator sends its digest to one random member (with timers only):
