@@ -84,8 +84,9 @@ const hasDot = <V>(versions: readonly Version<V>[], writer: string, counter: num
 /**
  * The map keeps each key in a slot of column arrays (columns.ts). Nearly every key holds one
  * version: its dot and stamp are four numbers in typed arrays and its value lives in the value
- * columns. The few keys with concurrent versions keep them as objects. Every read builds fresh
- * objects: callers may keep what they read, and nothing they do to it changes the map.
+ * columns. The few keys with concurrent versions keep them as objects. A read of a single version
+ * builds it afresh, so what readers keep holds nothing of the map alive; the versions of a key
+ * with several are the map's own: callers MUST NOT change what they read.
  */
 export class CausalMap<V> {
   readonly #slots = new Map<string, number>();

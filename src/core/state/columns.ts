@@ -7,7 +7,8 @@
  * spec the URL alone plus a shared template of the other fields, which a catalog repeats.
  *
  * Readers still get plain objects: a column store builds the value of a slot when asked, so the
- * objects a reader holds are young and short-lived, and nothing read can change what is stored.
+ * objects a reader holds are young and short-lived. (A spec past the template table is held whole
+ * and handed out as it is: as everywhere in the state, callers MUST NOT change what they read.)
  */
 import { internText, ownText } from "./intern.js";
 import type { CatalogValue, HealthStatus, HealthValue, OriginSpec } from "./types.js";
