@@ -21,6 +21,7 @@
  * `ownerOf(id, members)` of rendezvous.ts. Pure: no clock, no timers.
  */
 import { xxh64 } from "../hash.js";
+import { grown } from "../typed-arrays.js";
 
 /**
  * The index keeps each origin in a slot of column arrays: its id, owner, runner-up and previous
@@ -396,17 +397,12 @@ export class OwnerIndex {
 
   #grow(capacity: number): void {
     this.#capacity = capacity;
-    const grow = <C extends Int32Array | BigUint64Array | Uint8Array>(column: C): C => {
-      const out = new (column.constructor as new (n: number) => C)(capacity);
-      out.set(column as never);
-      return out;
-    };
-    this.#owner = grow(this.#owner);
-    this.#weight = grow(this.#weight);
-    this.#runnerUp = grow(this.#runnerUp);
-    this.#runnerUpWeight = grow(this.#runnerUpWeight);
-    this.#runnerUpKnown = grow(this.#runnerUpKnown);
-    this.#previous = grow(this.#previous);
+    this.#owner = grown(this.#owner, capacity);
+    this.#weight = grown(this.#weight, capacity);
+    this.#runnerUp = grown(this.#runnerUp, capacity);
+    this.#runnerUpWeight = grown(this.#runnerUpWeight, capacity);
+    this.#runnerUpKnown = grown(this.#runnerUpKnown, capacity);
+    this.#previous = grown(this.#previous, capacity);
   }
 
   /** Computes the owner and runner-up of a slot over every member; true when the owner changed. */

@@ -18,7 +18,8 @@
  * since all of a replica's writes draw their dots from one counter.
  */
 
-import { grown, names, ObjectColumns, type ValueColumns } from "./columns.js";
+import { grown } from "../typed-arrays.js";
+import { names, ObjectColumns, type ValueColumns } from "./columns.js";
 import type { CausalContext, Dot } from "./dots.js";
 import { ownText } from "./intern.js";
 

@@ -10,6 +10,7 @@
  * objects a reader holds are young and short-lived. (A spec past the template table is held whole
  * and handed out as it is: as everywhere in the state, callers MUST NOT change what they read.)
  */
+import { grown } from "../typed-arrays.js";
 import { internText, ownText } from "./intern.js";
 import type { CatalogValue, HealthStatus, HealthValue, OriginSpec } from "./types.js";
 
@@ -36,16 +37,6 @@ export class NameTable {
 
 /** One table for every map of the process: writer ids and node names are few and long-lived. */
 export const names = new NameTable();
-
-type Column = Float64Array | Int32Array | Uint8Array;
-
-/** `column` with room for `capacity` slots, its contents kept. */
-export function grown<C extends Column>(column: C, capacity: number): C {
-  if (column.length >= capacity) return column;
-  const out = new (column.constructor as new (n: number) => C)(capacity);
-  out.set(column);
-  return out;
-}
 
 /** Where a causal map keeps the value of a slot's (single) version. */
 export interface ValueColumns<V> {
