@@ -193,7 +193,7 @@ export class SqliteStore {
   #contextSaved: CausalContext | undefined;
   /** Each writer's saved (top, floor), as of the last context save. */
   #contextRows = new Map<string, [number, number]>();
-  /** Keys saved so far, until the checkpointing thread starts. */
+  /** Keys written so far (in failed transactions too): past a threshold, checkpoints move off. */
   #keysSaved = 0;
   #checkpointer: Worker | undefined;
 
@@ -223,6 +223,7 @@ export class SqliteStore {
           throw new TypeError(`version of ${id}: malformed dot or clock`);
         }
       }
+      this.#keysSaved++;
       if (versions.length === 0) s.deleteKey.run(map, id);
       else s.upsertKey.run(map, id, pack(encodeVersions(map, versions)));
     };
@@ -270,23 +271,13 @@ export class SqliteStore {
 
   /** Writes the given keys' version sets (and the context) in one transaction: all or nothing. */
   saveState(changes: StateChanges): void {
-    let keys = 0;
-    const counted = <T>(items: Iterable<T>): Iterable<T> => ({
-      *[Symbol.iterator]() {
-        for (const item of items) {
-          keys++;
-          yield item;
-        }
-      },
-    });
     try {
-      this.saveStateTx({ ...changes, catalog: counted(changes.catalog), health: counted(changes.health) });
+      this.saveStateTx(changes);
     } catch (err) {
       // What the file holds is no longer known: the next save writes the context whole.
       this.#contextSaved = undefined;
       throw err;
     }
-    this.#keysSaved += keys;
     if (this.#checkpointer === undefined && this.#keysSaved >= BACKGROUND_CHECKPOINT_AFTER_KEYS) {
       this.#startCheckpointer();
     }

@@ -535,8 +535,7 @@ export class Replicator implements MembershipDelegate {
       if (versions.some((v) => v.value === null)) this.#tombstoned.add(id);
     }
     for (const [id, held] of stored.health) {
-      const target = this.catalog.visible(id)?.value?.target;
-      const versions = held.map((v) => restoredHealthVersion(v, target));
+      const versions = held.map(restoredHealthVersion);
       this.health.restore(id, versions);
       for (const v of versions) this.context.add(v);
     }
@@ -1443,25 +1442,15 @@ function restoredCatalogVersion(v: Version<CatalogValue>): Version<CatalogValue>
   };
 }
 
-/** A stored health version as the state holds it, sharing `catalogTarget` when it is the same dot. */
-function restoredHealthVersion(
-  v: Version<HealthValue>,
-  catalogTarget: Dot | undefined,
-): Version<HealthValue> {
+/** A stored health version as the state holds it: in the one shape of health values. */
+function restoredHealthVersion(v: Version<HealthValue>): Version<HealthValue> {
   const value = v.value;
-  let target: Dot | undefined;
-  if (value) {
-    target =
-      catalogTarget && sameDot(catalogTarget, value.target)
-        ? catalogTarget
-        : { writer: internText(value.target.writer), counter: value.target.counter };
-  }
   return {
     writer: internText(v.writer),
     counter: v.counter,
     wall: v.wall,
     tick: v.tick,
-    value: value && target ? healthValue(value, target) : null,
+    value: value ? healthValue(value, { writer: value.target.writer, counter: value.target.counter }) : null,
   };
 }
 
