@@ -1,3 +1,4 @@
+import { firstAfter } from "../core/sorted.js";
 import type { HealthStatus } from "../core/state/types.js";
 import { ValidationError } from "../errors.js";
 import type { OriginView } from "./node-api.js";
@@ -43,18 +44,6 @@ export function decodeCursor(cursor: string): string {
     throw new ValidationError("cursor: not a cursor this API gave out", "cursor");
   }
   return id;
-}
-
-/** Index of the first id greater than `after` in the sorted `ids`. */
-function firstAfter(ids: readonly string[], after: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((ids[mid] as string) <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

@@ -18,6 +18,7 @@
  * since all of a replica's writes draw their dots from one counter.
  */
 
+import { firstAfter } from "../sorted.js";
 import { grown } from "../typed-arrays.js";
 import { names, ObjectColumns, type ValueColumns } from "./columns.js";
 import type { CausalContext, Dot } from "./dots.js";
@@ -262,15 +263,8 @@ export class CausalMap<V> {
     if (!w) return;
     if (!w.sorted) this.#sort(id, w);
     const counters = w.counters;
-    let lo = 0;
-    let hi = counters.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((counters[mid] as number) <= after) lo = mid + 1;
-      else hi = mid;
-    }
     let last = -1;
-    for (let i = lo; i < counters.length; i++) {
+    for (let i = firstAfter(counters, after); i < counters.length; i++) {
       const counter = counters[i] as number;
       const slot = w.slots[i] as number;
       if (counter === last || !this.#holds(slot, id, counter)) continue;
