@@ -285,6 +285,7 @@ export class HeckAgent implements HeckNodeApi {
     this.#confirmer = confirmer;
     this.#checker = new Checker({
       self: config.name,
+      keySpace: replicator.keySpace,
       prober: this.#prober,
       jitterPercent: config.probeJitterPercent,
       state: {

@@ -12,6 +12,7 @@ import {
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
 import { OwnerIndex } from "../core/ownership/owner-index.js";
 import { internText } from "../core/state/intern.js";
+import type { KeySpace } from "../core/state/key-space.js";
 import type { HealthRecord, HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
 
 /** What the checker reads and writes of the replicated state. */
@@ -55,6 +56,11 @@ export interface CheckerOptions {
   confirm?(originId: string): Promise<{ by: string; failed: boolean } | undefined>;
   /** Called once per confirmation asked, for metrics. */
   onConfirm?(outcome: "confirmed" | "refuted" | "unanswered"): void;
+  /**
+   * The replica's key space (key-space.ts), so that the owner index keeps its columns at the slots
+   * the state's maps use. @default a space of the checker's own
+   */
+  keySpace?: KeySpace;
   /** Probes in flight at once on this node. @default 1024 */
   maxConcurrentProbes?: number;
   /** Probes in flight at once to one target `host:port`, so that no origin host is stormed. @default 32 */
@@ -238,7 +244,7 @@ class Fifo<T> {
  */
 export class Checker {
   readonly #o: CheckerOptions;
-  readonly #index = new OwnerIndex();
+  readonly #index: OwnerIndex;
   readonly #tasks = new Map<string, Task>();
   readonly #due = new DueQueue<Task>();
   readonly #ready = new Fifo<Task>();
@@ -266,6 +272,7 @@ export class Checker {
 
   constructor(options: CheckerOptions) {
     this.#o = options;
+    this.#index = new OwnerIndex(options.keySpace);
     this.#maxConcurrent = options.maxConcurrentProbes ?? 1024;
     this.#maxPerHost = options.maxProbesPerHost ?? 32;
     this.#maxStartsPerTurn = options.maxStartsPerTurn ?? 256;

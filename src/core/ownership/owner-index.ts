@@ -21,19 +21,22 @@
  * `ownerOf(id, members)` of rendezvous.ts. Pure: no clock, no timers.
  */
 import { xxh64 } from "../hash.js";
+import { KeySpace } from "../state/key-space.js";
 import { grown } from "../typed-arrays.js";
 
 /**
- * The index keeps each origin in a slot of column arrays: its id, owner, runner-up and previous
- * owner as member numbers, the two weights as unsigned 64-bit integers. An origin so costs a few
- * numbers outside the heap instead of an object, two boxed weights and a place in a set.
+ * The index keeps each origin in a slot of column arrays: owner, runner-up and previous owner as
+ * member numbers, the two weights as unsigned 64-bit integers. An origin so costs a few numbers
+ * outside the heap instead of an object, two boxed weights and a place in a set. The slot is the
+ * id's in a key space (key-space.ts), which the replica's maps share.
  */
 const NONE = -1;
 
 /** A scan of every origin against members that joined: one hash per (origin, member). */
 interface JoinScan {
   members: string[];
-  slots: IterableIterator<number>;
+  /** The next slot to score. */
+  next: number;
   /** Origins scored by the latest slice. */
   scored: number;
 }
@@ -49,10 +52,11 @@ interface Departure {
 const WALK_PER_STEP = 64;
 
 export class OwnerIndex {
-  readonly #slots = new Map<string, number>();
-  readonly #ids: Array<string | undefined> = [];
-  readonly #free: number[] = [];
+  readonly #space: KeySpace;
+  #size = 0;
   #capacity = 0;
+  /** 1 for the slots this index holds. */
+  #held = new Uint8Array(0);
   #owner = new Int32Array(0);
   /** The owner's rendezvous weight for the id (meaningless without an owner). */
   #weight = new BigUint64Array(0);
@@ -86,6 +90,21 @@ export class OwnerIndex {
   #refresh: string[] = [];
   #refreshHead = 0;
 
+  /** `space` numbers the ids; pass the replica's to share its slots. */
+  constructor(space: KeySpace = new KeySpace()) {
+    this.#space = space;
+  }
+
+  /** The slot of `id` when the index holds it. */
+  #slotOf(id: string): number | undefined {
+    const slot = this.#space.slotOf(id);
+    return slot !== undefined && this.#isHeld(slot) ? slot : undefined;
+  }
+
+  #isHeld(slot: number): boolean {
+    return slot < this.#capacity && this.#held[slot] === 1;
+  }
+
   #number(name: string): number {
     let n = this.#numbers.get(name);
     if (n === undefined) {
@@ -116,7 +135,7 @@ export class OwnerIndex {
 
   /** Number of origins held. */
   get size(): number {
-    return this.#slots.size;
+    return this.#size;
   }
 
   /** Whether some owners are not current yet after a membership change (see `settle`). */
@@ -130,23 +149,23 @@ export class OwnerIndex {
   }
 
   has(id: string): boolean {
-    return this.#slots.has(id);
+    return this.#slotOf(id) !== undefined;
   }
 
   /** Every id held (a live view: do not change the index while iterating it). */
-  ids(): Iterable<string> {
-    return this.#slots.keys();
+  *ids(): Iterable<string> {
+    for (const [id, slot] of this.#space.entries()) if (this.#isHeld(slot)) yield id;
   }
 
   /** The owner of `id`, or undefined for an unknown id, no members, or a recompute pending. */
   ownerOf(id: string): string | undefined {
-    const slot = this.#slots.get(id);
+    const slot = this.#slotOf(id);
     return slot === undefined ? undefined : this.#name(this.#owner[slot] as number);
   }
 
   /** The member that owned `id` before its current owner, if it has changed hands here. */
   previousOwnerOf(id: string): string | undefined {
-    const slot = this.#slots.get(id);
+    const slot = this.#slotOf(id);
     return slot === undefined ? undefined : this.#name(this.#previous[slot] as number);
   }
 
@@ -155,7 +174,7 @@ export class OwnerIndex {
     const member = this.#numbers.get(name);
     const out: string[] = [];
     if (member === undefined || !this.#members.has(name)) return out;
-    for (const [id, slot] of this.#slots) if (this.#owner[slot] === member) out.push(id);
+    for (const id of this.ids()) if (this.#owner[this.#slotOf(id) as number] === member) out.push(id);
     return out;
   }
 
@@ -197,8 +216,8 @@ export class OwnerIndex {
       this.#counts.delete(member);
       if (count > 0) this.#departures.push({ name, member, next: 0 });
     }
-    if (added.length > 0 && this.#slots.size > 0) {
-      this.#scans.push({ members: added, slots: this.#slots.values(), scored: 0 });
+    if (added.length > 0 && this.#size > 0) {
+      this.#scans.push({ members: added, next: 0, scored: 0 });
     }
     for (const id of this.settle(budget)) changed.push(id);
     return dedupe(changed);
@@ -220,7 +239,7 @@ export class OwnerIndex {
       spent += memberCount;
       // A removed origin needs nothing more. One that a join scan or an upsert has touched since
       // is recomputed all the same: a scan compares only against the members that joined.
-      const slot = this.#slots.get(id);
+      const slot = this.#slotOf(id);
       if (slot !== undefined && this.#recompute(slot)) changed.push(id);
     }
     if (this.#orphanHead >= this.#orphans.length) {
@@ -236,7 +255,7 @@ export class OwnerIndex {
       if (done) this.#scans.shift();
     }
     while (this.#refreshHead < this.#refresh.length && more()) {
-      const slot = this.#slots.get(this.#refresh[this.#refreshHead++] as string);
+      const slot = this.#slotOf(this.#refresh[this.#refreshHead++] as string);
       if (slot === undefined || this.#runnerUpKnown[slot] === 1 || this.#owner[slot] === NONE) continue;
       spent += memberCount;
       this.#recompute(slot);
@@ -255,7 +274,7 @@ export class OwnerIndex {
    * done. A method of its own so that V8 optimizes this loop on its own.
    */
   #scan(scan: JoinScan, members: string[], room: number, changed: string[]): boolean {
-    const slots = scan.slots;
+    const space = this.#space;
     const suffixes = members.map((m) => this.#suffix.get(m) as string);
     const numbers = members.map((m) => this.#number(m));
     const count = members.length;
@@ -265,14 +284,14 @@ export class OwnerIndex {
     let scored = 0;
     let done = false;
     while (scored < most) {
-      const next = slots.next();
-      if (next.done === true) {
+      if (scan.next >= space.limit) {
         done = true;
         break;
       }
+      const slot = scan.next++;
+      if (!this.#isHeld(slot)) continue;
       scored++;
-      const slot = next.value;
-      const id = this.#ids[slot] as string;
+      const id = space.keyOf(slot);
       const before = owner[slot] as number;
       for (let i = 0; i < count; i++) {
         const member = numbers[i] as number;
@@ -317,7 +336,7 @@ export class OwnerIndex {
     let walked = 0;
     while (this.#departures.length > 0 && (spent === 0 || spent < budget)) {
       const departure = this.#departures[0] as Departure;
-      if (departure.next >= this.#ids.length) {
+      if (departure.next >= this.#capacity) {
         this.#departures.shift();
         continue;
       }
@@ -326,9 +345,9 @@ export class OwnerIndex {
         walked = 0;
         spent++;
       }
-      if (this.#owner[slot] !== departure.member || this.#ids[slot] === undefined) continue;
+      if (this.#owner[slot] !== departure.member || this.#held[slot] !== 1) continue;
       spent++;
-      const id = this.#ids[slot] as string;
+      const id = this.#space.keyOf(slot);
       changed.push(id);
       this.#previous[slot] = departure.member;
       const heir = this.#runnerUp[slot] as number;
@@ -354,7 +373,7 @@ export class OwnerIndex {
    * changed (a new id with members always gets one).
    */
   upsert(id: string): boolean {
-    let slot = this.#slots.get(id);
+    let slot = this.#slotOf(id);
     if (slot === undefined) {
       slot = this.#alloc(id);
     } else if (this.#owner[slot] !== NONE) {
@@ -366,28 +385,27 @@ export class OwnerIndex {
 
   /** Forgets `id`. Returns the owner it had, if any. */
   remove(id: string): string | undefined {
-    const slot = this.#slots.get(id);
+    const slot = this.#slotOf(id);
     if (slot === undefined) return undefined;
-    this.#slots.delete(id);
     const owner = this.#owner[slot] as number;
     // A departed owner's origins were taken off its count already.
     if (owner !== NONE && this.#members.has(this.#names[owner] as string)) this.#moveOwned(owner, NONE);
-    this.#ids[slot] = undefined;
     this.#owner[slot] = NONE;
-    this.#free.push(slot);
+    this.#held[slot] = 0;
+    this.#size--;
+    this.#space.release(slot);
     return this.#name(owner);
   }
 
   #alloc(id: string): number {
-    let slot = this.#free.pop();
-    if (slot === undefined) {
-      slot = this.#ids.length;
-      this.#ids.push(id);
-      if (slot >= this.#capacity) this.#grow(Math.max(1024, this.#capacity * 2));
-    } else {
-      this.#ids[slot] = id;
+    const slot = this.#space.acquire(id);
+    if (slot >= this.#capacity) {
+      let capacity = Math.max(1024, this.#capacity * 2);
+      while (capacity <= slot) capacity *= 2;
+      this.#grow(capacity);
     }
-    this.#slots.set(id, slot);
+    this.#held[slot] = 1;
+    this.#size++;
     this.#owner[slot] = NONE;
     this.#runnerUp[slot] = NONE;
     this.#runnerUpKnown[slot] = 0;
@@ -397,6 +415,7 @@ export class OwnerIndex {
 
   #grow(capacity: number): void {
     this.#capacity = capacity;
+    this.#held = grown(this.#held, capacity);
     this.#owner = grown(this.#owner, capacity);
     this.#weight = grown(this.#weight, capacity);
     this.#runnerUp = grown(this.#runnerUp, capacity);
@@ -407,7 +426,7 @@ export class OwnerIndex {
 
   /** Computes the owner and runner-up of a slot over every member; true when the owner changed. */
   #recompute(slot: number): boolean {
-    const id = this.#ids[slot] as string;
+    const id = this.#space.keyOf(slot);
     const before = this.#owner[slot] as number;
     let best = NONE;
     let bestWeight = 0n;
@@ -442,7 +461,7 @@ export class OwnerIndex {
   #forgetRunnerUp(slot: number): void {
     this.#runnerUp[slot] = NONE;
     this.#runnerUpKnown[slot] = 0;
-    this.#refresh.push(this.#ids[slot] as string);
+    this.#refresh.push(this.#space.keyOf(slot));
   }
 
   #moveOwned(from: number, to: number): void {

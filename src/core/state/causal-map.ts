@@ -22,7 +22,7 @@ import { firstAfter } from "../sorted.js";
 import { grown } from "../typed-arrays.js";
 import { names, ObjectColumns, type ValueColumns } from "./columns.js";
 import type { CausalContext, Dot } from "./dots.js";
-import { ownText } from "./intern.js";
+import { KeySpace } from "./key-space.js";
 
 export interface Version<V> {
   writer: string;
@@ -91,9 +91,9 @@ const hasDot = <V>(versions: readonly Version<V>[], writer: string, counter: num
  * with several are the map's own: callers MUST NOT change what they read.
  */
 export class CausalMap<V> {
-  readonly #slots = new Map<string, number>();
-  readonly #keys: Array<string | undefined> = [];
-  readonly #free: number[] = [];
+  readonly #space: KeySpace;
+  /** Keys held. */
+  #size = 0;
   #capacity = 0;
   #kind = new Uint8Array(0);
   #writer = new Int32Array(0);
@@ -111,22 +111,31 @@ export class CausalMap<V> {
   readonly #byWriter = new Map<number, WriterIndex>();
   readonly #toCompact = new Set<number>();
 
-  constructor(values: ValueColumns<V> = new ObjectColumns<V>()) {
+  /**
+   * `space` numbers the keys; maps of one replica share it, so that a key has one slot in all of
+   * them (key-space.ts).
+   */
+  constructor(values: ValueColumns<V> = new ObjectColumns<V>(), space: KeySpace = new KeySpace()) {
     this.#values = values;
+    this.#space = space;
   }
 
   // Slots
 
+  /** The slot of `key` when this map holds it. */
+  #slotOf(key: string): number | undefined {
+    const slot = this.#space.slotOf(key);
+    return slot !== undefined && slot < this.#capacity && this.#kind[slot] !== EMPTY ? slot : undefined;
+  }
+
   #alloc(key: string): number {
-    let slot = this.#free.pop();
-    if (slot === undefined) {
-      slot = this.#keys.length;
-      this.#keys.push(key);
-      if (slot >= this.#capacity) this.#grow(Math.max(1024, this.#capacity * 2));
-    } else {
-      this.#keys[slot] = key;
+    const slot = this.#space.acquire(key);
+    if (slot >= this.#capacity) {
+      let capacity = Math.max(1024, this.#capacity * 2);
+      while (capacity <= slot) capacity *= 2;
+      this.#grow(capacity);
     }
-    this.#slots.set(key, slot);
+    this.#size++;
     return slot;
   }
 
@@ -142,12 +151,11 @@ export class CausalMap<V> {
   }
 
   #release(slot: number): void {
-    this.#slots.delete(this.#keys[slot] as string);
-    this.#keys[slot] = undefined;
     this.#kind[slot] = EMPTY;
     this.#many.delete(slot);
     this.#values.clear(slot);
-    this.#free.push(slot);
+    this.#size--;
+    this.#space.release(slot);
   }
 
   /** Puts `versions` (at least one) in `slot`, replacing what it held. */
@@ -269,7 +277,7 @@ export class CausalMap<V> {
       const slot = w.slots[i] as number;
       if (counter === last || !this.#holds(slot, id, counter)) continue;
       last = counter;
-      fn(counter, this.#keys[slot] as string);
+      fn(counter, this.#space.keyOf(slot));
     }
   }
 
@@ -300,13 +308,13 @@ export class CausalMap<V> {
   // Reading
 
   get(key: string): readonly Version<V>[] | undefined {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     return slot === undefined ? undefined : this.#read(slot);
   }
 
   /** Whether `key` holds a tombstone (a version whose value is null). */
   hasTombstone(key: string): boolean {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     if (slot === undefined) return false;
     if (this.#kind[slot] === ONE) return this.#tomb[slot] === 1;
     return (this.#many.get(slot) as Version<V>[]).some((v) => v.value === null);
@@ -314,7 +322,7 @@ export class CausalMap<V> {
 
   /** The visible version of `key` (see {@link visibleVersion}). */
   visible(key: string): Version<V> | undefined {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     if (slot === undefined) return undefined;
     if (this.#kind[slot] === ONE) return this.#tomb[slot] === 1 ? undefined : this.#one(slot);
     return visibleVersion(this.#many.get(slot));
@@ -325,7 +333,7 @@ export class CausalMap<V> {
    * value columns answer for it without building the value.
    */
   soleSlot(key: string): number {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     if (slot === undefined || this.#kind[slot] !== ONE || this.#tomb[slot] === 1) return -1;
     return slot;
   }
@@ -335,7 +343,7 @@ export class CausalMap<V> {
    * undefined), in the order of writer ids, then counters; undefined when there is none.
    */
   firstUnseen(key: string, theirs: DotSet | undefined): Dot | undefined {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     if (slot === undefined) return undefined;
     if (this.#kind[slot] === ONE) {
       const dot = {
@@ -355,31 +363,38 @@ export class CausalMap<V> {
   }
 
   has(key: string): boolean {
-    return this.#slots.has(key);
+    return this.#slotOf(key) !== undefined;
   }
 
-  keys(): IterableIterator<string> {
-    return this.#slots.keys();
+  /** Whether this map holds a key at `slot` (a slot of its key space). */
+  #holdsSlot(slot: number): boolean {
+    return slot < this.#capacity && this.#kind[slot] !== EMPTY;
+  }
+
+  /** The keys held, in the order their slots came in the key space (a live view). */
+  *keys(): IterableIterator<string> {
+    for (const [key, slot] of this.#space.entries()) if (this.#holdsSlot(slot)) yield key;
   }
 
   *entries(): IterableIterator<[string, readonly Version<V>[]]> {
-    for (const [key, slot] of this.#slots) yield [key, this.#read(slot)];
+    for (const [key, slot] of this.#space.entries()) if (this.#holdsSlot(slot)) yield [key, this.#read(slot)];
   }
 
   /**
-   * Calls `fn` for every version of every key, in insertion order of the keys. `fn` MUST NOT
+   * Calls `fn` for every version of every key, in the order of the key space (see {@link keys}). `fn` MUST NOT
    * change the map.
    */
   forEachVersion(fn: (version: Version<V>, key: string) => void): void {
-    this.#slots.forEach((slot, key) => {
+    for (const [key, slot] of this.#space.entries()) {
+      if (!this.#holdsSlot(slot)) continue;
       if (this.#kind[slot] === ONE) fn(this.#one(slot), key);
       else for (const v of this.#many.get(slot) as Version<V>[]) fn(v, key);
-    });
+    }
   }
 
   /** Keys held (with a live value or only tombstones). */
   get size(): number {
-    return this.#slots.size;
+    return this.#size;
   }
 
   // Writing
@@ -390,10 +405,10 @@ export class CausalMap<V> {
    * The version's dot MUST be fresh (never issued before by its writer).
    */
   write(key: string, version: Version<V>): readonly Version<V>[] {
-    let slot = this.#slots.get(key);
+    let slot = this.#slotOf(key);
     const previous = slot === undefined ? [] : this.#read(slot);
     for (const v of previous) this.#unindex(v);
-    slot ??= this.#alloc(ownText(key));
+    slot ??= this.#alloc(key);
     this.#store(slot, [version]);
     this.#index(slot, version);
     this.#compactMarked();
@@ -406,7 +421,7 @@ export class CausalMap<V> {
    * The caller adds the peer's dots to our context afterwards.
    */
   join(key: string, remote: readonly Version<V>[], theirs: DotSet, ours: DotSet): boolean {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     const local = slot === undefined ? [] : this.#read(slot);
     const kept: Version<V>[] = [];
     for (const v of local) {
@@ -423,14 +438,14 @@ export class CausalMap<V> {
     if (!added && kept.length === local.length) return false;
     for (const v of local) if (!kept.includes(v)) this.#unindex(v);
     this.#replace(key, slot, kept);
-    for (const v of kept) if (!local.includes(v)) this.#index(this.#slots.get(key) as number, v);
+    for (const v of kept) if (!local.includes(v)) this.#index(this.#slotOf(key) as number, v);
     this.#compactMarked();
     return true;
   }
 
   /** Drops the versions of `key` that `drop` selects; returns how many went. */
   dropWhere(key: string, drop: (v: Version<V>) => boolean): number {
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     if (slot === undefined) return 0;
     const local = this.#read(slot);
     const kept = local.filter((v) => !drop(v));
@@ -445,10 +460,10 @@ export class CausalMap<V> {
   /** Puts versions back as stored (loading from disk): no join, no checks. */
   restore(key: string, versions: readonly Version<V>[]): void {
     if (versions.length === 0) return;
-    const slot = this.#slots.get(key);
+    const slot = this.#slotOf(key);
     if (slot !== undefined) for (const v of this.#read(slot)) this.#unindex(v);
     this.#replace(key, slot, versions);
-    const now = this.#slots.get(key) as number;
+    const now = this.#slotOf(key) as number;
     for (const v of versions) this.#index(now, v);
     this.#compactMarked();
   }
@@ -459,7 +474,6 @@ export class CausalMap<V> {
       if (slot !== undefined) this.#release(slot);
       return;
     }
-    // A key read from a message may be a slice of it: the map keeps its own copy.
-    this.#store(slot ?? this.#alloc(ownText(key)), versions);
+    this.#store(slot ?? this.#alloc(key), versions);
   }
 }

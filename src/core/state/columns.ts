@@ -263,3 +263,61 @@ export class HealthColumns implements ValueColumns<HealthValue> {
 
 const numberOrNull = (n: number): number | null => (Number.isNaN(n) ? null : n);
 const nameOrNull = (id: number): string | null => (id < 0 ? null : names.nameOf(id));
+
+/** This node's own latest probe of an origin, which its record shows until gossip brings a later one. */
+export interface ProbeNote {
+  checkedAt: number | null;
+  latencyMs: number | null;
+  error: string | null;
+}
+
+/**
+ * This node's probe notes, in columns at the origins' key slots: a node probing 30,000 origins
+ * keeps three numbers and a shared error text per origin instead of a map entry, an object and two
+ * boxed numbers. A note goes with its slot (the owner of the space calls {@link clear}).
+ */
+export class ProbeNotes {
+  #noted = new Uint8Array(0);
+  #checkedAt = new Float64Array(0);
+  #latencyMs = new Float64Array(0);
+  readonly #error: Array<string | null> = [];
+
+  set(slot: number, note: ProbeNote): void {
+    if (slot >= this.#noted.length) {
+      let capacity = Math.max(1024, this.#noted.length * 2);
+      while (capacity <= slot) capacity *= 2;
+      this.#noted = grown(this.#noted, capacity);
+      this.#checkedAt = grown(this.#checkedAt, capacity);
+      this.#latencyMs = grown(this.#latencyMs, capacity);
+    }
+    this.#noted[slot] = 1;
+    this.#checkedAt[slot] = note.checkedAt ?? Number.NaN;
+    this.#latencyMs[slot] = note.latencyMs ?? Number.NaN;
+    this.#error[slot] = internText(note.error);
+  }
+
+  /** The note at `slot` (a fresh object), or undefined. */
+  get(slot: number): ProbeNote | undefined {
+    if (this.#noted[slot] !== 1) return undefined;
+    return {
+      checkedAt: orNull(this.#checkedAt[slot] as number),
+      latencyMs: orNull(this.#latencyMs[slot] as number),
+      error: this.#error[slot] ?? null,
+    };
+  }
+
+  /** The note's `checkedAt`, or undefined without a note or a time. */
+  checkedAt(slot: number): number | undefined {
+    if (this.#noted[slot] !== 1) return undefined;
+    const at = this.#checkedAt[slot] as number;
+    return Number.isNaN(at) ? undefined : at;
+  }
+
+  clear(slot: number): void {
+    if (this.#noted[slot] !== 1) return;
+    this.#noted[slot] = 0;
+    this.#error[slot] = null;
+  }
+}
+
+const orNull = (n: number): number | null => (Number.isNaN(n) ? null : n);

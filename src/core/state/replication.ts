@@ -42,10 +42,11 @@ import { BroadcastQueue, retransmitLimit } from "../membership/broadcast-queue.j
 import type { MembershipDelegate } from "../membership/ports.js";
 import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
 import { CausalMap, type DotSet, type Version, visibleVersion } from "./causal-map.js";
-import { CatalogColumns, HealthColumns } from "./columns.js";
+import { CatalogColumns, HealthColumns, ProbeNotes } from "./columns.js";
 import { CausalContext, type Dot, sameDot, type VersionVector } from "./dots.js";
 import { HlcClock } from "./hlc.js";
 import { internText } from "./intern.js";
+import { KeySpace } from "./key-space.js";
 import {
   decodeContext,
   decodeDots,
@@ -240,12 +241,6 @@ interface Digest {
   reply: boolean;
 }
 
-interface ProbeNote {
-  checkedAt: number | null;
-  latencyMs: number | null;
-  error: string | null;
-}
-
 const FLAG_PULL = 1;
 const FLAG_FULL = 2;
 /** An answer to a standalone digest: never answered in turn. */
@@ -262,8 +257,10 @@ export class Replicator implements MembershipDelegate {
   readonly floor: VersionVector = new Map();
   readonly #catalogValues = new CatalogColumns();
   readonly #healthValues = new HealthColumns();
-  readonly catalog = new CausalMap<CatalogValue>(this.#catalogValues);
-  readonly health = new CausalMap<HealthValue>(this.#healthValues);
+  /** Origin ids, numbered once for the catalog, health and whatever else keeps per-origin columns. */
+  readonly keySpace = new KeySpace();
+  readonly catalog = new CausalMap<CatalogValue>(this.#catalogValues, this.keySpace);
+  readonly health = new CausalMap<HealthValue>(this.#healthValues, this.keySpace);
   readonly stats: ReplicatorStats = {
     malformed: 0,
     refusedStamps: 0,
@@ -302,7 +299,8 @@ export class Replicator implements MembershipDelegate {
   /** Each peer's last digest, to pull again when a session leaves news behind. */
   readonly #peerDigests = new Map<string, Digest>();
   #pulling: { peer: string; at: number } | undefined;
-  readonly #probes = new Map<string, ProbeNote>();
+  /** This node's own probes, at the origins' key slots. */
+  readonly #probes = new ProbeNotes();
   readonly #watermarks = new Map<string, Map<number, number>>();
   /** Catalog keys holding a tombstone: what collection looks at, instead of the whole catalog. */
   readonly #tombstoned = new Set<string>();
@@ -313,6 +311,8 @@ export class Replicator implements MembershipDelegate {
   #stopped = false;
 
   constructor(options: ReplicatorOptions) {
+    // A slot that goes takes this node's note of it along, before another id gets the slot.
+    this.keySpace.onFree((slot) => this.#probes.clear(slot));
     this.node = options.node;
     this.#rng = options.rng;
     this.writer =
@@ -455,7 +455,8 @@ export class Replicator implements MembershipDelegate {
 
   /** The record readers see of `value`, with this node's own probe and the owner's watermark. */
   #record(id: string, value: HealthValue, intervalMs: number, owner: string | undefined): HealthRecord {
-    const note = this.#probes.get(id);
+    const slot = this.keySpace.slotOf(id);
+    const note = slot === undefined ? undefined : this.#probes.get(slot);
     let checkedAt = value.checkedAt;
     let latencyMs = value.latencyMs;
     let error = value.error;
@@ -582,20 +583,8 @@ export class Replicator implements MembershipDelegate {
   recordHealth(id: string, fields: HealthFields): HealthRecord | undefined {
     const entry = this.origin(id);
     if (!entry) return undefined;
-    // The note is changed in place: a note per probe would be garbage that outlives the young
-    // generation (it lives an interval) and leaves holes in the old one.
-    const note = this.#probes.get(id);
-    if (note === undefined) {
-      this.#probes.set(id, {
-        checkedAt: fields.checkedAt,
-        latencyMs: fields.latencyMs,
-        error: internText(fields.error),
-      });
-    } else {
-      note.checkedAt = fields.checkedAt;
-      note.latencyMs = fields.latencyMs;
-      note.error = internText(fields.error);
-    }
+    // The catalog holds the id (it has an entry), so the id has a slot.
+    this.#probes.set(this.keySpace.slotOf(id) as number, fields);
     const versions = this.health.get(id);
     const current = this.#healthVersion(id, entry.target);
     if (current?.value && current.value.status === fields.status && versions?.length === 1) {
@@ -620,12 +609,14 @@ export class Replicator implements MembershipDelegate {
 
   /** When this node last probed `id` (its own probes only), if it has. */
   lastProbeAt(id: string): number | undefined {
-    return this.#probes.get(id)?.checkedAt ?? undefined;
+    const slot = this.keySpace.slotOf(id);
+    return slot === undefined ? undefined : this.#probes.checkedAt(slot);
   }
 
   /** Forgets this node's note of probes for origins it no longer owns. */
   forgetProbe(id: string): void {
-    this.#probes.delete(id);
+    const slot = this.keySpace.slotOf(id);
+    if (slot !== undefined) this.#probes.clear(slot);
   }
 
   #putOrigin(id: string, spec: OriginSpec, gossip: boolean): { created: boolean; entry: OriginEntry } {
@@ -1312,7 +1303,7 @@ export class Replicator implements MembershipDelegate {
       this.#sweepHealth(id);
       const entry = this.origin(id);
       this.#live += (entry ? 1 : 0) - (previous ? 1 : 0);
-      if (!entry) this.#probes.delete(id);
+      if (!entry) this.forgetProbe(id);
       if (previous?.dot.writer === entry?.dot.writer && previous?.dot.counter === entry?.dot.counter) return;
       this.#emit({ kind: "origin", id, entry, previous });
       const healthAfter = this.healthOf(id);
