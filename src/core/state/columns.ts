@@ -12,6 +12,7 @@
  */
 import { grown } from "../typed-arrays.js";
 import { internText, ownText } from "./intern.js";
+import { TextColumn } from "./text-column.js";
 import type { CatalogValue, HealthStatus, HealthValue, OriginSpec } from "./types.js";
 
 /** Names that versions carry (writer ids, reporters), each held once and referred to by index. */
@@ -77,7 +78,8 @@ const MAX_TEMPLATES = 10_000;
  * share a few of them.
  */
 export class CatalogColumns implements ValueColumns<CatalogValue> {
-  readonly #url: Array<string | undefined> = [];
+  /** The URLs, in an arena (text-column.ts). */
+  readonly #url = new TextColumn();
   /** Index into #templates, or -1: the spec is in #whole. */
   #template = new Int32Array(0);
   #targetWriter = new Int32Array(0);
@@ -88,6 +90,7 @@ export class CatalogColumns implements ValueColumns<CatalogValue> {
   #lastTemplate = 0;
 
   grow(capacity: number): void {
+    this.#url.grow(capacity);
     this.#template = grown(this.#template, capacity);
     this.#targetWriter = grown(this.#targetWriter, capacity);
     this.#targetCounter = grown(this.#targetCounter, capacity);
@@ -98,10 +101,10 @@ export class CatalogColumns implements ValueColumns<CatalogValue> {
     this.#template[slot] = template;
     if (template < 0) {
       this.#whole.set(slot, value.spec);
-      this.#url[slot] = undefined;
+      this.#url.clear(slot);
     } else {
       this.#whole.delete(slot);
-      this.#url[slot] = value.spec.url;
+      this.#url.set(slot, value.spec.url);
     }
     this.#targetWriter[slot] = names.idOf(value.target.writer);
     this.#targetCounter[slot] = value.target.counter;
@@ -112,7 +115,7 @@ export class CatalogColumns implements ValueColumns<CatalogValue> {
   }
 
   clear(slot: number): void {
-    this.#url[slot] = undefined;
+    this.#url.clear(slot);
     this.#whole.delete(slot);
   }
 
@@ -121,7 +124,7 @@ export class CatalogColumns implements ValueColumns<CatalogValue> {
     const template = this.#template[slot] as number;
     if (template < 0) return this.#whole.get(slot) as OriginSpec;
     const spec = { ...(this.#templates[template] as OriginSpec) };
-    spec.url = this.#url[slot] as string;
+    spec.url = this.#url.get(slot) as string;
     return spec;
   }
 
