@@ -22,6 +22,9 @@ import { HeckError } from "../errors.js";
  * {@link SqliteStore.saveState}); a small store never starts one.
  */
 const BACKGROUND_CHECKPOINT_AFTER_KEYS = 10_000;
+
+/** Keys written after the checkpointing thread went idle before it starts again. */
+const CHECKPOINT_AGAIN_AFTER_KEYS = 1000;
 /** How often that connection copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 100;
 /** A WAL of more frames than this is cut back to nothing once checkpointed and idle. */
@@ -33,17 +36,23 @@ const WAL_TRUNCATE_FRAMES = 16_384;
  */
 const WAL_TRUNCATE_IDLE_MS = 5000;
 
+/** SQLite's page cache of the store's connection, in KiB. */
+const PAGE_CACHE_KIB = 2048;
+
 /**
  * The checkpointing thread: its own connection to the file, which copies what the WAL holds into
  * the database every interval without waiting for readers or writers (PASSIVE). A burst of writes
  * (a bulk load, a bootstrap) can grow the WAL to hundreds of megabytes before a checkpoint
- * catches up; once every frame is copied and none has come for a quiet spell, the file is cut
- * back (TRUNCATE, which gives up at once when busy). Stops when told to.
+ * catches up. Once every frame is copied and none has come for a quiet spell, the file is cut
+ * back when large (TRUNCATE, which gives up at once when busy) and the thread ends, saying
+ * "idle": a thread is a JavaScript heap of its own, some 16 MB, which a quiet store does not
+ * need. It also stops when told to.
  */
 const CHECKPOINTER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.module);
 const db = new Database(workerData.path, { timeout: 0 });
+db.pragma("cache_size = -256");
 let last = -1;
 let idle = 0;
 const timer = setInterval(() => {
@@ -51,17 +60,19 @@ const timer = setInterval(() => {
     const [state] = db.pragma("wal_checkpoint(PASSIVE)");
     idle = state.log === last && state.log === state.checkpointed ? idle + 1 : 0;
     last = state.log;
-    if (idle >= workerData.idleTicks && state.log > workerData.truncateFrames) {
-      db.pragma("wal_checkpoint(TRUNCATE)");
-      idle = 0;
+    if (idle >= workerData.idleTicks) {
+      if (state.log > workerData.truncateFrames) db.pragma("wal_checkpoint(TRUNCATE)");
+      parentPort.postMessage("idle");
+      stop();
     }
   } catch {}
 }, workerData.intervalMs);
-parentPort.once("message", () => {
+function stop() {
   clearInterval(timer);
   try { db.close(); } catch {}
   parentPort.close();
-});
+}
+parentPort.once("message", stop);
 `;
 
 /** The schema version this build writes; `PRAGMA user_version` holds the version of a file. */
@@ -196,15 +207,27 @@ export class SqliteStore {
   /** Keys written so far (in failed transactions too): past a threshold, checkpoints move off. */
   #keysSaved = 0;
   #checkpointer: Worker | undefined;
+  /** The count of keys saved at which the checkpointing thread starts (again). */
+  #checkpointFrom = BACKGROUND_CHECKPOINT_AFTER_KEYS;
 
-  /** Opens (creating the directory and file when absent) and migrates the store in `dataDir`. */
-  constructor(dataDir: string) {
+  readonly #quietMs: number;
+
+  /**
+   * Opens (creating the directory and file when absent) and migrates the store in `dataDir`.
+   * `quietMs`: how long without writes before the checkpointing thread cuts the WAL back and ends.
+   */
+  constructor(dataDir: string, options: { quietMs?: number } = {}) {
+    this.#quietMs = options.quietMs ?? WAL_TRUNCATE_IDLE_MS;
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, "heck.db");
     this.db = new Database(this.path);
     try {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
+      // better-sqlite3 builds SQLite with a page cache of 16 MB per connection. The store is read
+      // once, at start, and then written: a small cache keeps the B-tree's upper pages, and the
+      // rest would only hold the catalog a second time, in the process's memory.
+      this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
       migrate(this.db);
     } catch (err) {
       this.db.close();
@@ -278,7 +301,7 @@ export class SqliteStore {
       this.#contextSaved = undefined;
       throw err;
     }
-    if (this.#checkpointer === undefined && this.#keysSaved >= BACKGROUND_CHECKPOINT_AFTER_KEYS) {
+    if (this.#checkpointer === undefined && this.#keysSaved >= this.#checkpointFrom) {
       this.#startCheckpointer();
     }
   }
@@ -300,7 +323,7 @@ export class SqliteStore {
           path: this.path,
           intervalMs: CHECKPOINT_INTERVAL_MS,
           truncateFrames: WAL_TRUNCATE_FRAMES,
-          idleTicks: WAL_TRUNCATE_IDLE_MS / CHECKPOINT_INTERVAL_MS,
+          idleTicks: Math.max(1, Math.round(this.#quietMs / CHECKPOINT_INTERVAL_MS)),
         },
       });
     } catch {
@@ -308,11 +331,21 @@ export class SqliteStore {
     }
     this.#checkpointer = worker;
     worker.unref();
+    let idle = false;
+    worker.on("message", (message) => {
+      idle = message === "idle";
+    });
+    // A thread that failed is not started again: commits checkpoint as before.
     const fallBack = () => {
       if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
     };
     worker.on("error", fallBack);
-    worker.on("exit", fallBack);
+    worker.on("exit", () => {
+      if (!idle) return fallBack();
+      // Commits still only append; the next thousand keys bring the thread back.
+      this.#checkpointer = undefined;
+      this.#checkpointFrom = this.#keysSaved + CHECKPOINT_AGAIN_AFTER_KEYS;
+    });
     this.db.pragma("wal_autocheckpoint = 0");
   }
 
@@ -393,6 +426,11 @@ export class SqliteStore {
 
   setMeta(key: string, value: string): void {
     this.stmts.upsertMeta.run({ key, value });
+  }
+
+  /** Whether a thread of its own checkpoints the WAL now. */
+  get checkpointing(): boolean {
+    return this.#checkpointer !== undefined;
   }
 
   /** Closes the file; safe to call more than once. Any other call after it throws. */

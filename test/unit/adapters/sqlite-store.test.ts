@@ -353,6 +353,37 @@ describe("SqliteStore", () => {
     assert.equal(last?.[1][0]?.value?.latencyMs, 11_999);
   });
 
+  test("the checkpointing thread ends once writes stop and comes back when they resume", async () => {
+    const dir = freshDir();
+    const store = new SqliteStore(dir, { quietMs: 300 });
+    after(() => store.close());
+    const health = (i: number): [string, Version<HealthValue>[]] => [
+      `o${i}`,
+      [{ ...report, counter: i + 1, value: { ...(report.value as HealthValue), latencyMs: i } }],
+    ];
+    const burst = (from: number, n: number) => {
+      for (let start = from; start < from + n; start += 500) {
+        store.saveState({ catalog: [], health: Array.from({ length: 500 }, (_, i) => health(start + i)) });
+      }
+    };
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(ok(), what);
+    };
+    assert.equal(store.checkpointing, false, "a small store has no thread");
+    burst(0, 10_000);
+    assert.equal(store.checkpointing, true);
+    await until("the thread ends after a quiet spell", () => !store.checkpointing);
+    const size = statSync(store.path).size;
+    burst(10_000, 500);
+    assert.equal(store.checkpointing, false, "500 keys do not bring it back");
+    burst(10_500, 500);
+    assert.equal(store.checkpointing, true, "a thousand keys do");
+    await until("the new writes are copied into the file", () => statSync(store.path).size > size);
+    await until("and the thread ends again", () => !store.checkpointing);
+  });
+
   test("a file written by a newer schema is refused, not downgraded", () => {
     const dir = freshDir();
     new SqliteStore(dir).close();
