@@ -38,7 +38,15 @@ export interface AgentConfig {
    * `interval_jitter_percent`, centred here); 0 keeps every probe on the origin's grid.
    */
   probeJitterPercent: number;
+  /**
+   * How far V8 lets the JavaScript heap grow past what survived its last full collection before
+   * the next one, in percent (heap-growth.ts); 0 leaves the sizing to V8 (up to 300%).
+   */
+  heapGrowthPercent: number;
 }
+
+/** The default of `heapGrowthPercent`. */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 100;
 
 /** The default of `maxOrigins`: ten times the size heck is built and measured for. */
 export const DEFAULT_MAX_ORIGINS = 1_000_000;
@@ -66,6 +74,7 @@ const SETTINGS = [
   "denyPrivateTargets",
   "maxOrigins",
   "probeJitterPercent",
+  "heapGrowthPercent",
 ] as const;
 type Setting = (typeof SETTINGS)[number];
 
@@ -92,6 +101,7 @@ const fileSchema = z
     denyPrivateTargets: z.union([z.boolean(), z.string()]),
     maxOrigins: z.union([z.number(), z.string()]),
     probeJitterPercent: z.union([z.number(), z.string()]),
+    heapGrowthPercent: z.union([z.number(), z.string()]),
   })
   .partial()
   .strict();
@@ -217,6 +227,11 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
   if (!/^[0-9]+(\.[0-9]+)?$/.test(jitterText.trim()) || probeJitterPercent > 50) {
     throw new ConfigError(`probeJitterPercent: "${jitterText}" must be a number from 0 to 50`);
   }
+  const growthText = String(one("heapGrowthPercent") ?? DEFAULT_HEAP_GROWTH_PERCENT);
+  const heapGrowthPercent = Number(growthText);
+  if (!/^[0-9]+$/.test(growthText.trim()) || heapGrowthPercent > 300) {
+    throw new ConfigError(`heapGrowthPercent: "${growthText}" must be an integer from 0 to 300`);
+  }
   return {
     name,
     bind,
@@ -232,6 +247,7 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
     denyPrivateTargets: denyText === "true" || denyText === "1",
     maxOrigins,
     probeJitterPercent,
+    heapGrowthPercent,
   };
 }
 

@@ -33,6 +33,7 @@ import { Keyring, parseKey } from "../wire/crypto.js";
 import { Checker } from "./checker.js";
 import { Confirmer } from "./confirmer.js";
 import { DepartedMembers } from "./departed.js";
+import { HeapGrowth } from "./heap-growth.js";
 import { NodeHistory, type OriginHistory, type TimelineEvent } from "./history.js";
 import { KeyManager, type KeyOperation, type KeyReport } from "./keys.js";
 import {
@@ -88,6 +89,7 @@ export class HeckAgent implements HeckNodeApi {
   readonly metrics;
   readonly #metrics: HeckMetrics;
   readonly #config: AgentConfig;
+  readonly #heapGrowth: HeapGrowth;
   readonly #log: Logger;
   /** The pino logger behind #log, when the agent made its own; the API logs its errors to it. */
   readonly #pino: PinoLogger | undefined;
@@ -131,6 +133,7 @@ export class HeckAgent implements HeckNodeApi {
 
   constructor(config: AgentConfig, log?: Logger) {
     this.#config = config;
+    this.#heapGrowth = new HeapGrowth(config.heapGrowthPercent);
     this.name = config.name;
     this.#gossipAddress = config.advertise;
     this.#pino = log ? undefined : createNodeLogger(config.name, config.logLevel);
@@ -748,6 +751,7 @@ export class HeckAgent implements HeckNodeApi {
       for (const s of STATUSES) this.#metrics.members.set({ status: s }, counts[s]);
       this.#metrics.ownedOrigins.set(this.ownedCount());
       const replicator = this.#replicator;
+      this.#heapGrowth.update(replicator?.receiving ?? false);
       this.#metrics.origins.set(replicator?.originCount ?? 0);
       if (replicator) {
         const st = replicator.stats;

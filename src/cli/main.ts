@@ -94,6 +94,10 @@ function registerAgentCommand(program: Command, ctx: CliContext): void {
       "--probe-jitter-percent <p>",
       "random jitter of each probe, percent of its interval, 0 to 50 (default 0: every probe on the origin's grid)",
     )
+    .option(
+      "--heap-growth-percent <p>",
+      "how far the JavaScript heap grows past its live size between full collections, 0 to 300 (default 100; 0: V8's own sizing)",
+    )
     .action(async (flags: RawSettings) => {
       const { runAgentCommand } = await import("./commands/agent.js");
       ctx.exitCode = await runAgentCommand(flags);

@@ -151,6 +151,23 @@ describe("agent configuration", () => {
     );
   });
 
+  test("heapGrowthPercent: 100 by default, 0 to 300 from a flag, the environment or a file", () => {
+    assert.equal(resolveAgentConfig({ name: "n" }, {}).heapGrowthPercent, 100);
+    assert.equal(resolveAgentConfig({ name: "n", heapGrowthPercent: "0" }, {}).heapGrowthPercent, 0);
+    assert.equal(resolveAgentConfig({ name: "n" }, { HECK_HEAP_GROWTH_PERCENT: "50" }).heapGrowthPercent, 50);
+    assert.equal(
+      resolveAgentConfig({ config: file({ name: "n", heapGrowthPercent: 300 }) }, {}).heapGrowthPercent,
+      300,
+    );
+    for (const bad of ["301", "-1", "ten", "1.5", ""]) {
+      assert.throws(
+        () => resolveAgentConfig({ name: "n", heapGrowthPercent: bad }, {}),
+        /heapGrowthPercent/,
+        bad,
+      );
+    }
+  });
+
   test("probeJitterPercent: 0 by default, 0 to 50 from a flag, the environment or a file", () => {
     assert.equal(resolveAgentConfig({ name: "n" }, {}).probeJitterPercent, 0);
     assert.equal(resolveAgentConfig({ name: "n", probeJitterPercent: "10" }, {}).probeJitterPercent, 10);
