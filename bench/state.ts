@@ -40,6 +40,8 @@ const STEADY_INTERVAL_MS = 60_000;
  * 100-origin rate by a fifth from run to run.
  */
 const STEADY_WINDOW_MS = 60_000;
+/** The quiet spell before the second reading of RSS. */
+const AT_REST_MS = 60_000;
 
 const lagMaxMs = async (a: AgentProcess) => 1000 * (await metricValue(a, "nodejs_eventloop_lag_max_seconds"));
 
@@ -168,6 +170,7 @@ interface Figures {
   repairMs: number[];
   repairEncoded: number;
   rssPerOriginBytes: number[];
+  rssAtRestPerOriginBytes: number[];
   gossipSmall: number[];
   gossipLarge: number[];
 }
@@ -210,6 +213,7 @@ async function measure(): Promise<Figures> {
     repairMs: [],
     repairEncoded: 0,
     rssPerOriginBytes: [],
+    rssAtRestPerOriginBytes: [],
     gossipSmall: [],
     gossipLarge: [],
   };
@@ -269,9 +273,12 @@ async function measure(): Promise<Figures> {
 
     figures.pages = await pageLatencies(agents[1] as AgentProcess, "c");
     const n = ORIGINS + RUNS * MISSED - 100;
-    figures.rssPerOriginBytes = agents.map(
-      (x, i) => (rssBytes(x.child.pid as number) - (rssBefore[i] as number)) / n,
-    );
+    const perOrigin = () =>
+      agents.map((x, i) => (rssBytes(x.child.pid as number) - (rssBefore[i] as number)) / n);
+    figures.rssPerOriginBytes = perOrigin();
+    // The same nodes after a quiet spell: no load, no paging, each origin probed once an hour.
+    await new Promise((r) => setTimeout(r, AT_REST_MS));
+    figures.rssAtRestPerOriginBytes = perOrigin();
   } finally {
     await Promise.all(agents.map((x) => stopAgent(x)));
     dir.remove();
@@ -363,6 +370,7 @@ const rows = [
   ],
   ["time to repair it, from its restart (ms)", ...fmt(f.repairMs)],
   ["RSS per origin per node (bytes; goal <= 1024)", ...fmt(f.rssPerOriginBytes)],
+  [`  the same after ${AT_REST_MS / 1000} s at rest (bytes)`, ...fmt(f.rssAtRestPerOriginBytes)],
   ["GET /v1/origins?limit=1000, first page (ms; goal < 50)", ...fmt(f.pages.first ?? [], 1)],
   ["the same, 50 pages deep through the cursor (ms)", ...fmt(f.pages.deep ?? [], 1)],
   ["the same with ?status=unhealthy (ms)", ...fmt(f.pages.status ?? [], 1)],
@@ -396,7 +404,8 @@ carries a health record from its first probe on, and no status changes after it.
 its own whose origins are probed every ${STEADY_INTERVAL_MS / 1000} s (a connection refused each time),
 over ${STEADY_WINDOW_MS / 1000} s (four push-pull intervals) once every origin has had its first probe, so no status changes, from
 \`heck_gossip_bytes_total{direction="out"}\` on each of the three nodes. RSS per origin is the growth of
-each node's RSS from 100 origins to the full catalog, divided by the origins added. Page times are
+each node's RSS from 100 origins to the full catalog, divided by the origins added, read right after the
+bootstraps and the page timings, then again after ${AT_REST_MS / 1000} s in which nothing is asked of the cluster. Page times are
 measured at the client over loopback, five times each, on one node holding the whole catalog. ${machineLine()}
 
 ${body}

@@ -8,9 +8,9 @@
  * 2 (100%) costs more full collections; they mark concurrently, and their pauses shrink with the
  * heap they compact. `bench:state` measures both sides (docs/benchmarks.md).
  *
- * While the node takes a chunked exchange in (a bootstrap), its heap is growing towards its
- * final size: the cap would buy nothing there but more collections of a growing heap, so V8
- * sizes it then.
+ * While the node catches up (a new or wiped node takes the catalog in from a peer), its heap is
+ * growing towards its final size: the cap would buy nothing there but more collections of a
+ * growing heap, so V8 sizes it then. Nodes merely receiving news, even a bulk load, stay capped.
  */
 import { setFlagsFromString } from "node:v8";
 

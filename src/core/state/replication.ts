@@ -227,6 +227,8 @@ interface InboundSession {
   skipped: Set<string>;
   changed: boolean;
   lastAt: number;
+  /** Whether this replica had seen less than half of the sender's writes when the session began. */
+  catchUp: boolean;
 }
 
 interface Digest {
@@ -372,6 +374,15 @@ export class Replicator implements MembershipDelegate {
   /** Whether an anti-entropy session is arriving (a chunk came, not the last). */
   get receiving(): boolean {
     return this.#inbound.size > 0;
+  }
+
+  /**
+   * Whether this replica is catching up: a session is arriving from a peer that had seen more than
+   * twice the writes this replica had when it began (a new or wiped node taking the catalog in).
+   */
+  get catchingUp(): boolean {
+    for (const session of this.#inbound.values()) if (session.catchUp) return true;
+    return false;
   }
 
   /** Tombstones held (deleted origins not yet collected). */
@@ -1014,6 +1025,7 @@ export class Replicator implements MembershipDelegate {
         skipped: new Set(),
         changed: false,
         lastAt: now,
+        catchUp: 2 * writesSeen(this.context.vv) < writesSeen(context.vv),
       };
       this.#inbound.set(key, session);
       this.stats.sessionsIn++;
@@ -1495,4 +1507,11 @@ function parseDigest(m: unknown[]): Digest | undefined {
 function belowFloor(theirs: ReadonlyMap<string, number>, floor: ReadonlyMap<string, number>): boolean {
   for (const [w, c] of floor) if ((theirs.get(w) ?? 0) < c) return true;
   return false;
+}
+
+/** Writes a version vector covers, over all writers. */
+function writesSeen(vv: VersionVector): number {
+  let n = 0;
+  for (const counter of vv.values()) n += counter;
+  return n;
 }

@@ -259,6 +259,29 @@ describe("Replicator: anti-entropy", () => {
     for (let i = 0; i < 600; i++) assert.equal(b.statusOf(`o${i}`), i % 2 === 0 ? "unhealthy" : "healthy");
   });
 
+  it("a new node is catching up while its bootstrap arrives; a node that missed a little is not", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 100 });
+    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const b = mesh.add("b");
+    assert.equal(b.catchingUp, false);
+    b.mergeRemoteState(a.localState(false), false);
+    mesh.settle(4); // the pull request, then three chunks of 100
+    assert.equal(b.receiving, true);
+    assert.equal(b.catchingUp, true, "b had seen none of a's writes");
+    mesh.settle();
+    assert.equal(b.originCount, 1000);
+    assert.equal(b.catchingUp, false, "the session ended");
+    // b now holds everything but 300 new origins: a repair, not a catch-up.
+    a.putOrigins(Array.from({ length: 300 }, (_, i) => ({ id: `n${i}`, spec })));
+    b.mergeRemoteState(a.localState(false), false);
+    mesh.settle(2); // the pull request, then the first chunk
+    assert.equal(b.receiving, true);
+    assert.equal(b.catchingUp, false);
+    mesh.settle();
+    assert.equal(b.originCount, 1300);
+  });
+
   it("a bootstrap cut short keeps its progress: the next pull sends only the rest", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 100 });
