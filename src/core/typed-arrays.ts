@@ -8,3 +8,10 @@ export function grown<C extends Column>(column: C, capacity: number): C {
   out.set(column as never);
   return out;
 }
+
+/** A capacity past `slot`: `capacity` doubled (1,024 at least) until `slot` fits. */
+export function capacityFor(slot: number, capacity: number): number {
+  let next = Math.max(1024, capacity * 2);
+  while (next <= slot) next *= 2;
+  return next;
+}

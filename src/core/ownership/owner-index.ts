@@ -22,7 +22,7 @@
  */
 import { xxh64 } from "../hash.js";
 import { KeySpace } from "../state/key-space.js";
-import { grown } from "../typed-arrays.js";
+import { capacityFor, grown } from "../typed-arrays.js";
 
 /**
  * The index keeps each origin in a slot of column arrays: owner, runner-up and previous owner as
@@ -400,9 +400,7 @@ export class OwnerIndex {
   #alloc(id: string): number {
     const slot = this.#space.acquire(id);
     if (slot >= this.#capacity) {
-      let capacity = Math.max(1024, this.#capacity * 2);
-      while (capacity <= slot) capacity *= 2;
-      this.#grow(capacity);
+      this.#grow(capacityFor(slot, this.#capacity));
     }
     this.#held[slot] = 1;
     this.#size++;

@@ -19,7 +19,7 @@
  */
 
 import { firstAfter } from "../sorted.js";
-import { grown } from "../typed-arrays.js";
+import { capacityFor, grown } from "../typed-arrays.js";
 import { names, ObjectColumns, type ValueColumns } from "./columns.js";
 import type { CausalContext, Dot } from "./dots.js";
 import { KeySpace } from "./key-space.js";
@@ -131,9 +131,7 @@ export class CausalMap<V> {
   #alloc(key: string): number {
     const slot = this.#space.acquire(key);
     if (slot >= this.#capacity) {
-      let capacity = Math.max(1024, this.#capacity * 2);
-      while (capacity <= slot) capacity *= 2;
-      this.#grow(capacity);
+      this.#grow(capacityFor(slot, this.#capacity));
     }
     this.#size++;
     return slot;

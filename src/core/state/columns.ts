@@ -10,7 +10,7 @@
  * objects a reader holds are young and short-lived. (A spec past the template table is held whole
  * and handed out as it is: as everywhere in the state, callers MUST NOT change what they read.)
  */
-import { grown } from "../typed-arrays.js";
+import { capacityFor, grown } from "../typed-arrays.js";
 import { internText, ownText } from "./intern.js";
 import { TextColumn } from "./text-column.js";
 import type { CatalogValue, HealthStatus, HealthValue, OriginSpec } from "./types.js";
@@ -287,8 +287,7 @@ export class ProbeNotes {
 
   set(slot: number, note: ProbeNote): void {
     if (slot >= this.#noted.length) {
-      let capacity = Math.max(1024, this.#noted.length * 2);
-      while (capacity <= slot) capacity *= 2;
+      const capacity = capacityFor(slot, this.#noted.length);
       this.#noted = grown(this.#noted, capacity);
       this.#checkedAt = grown(this.#checkedAt, capacity);
       this.#latencyMs = grown(this.#latencyMs, capacity);
