@@ -174,7 +174,9 @@ export class OwnerIndex {
     const member = this.#numbers.get(name);
     const out: string[] = [];
     if (member === undefined || !this.#members.has(name)) return out;
-    for (const id of this.ids()) if (this.#owner[this.#slotOf(id) as number] === member) out.push(id);
+    for (const [id, slot] of this.#space.entries()) {
+      if (this.#isHeld(slot) && this.#owner[slot] === member) out.push(id);
+    }
     return out;
   }
 

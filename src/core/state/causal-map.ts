@@ -125,7 +125,7 @@ export class CausalMap<V> {
   /** The slot of `key` when this map holds it. */
   #slotOf(key: string): number | undefined {
     const slot = this.#space.slotOf(key);
-    return slot !== undefined && slot < this.#capacity && this.#kind[slot] !== EMPTY ? slot : undefined;
+    return slot !== undefined && this.#holdsSlot(slot) ? slot : undefined;
   }
 
   #alloc(key: string): number {

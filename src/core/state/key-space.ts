@@ -8,6 +8,7 @@
  * a slot held by nobody is free for the next new id. A holder keeps its own record of which slots
  * it holds.
  */
+import { capacityFor, grown } from "../typed-arrays.js";
 import { ownText } from "./intern.js";
 
 export class KeySpace {
@@ -47,11 +48,8 @@ export class KeySpace {
       if (slot === undefined) {
         slot = this.#keys.length;
         this.#keys.push(own);
-        if (slot >= this.#holders.length) {
-          const holders = new Uint8Array(this.#holders.length * 2);
-          holders.set(this.#holders);
-          this.#holders = holders;
-        }
+        if (slot >= this.#holders.length)
+          this.#holders = grown(this.#holders, capacityFor(slot, this.#holders.length));
       } else {
         this.#keys[slot] = own;
       }
