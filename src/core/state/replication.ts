@@ -84,8 +84,14 @@ import type {
 export const DEFAULT_RETRANSMIT_MULT = 8;
 /** A write of more keys than this in one call is left to sync requests instead of gossip. */
 export const BULK_GOSSIP_LIMIT = 64;
-/** Keys per anti-entropy chunk: a chunk is merged in one go, so this bounds the receiver's stall. */
+/** Keys per anti-entropy chunk. */
 export const DEFAULT_CHUNK_KEYS = 300;
+/**
+ * Merging the records of arriving chunks pauses once it has run this long in one turn of the event
+ * loop, and goes on in the next: a chunk takes 5 to 20 ms to merge on a warm process and several
+ * times that on one that has just started (a bootstrap), and a turn may bring more than one.
+ */
+export const MERGE_SLICE_MS = 8;
 /** A chunk closes once its records reach about this many bytes, well below the stream cap. */
 const MAX_CHUNK_BYTES = 512 * 1024;
 /** Keys a session's listing skips (sent already) between two pauses, when the sender may yield. */
@@ -231,6 +237,20 @@ interface InboundSession {
   catchUp: boolean;
 }
 
+/** An arrived chunk whose records are being merged, a slice per turn. */
+interface ChunkJob {
+  key: string;
+  session: InboundSession;
+  seq: number;
+  last: boolean;
+  bound: [string, number] | null;
+  context: CausalContext;
+  records: unknown[];
+  /** The next record to merge. */
+  next: number;
+  bad: number;
+}
+
 interface Digest {
   node: string;
   context: CausalContext;
@@ -297,6 +317,10 @@ export class Replicator implements MembershipDelegate {
   #nextSession = 1;
   readonly #outbound = new Map<string, OutboundSession>();
   readonly #inbound = new Map<string, InboundSession>();
+  /** Arrived chunks still being merged, oldest first (see {@link MERGE_SLICE_MS}). */
+  #merging: ChunkJob[] = [];
+  #mergeHead = 0;
+  #mergeScheduled = false;
   readonly #peerVectors = new Map<string, VersionVector>();
   /** Each peer's last digest, to pull again when a session leaves news behind. */
   readonly #peerDigests = new Map<string, Digest>();
@@ -361,6 +385,8 @@ export class Replicator implements MembershipDelegate {
     if (this.#tickTimer !== undefined) this.#timers?.clearTimeout(this.#tickTimer);
     this.#tickTimer = undefined;
     this.#outbound.clear();
+    this.#merging = [];
+    this.#mergeHead = 0;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -373,7 +399,7 @@ export class Replicator implements MembershipDelegate {
 
   /** Whether an anti-entropy session is arriving (a chunk came, not the last). */
   get receiving(): boolean {
-    return this.#inbound.size > 0;
+    return this.#inbound.size > 0 || this.#mergeHead < this.#merging.length;
   }
 
   /**
@@ -1032,37 +1058,89 @@ export class Replicator implements MembershipDelegate {
     }
     session.lastAt = now;
     if (this.#pulling?.peer === node) this.#pulling.at = now;
-    let bad = 0;
-    for (const record of records) {
-      if (!Array.isArray(record) || record.length !== 3) {
-        bad++;
-        continue;
+    this.#merging.push({
+      key,
+      session,
+      seq: seq as number,
+      last: last === 1,
+      bound,
+      context,
+      records,
+      next: 0,
+      bad: 0,
+    });
+    if (!this.#mergeScheduled) this.#mergeChunks();
+  }
+
+  /**
+   * Merges queued chunk records in arrival order until the queue is empty or this turn has spent
+   * {@link MERGE_SLICE_MS} on them; the rest goes on in the next turn. A chunk is claimed (its part
+   * of the sender's context joined) only once all its records are merged; the records of a
+   * partly merged chunk are joins like any other, so gossip and API writes in between are safe.
+   */
+  #mergeChunks(): void {
+    this.#mergeScheduled = false;
+    if (this.#stopped) return;
+    const clock = this.#wallClock;
+    const started = clock.now();
+    while (this.#mergeHead < this.#merging.length) {
+      const job = this.#merging[this.#mergeHead] as ChunkJob;
+      while (job.next < job.records.length) {
+        if (this.#timers && clock.now() - started >= MERGE_SLICE_MS) {
+          this.#mergeScheduled = true;
+          const go = () => this.#mergeChunks();
+          if (this.#timers.soon) this.#timers.soon(go);
+          else this.#timers.setTimeout(go, 0);
+          return;
+        }
+        this.#mergeRecord(job, job.records[job.next++]);
       }
-      const [map, id, rawVersions] = record;
-      if ((map !== MAP_CATALOG && map !== MAP_HEALTH) || !isName(id)) {
-        bad++;
-        continue;
+      this.#merging[this.#mergeHead++] = undefined as unknown as ChunkJob;
+      if (this.#mergeHead === this.#merging.length) {
+        this.#merging = [];
+        this.#mergeHead = 0;
       }
-      session.keys?.add(`${map}:${id}`);
-      const versions =
-        Array.isArray(rawVersions) && rawVersions.length === 0 ? [] : decodeVersions(map, rawVersions);
-      if (!versions) {
-        bad++;
-        // Unknown contents: do not claim to have seen anything of this key's writers.
-        session.skipped.add("*");
-        continue;
-      }
-      const refused = this.#refuse(versions);
-      if (refused) {
-        for (const v of versions) session.skipped.add(v.writer);
-        continue;
-      }
-      if (this.#join(map, id, versions, context)) session.changed = true;
+      this.#chunkMerged(job);
     }
-    if (bad > 0) this.#malformedPayload("bad chunk records", bad);
-    session.received.add(seq as number);
-    if (last === 1) session.total = (seq as number) + 1;
-    if (bound) session.bounds.set(seq as number, bound);
+  }
+
+  #mergeRecord(job: ChunkJob, record: unknown): void {
+    const session = job.session;
+    if (!Array.isArray(record) || record.length !== 3) {
+      job.bad++;
+      return;
+    }
+    const [map, id, rawVersions] = record;
+    if ((map !== MAP_CATALOG && map !== MAP_HEALTH) || !isName(id)) {
+      job.bad++;
+      return;
+    }
+    session.keys?.add(`${map}:${id}`);
+    const versions =
+      Array.isArray(rawVersions) && rawVersions.length === 0 ? [] : decodeVersions(map, rawVersions);
+    if (!versions) {
+      job.bad++;
+      // Unknown contents: do not claim to have seen anything of this key's writers.
+      session.skipped.add("*");
+      return;
+    }
+    const refused = this.#refuse(versions);
+    if (refused) {
+      for (const v of versions) session.skipped.add(v.writer);
+      return;
+    }
+    if (this.#join(map, id, versions, job.context)) session.changed = true;
+  }
+
+  /** Every record of `job` is merged: the session claims what its unbroken run of chunks covers. */
+  #chunkMerged(job: ChunkJob): void {
+    const { session, key, seq, context } = job;
+    if (job.bad > 0) this.#malformedPayload("bad chunk records", job.bad);
+    // A session that expired while its chunk was being merged claims nothing.
+    if (this.#inbound.get(key) !== session) return;
+    session.received.add(seq);
+    if (job.last) session.total = seq + 1;
+    if (job.bound) session.bounds.set(seq, job.bound);
     // Claim the sender's context chunk by chunk, only over an unbroken run of chunks from the first.
     let advanced = false;
     while (session.received.has(session.applied)) {

@@ -282,6 +282,46 @@ describe("Replicator: anti-entropy", () => {
     assert.equal(b.originCount, 1300);
   });
 
+  it("arriving chunks are merged a slice per turn, and a chunk is claimed only once merged whole", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 100 });
+    a.putOrigins(Array.from({ length: 300 }, (_, i) => ({ id: `o${i}`, spec })));
+    // b's clock moves a millisecond each time it is read, so that its merge budget runs out; its
+    // next turns wait in \`turns\` until the test runs them.
+    let t = T0;
+    const turns: Array<() => void> = [];
+    const b = mesh.add("b", {
+      clock: { now: () => (t += 1) },
+      timers: { setTimeout: () => ({}), clearTimeout: () => {}, soon: (fn) => turns.push(fn) },
+    });
+    b.mergeRemoteState(a.localState(false), false);
+    mesh.settle(2); // the pull request, then the first chunk
+    assert.ok(b.originCount > 0 && b.originCount < 100, `${b.originCount} origins merged in the first turn`);
+    assert.equal(turns.length, 1, "the rest waits for the next turn");
+    assert.equal(b.receiving, true);
+    assert.equal(
+      b.context.vv.get("w-a") ?? 0,
+      b.originCount,
+      "the dots of the merged records, nothing claimed of the chunk before it is whole",
+    );
+    let slices = 1;
+    while (turns.length > 0) {
+      const before = b.originCount;
+      (turns.shift() as () => void)();
+      slices++;
+      assert.ok(b.originCount - before <= 10, "each turn merges a bounded slice");
+    }
+    assert.equal(b.originCount, 100);
+    assert.ok((b.context.vv.get("w-a") ?? 0) >= 100, "the whole chunk is claimed");
+    assert.ok(slices >= 10, `${slices} turns for 100 keys`);
+    // The other chunks arrive while a merge is under way: they wait their turn, in order.
+    mesh.settle();
+    while (turns.length > 0) (turns.shift() as () => void)();
+    assert.equal(b.receiving, false);
+    assert.deepEqual(visible(b), visible(a));
+    assert.ok(b.context.covers(a.context));
+  });
+
   it("a bootstrap cut short keeps its progress: the next pull sends only the rest", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 100 });
