@@ -98,6 +98,8 @@ type TaskPhase = "queued" | "waiting" | "running" | "stopped";
  */
 class Task implements DueItem, CheckState {
   dueAt: number;
+  /** The spec's probe interval, for the watermark ({@link Checker.probeWatermark}). */
+  intervalMs: number;
   heapIndex = -1;
   phase: TaskPhase = "queued";
   /**
@@ -115,9 +117,17 @@ class Task implements DueItem, CheckState {
   successes = 0;
   failures = 0;
 
+  /**
+   * The catalog write the task last took its spec from (writer, counter): a new one is a replaced
+   * spec. The spec itself is not kept: each probe reads it from the catalog, whose columns hold it
+   * in a few bytes, so that an owned origin costs this object and little else.
+   */
+  specWriter: string;
+  specCounter: number;
+
   constructor(
     readonly id: string,
-    public spec: OriginSpec,
+    entry: OriginEntry,
     /** `host:port` of the target, the key of the per-host limit. */
     public host: string,
     status: HealthStatus,
@@ -125,6 +135,22 @@ class Task implements DueItem, CheckState {
   ) {
     this.status = status;
     this.dueAt = dueAt;
+    this.intervalMs = entry.spec.intervalMs;
+    this.specWriter = entry.dot.writer;
+    this.specCounter = entry.dot.counter;
+  }
+
+  /** Whether `entry` is the catalog write the task took its spec from. */
+  takenFrom(entry: OriginEntry): boolean {
+    return this.specCounter === entry.dot.counter && this.specWriter === entry.dot.writer;
+  }
+
+  /** Takes the spec of `entry`, a replaced one. */
+  take(entry: OriginEntry): void {
+    this.intervalMs = entry.spec.intervalMs;
+    this.specWriter = entry.dot.writer;
+    this.specCounter = entry.dot.counter;
+    this.host = hostOf(entry.spec.url);
   }
 
   /** Takes the check state `next` (which may be a short-lived object: nothing keeps it). */
@@ -291,7 +317,7 @@ export class Checker {
     for (const task of this.#tasks.values()) {
       const at = task.probedAt;
       if (Number.isNaN(at)) continue;
-      const interval = task.spec.intervalMs;
+      const interval = task.intervalMs;
       const mark = marks.get(interval);
       if (mark === undefined || at < mark) marks.set(interval, at);
     }
@@ -433,9 +459,10 @@ export class Checker {
 
   /** Starts, updates or stops probing `id` after its owner or spec may have changed. */
   #apply(id: string): void {
-    const spec = this.#o.state.origin(id)?.spec ?? null;
+    const entry = this.#o.state.origin(id);
+    const spec = entry?.spec ?? null;
     const task = this.#tasks.get(id);
-    if (spec === null || this.#index.ownerOf(id) !== this.#o.self) {
+    if (entry === undefined || spec === null || this.#index.ownerOf(id) !== this.#o.self) {
       if (task) this.#cancel(task);
       return;
     }
@@ -446,8 +473,9 @@ export class Checker {
       const health = this.#o.state.healthOf(id, this.#index.previousOwnerOf(id));
       const check = initialCheckState(health?.status);
       const fresh = new Task(
-        id,
-        spec,
+        // The key space's copy of the id when there is one, rather than a second string.
+        this.#index.canonicalId(id),
+        entry,
         hostOf(spec.url),
         check.status,
         inheritedDueAt(
@@ -460,13 +488,12 @@ export class Checker {
           this.#handoverSpreadMs,
         ),
       );
-      this.#tasks.set(id, fresh);
+      this.#tasks.set(fresh.id, fresh);
       this.#due.push(fresh);
       this.#armTimer();
-    } else if (task.spec !== spec) {
+    } else if (!task.takenFrom(entry)) {
       // Replaced spec: keep the status and streak; a queued probe comes soon under the new spec.
-      task.spec = spec;
-      task.host = hostOf(spec.url);
+      task.take(entry);
       if (task.phase === "queued") {
         this.#due.remove(task);
         task.dueAt = firstDueAt(id, intervalFor(spec, task), now, this.#handoverSpreadMs);
@@ -529,8 +556,7 @@ export class Checker {
         slot.waiting.push(task);
         continue;
       }
-      this.#start(task, slot);
-      started++;
+      if (this.#start(task, slot)) started++;
     }
     if (this.#ready.size > 0 && this.#inFlight < this.#maxConcurrent) this.#scheduleDrain();
   }
@@ -556,12 +582,21 @@ export class Checker {
     this.#drain();
   };
 
-  #start(task: Task, slot: HostSlot): void {
+  /** Starts a probe of `task` under `slot`; false when its origin has gone meanwhile. */
+  #start(task: Task, slot: HostSlot): boolean {
+    const spec = this.#o.state.origin(task.id)?.spec;
+    if (spec === undefined) {
+      // Deleted, with the change still to be applied: the task ends here.
+      this.#cancel(task);
+      const idle = slot.inFlight === 0 && (slot.waiting === undefined || slot.waiting.size === 0);
+      if (idle && this.#hosts.get(slot.host) === slot) this.#hosts.delete(slot.host);
+      return false;
+    }
     const startedAt = this.#o.clock.now();
     const probe = new InFlightProbe(
       task,
       ++task.probes,
-      task.spec,
+      spec,
       slot,
       startedAt,
       Math.max(0, startedAt - task.dueAt),
@@ -576,6 +611,7 @@ export class Checker {
       // any other leaves the origin scheduled as if the probe had not happened.
       () => this.#settled(probe, undefined),
     );
+    return true;
   }
 
   /** A probe ended: its slots are freed, and its result, if still wanted, is taken. */
@@ -601,7 +637,7 @@ export class Checker {
     const current = task.phase === "running" && task.probes === probe.number && !this.#stopped;
     if (current) {
       if (result === undefined) {
-        this.#requeue(task, probe.startedAt);
+        this.#requeue(task, probe.startedAt, probe.spec);
       } else {
         const spec = probe.spec;
         this.#o.onProbe?.(result.ok, result.latencyMs, probe.lateMs, result.error);
@@ -613,7 +649,7 @@ export class Checker {
           this.#confirmThenRecord(task, spec, probe.number, probe.startedAt, result.latencyMs, result.error);
         } else {
           this.#record(task, spec, result.ok, result.latencyMs, result.error);
-          this.#requeue(task, probe.startedAt);
+          this.#requeue(task, probe.startedAt, spec);
         }
       }
     }
@@ -646,7 +682,7 @@ export class Checker {
         this.#o.onConfirm?.(answer ? "confirmed" : "unanswered");
         this.#record(task, spec, false, latencyMs, error, answer?.by ?? null);
       }
-      this.#requeue(task, startedAt);
+      this.#requeue(task, startedAt, spec);
       this.#scheduleDrain();
     };
     confirm(task.id).then(settle, () => settle(undefined));
@@ -677,8 +713,8 @@ export class Checker {
     });
   }
 
-  #requeue(task: Task, startedAt: number): void {
-    const interval = intervalFor(task.spec, task);
+  #requeue(task: Task, startedAt: number, spec: OriginSpec): void {
+    const interval = intervalFor(spec, task);
     task.dueAt = gridDueAt(task.id, startedAt, interval, this.#o.rng, this.#jitterPercent);
     task.phase = "queued";
     this.#due.push(task);

@@ -152,6 +152,12 @@ export class OwnerIndex {
     return this.#slotOf(id) !== undefined;
   }
 
+  /** The index's own copy of `id` (the key space's) when it holds it, else `id` itself. */
+  canonicalId(id: string): string {
+    const slot = this.#slotOf(id);
+    return slot === undefined ? id : this.#space.keyOf(slot);
+  }
+
   /** Every id held (a live view: do not change the index while iterating it). */
   *ids(): Iterable<string> {
     for (const [id, slot] of this.#space.entries()) if (this.#isHeld(slot)) yield id;

@@ -73,11 +73,13 @@ class MemoryState implements CheckerState {
   readonly origins = new Map<string, OriginEntry>();
   readonly health = new Map<string, HealthRecord>();
   readonly writes: HealthRecord[] = [];
+  #writes = 0;
+  /** Puts `s` as a new catalog write (a new dot), as the replicated catalog does. */
   add(id: string, s: OriginSpec): void {
     this.origins.set(id, {
       id,
       spec: s,
-      dot: { writer: "x", counter: 1 },
+      dot: { writer: "x", counter: ++this.#writes },
       target: { writer: "x", counter: 1 },
       wall: 1,
     });
@@ -462,6 +464,30 @@ describe("checker", () => {
     const m = prober.calls.length;
     await run(3000);
     assert.equal(prober.calls.length, m);
+    assert.equal(checker.owned(), 0);
+    checker.stop();
+  });
+
+  test("a replaced spec is probed soon even on a long interval; each probe reads the spec it sends", async () => {
+    const { prober, state, checker, run } = setup({ jitterPercent: 0 });
+    state.add("o", spec(3_600_000, { url: "http://127.0.0.1:1/v1" }));
+    checker.reconcile();
+    await run(2500);
+    assert.deepEqual(prober.urls(), ["http://127.0.0.1:1/v1"]);
+    state.add("o", spec(3_600_000, { url: "http://127.0.0.1:1/v2" }));
+    checker.originChanged("o");
+    await run(2500);
+    assert.deepEqual(prober.urls(1), ["http://127.0.0.1:1/v2"], "within the 2 s handover window");
+    // A write the checker has not been told of yet still applies to the next probe: the spec is
+    // read from the catalog when the probe starts, not kept from the last change.
+    state.add("o", spec(1000, { url: "http://127.0.0.1:1/v3" }));
+    await run(5_500_000, 60_000);
+    assert.equal(prober.urls(2)[0], "http://127.0.0.1:1/v3");
+    // Deleted before its next probe, the change not yet applied: no probe, and the task ends.
+    state.origins.delete("o");
+    const n = prober.calls.length;
+    await run(5_500_000, 60_000);
+    assert.equal(prober.calls.length, n);
     assert.equal(checker.owned(), 0);
     checker.stop();
   });
