@@ -129,7 +129,12 @@ function wrkRun(
   }
 }
 
-/** The replicated state as the checker sees it, in memory (the agent adds SQLite and gossip). */
+/**
+ * The replicated state as the checker sees it, in memory (the agent adds SQLite and gossip). Like
+ * the agent's catalog, which builds a spec from its columns on each read, it hands out a fresh
+ * entry and spec each time: the checker reads the spec at every probe, and the prober builds its
+ * request from it.
+ */
 class BenchState implements CheckerState {
   readonly origins = new Map<string, OriginEntry>();
   readonly health = new Map<string, HealthRecord>();
@@ -137,7 +142,8 @@ class BenchState implements CheckerState {
     return this.origins.values();
   }
   origin(id: string): OriginEntry | undefined {
-    return this.origins.get(id);
+    const entry = this.origins.get(id);
+    return entry === undefined ? undefined : { ...entry, spec: { ...entry.spec } };
   }
   healthOf(id: string): HealthRecord | undefined {
     return this.health.get(id);

@@ -468,7 +468,7 @@ describe("checker", () => {
     checker.stop();
   });
 
-  test("a replaced spec is probed soon even on a long interval; each probe reads the spec it sends", async () => {
+  test("a replaced spec is probed soon even on a long interval; on such an interval each probe reads its spec", async () => {
     const { prober, state, checker, run } = setup({ jitterPercent: 0 });
     state.add("o", spec(3_600_000, { url: "http://127.0.0.1:1/v1" }));
     checker.reconcile();
@@ -478,8 +478,8 @@ describe("checker", () => {
     checker.originChanged("o");
     await run(2500);
     assert.deepEqual(prober.urls(1), ["http://127.0.0.1:1/v2"], "within the 2 s handover window");
-    // A write the checker has not been told of yet still applies to the next probe: the spec is
-    // read from the catalog when the probe starts, not kept from the last change.
+    // A write the checker has not been told of yet still applies to the next probe: on a long
+    // interval the task does not hold its spec, which is read from the catalog when a probe starts.
     state.add("o", spec(1000, { url: "http://127.0.0.1:1/v3" }));
     await run(5_500_000, 60_000);
     assert.equal(prober.urls(2)[0], "http://127.0.0.1:1/v3");
