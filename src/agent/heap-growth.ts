@@ -5,8 +5,8 @@
  * gigabytes, as it may here. A node holding a large catalog survives each collection with
  * 50-100 MB of state and, with V8's sizing, lets its heap reach three to four times that before
  * the next: hundreds of megabytes of resident memory that hold garbage. Capping the multiple at
- * 2 (100%) costs more full collections; they mark concurrently, and their pauses shrink with the
- * heap they compact. `bench:state` measures both sides (docs/benchmarks.md).
+ * 1.5 (50%, the default) costs more full collections; they mark concurrently, and their pauses
+ * shrink with the heap they compact. `bench:state` measures both sides (docs/benchmarks.md).
  *
  * While the node catches up (a new or wiped node takes the catalog in from a peer), its heap is
  * growing towards its final size: the cap would buy nothing there but more collections of a

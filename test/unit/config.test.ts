@@ -151,8 +151,8 @@ describe("agent configuration", () => {
     );
   });
 
-  test("heapGrowthPercent: 100 by default, 0 to 300 from a flag, the environment or a file", () => {
-    assert.equal(resolveAgentConfig({ name: "n" }, {}).heapGrowthPercent, 100);
+  test("heapGrowthPercent: 50 by default, 0 to 300 from a flag, the environment or a file", () => {
+    assert.equal(resolveAgentConfig({ name: "n" }, {}).heapGrowthPercent, 50);
     assert.equal(resolveAgentConfig({ name: "n", heapGrowthPercent: "0" }, {}).heapGrowthPercent, 0);
     assert.equal(resolveAgentConfig({ name: "n" }, { HECK_HEAP_GROWTH_PERCENT: "50" }).heapGrowthPercent, 50);
     assert.equal(
