@@ -58,7 +58,7 @@ const LEAVE_TIMEOUT_MS = 3000;
 /** Remote state changes are written to disk at least this often. */
 const FLUSH_INTERVAL_MS = 200;
 /** Keys written per background transaction: a few ms of SQLite work. */
-const FLUSH_SLICE_KEYS = 250;
+const FLUSH_SLICE_KEYS = 100;
 /**
  * While an anti-entropy session is arriving, one slice is written per this many ms: a bootstrap
  * spends its CPU on merging what arrives (the node serves the catalog once it holds it), and the

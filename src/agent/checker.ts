@@ -84,6 +84,11 @@ export interface CheckerOptions {
  * budget so that a catalog of 100,000 origins arriving at once is also taken in slices.
  */
 const APPLY_COST_IN_HASHES = 8;
+/**
+ * A slice of ownership work also ends once it has run this long: the costs above hold for warm
+ * code, and a node that has just started runs it several times slower (a bootstrap).
+ */
+const WORK_SLICE_MS = 8;
 
 type TaskPhase = "queued" | "waiting" | "running" | "stopped";
 
@@ -441,6 +446,9 @@ export class Checker {
       for (const id of index.ids()) if (!live.has(id)) this.#dirty.add(id);
     }
     let spent = 0;
+    const clock = this.#o.clock;
+    const started = clock.now();
+    const late = () => clock.now() - started >= WORK_SLICE_MS;
     if (this.#membersDirty) {
       this.#membersDirty = false;
       const members = this.#o.members();
@@ -453,14 +461,14 @@ export class Checker {
     // Origins whose owner changed: started or stopped here, a slice at a time, since a departed
     // member can leave tens of thousands at once.
     for (const id of this.#moved) {
-      if (spent >= budget) break;
+      if (spent >= budget || late()) break;
       this.#moved.delete(id);
       spent += APPLY_COST_IN_HASHES;
       this.#apply(id);
     }
     const perNewOrigin = Math.max(1, index.members().length);
     for (const id of this.#dirty) {
-      if (spent >= budget) break;
+      if (spent >= budget || late()) break;
       this.#dirty.delete(id);
       const entry = this.#o.state.origin(id);
       spent += APPLY_COST_IN_HASHES;

@@ -1069,8 +1069,18 @@ export class Replicator implements MembershipDelegate {
       next: 0,
       bad: 0,
     });
-    if (!this.#mergeScheduled) this.#mergeChunks();
+    if (this.#mergeScheduled) return;
+    // Merged once this turn's I/O callbacks are done, one slice per turn: a slice begun here as
+    // well would add to the one that runs then, in the same turn of the event loop.
+    if (this.#timers?.soon) {
+      this.#mergeScheduled = true;
+      this.#timers.soon(this.#mergeSoon);
+    } else {
+      this.#mergeChunks();
+    }
   }
+
+  readonly #mergeSoon = (): void => this.#mergeChunks();
 
   /**
    * Merges queued chunk records in arrival order until the queue is empty or this turn has spent
@@ -1088,9 +1098,8 @@ export class Replicator implements MembershipDelegate {
       while (job.next < job.records.length) {
         if (this.#timers && clock.now() - started >= MERGE_SLICE_MS) {
           this.#mergeScheduled = true;
-          const go = () => this.#mergeChunks();
-          if (this.#timers.soon) this.#timers.soon(go);
-          else this.#timers.setTimeout(go, 0);
+          if (this.#timers.soon) this.#timers.soon(this.#mergeSoon);
+          else this.#timers.setTimeout(this.#mergeSoon, 0);
           return;
         }
         this.#mergeRecord(job, job.records[job.next++]);

@@ -528,6 +528,42 @@ describe("checker", () => {
     checker.stop();
   });
 
+  test("a slice of ownership work also ends after 8 ms, however much of its hash budget is left", async () => {
+    const net = new SimNetwork({ seed: 1 });
+    const host = net.addHost("self", { host: "10.0.0.1", port: 1 });
+    const state = new MemoryState();
+    for (let i = 0; i < 500; i++) state.add(`o${i}`, spec(60_000, { url: `http://127.0.0.1:1/${i}` }));
+    const progress: number[] = [];
+    let checker: Checker | undefined;
+    const timers: Timers = {
+      setTimeout: (fn, delayMs) =>
+        host.timers.setTimeout(() => {
+          fn();
+          progress.push(checker?.owned() ?? 0);
+        }, delayMs),
+      clearTimeout: (handle) => host.timers.clearTimeout(handle),
+    };
+    // A clock that moves a millisecond each time it is read, as if each origin took that long.
+    let ms = net.now;
+    checker = new Checker({
+      self: "self",
+      prober: new ScriptedProber(() => net.now, host.timers),
+      state,
+      clock: { now: () => (ms += 1) },
+      timers,
+      rng: seededRng(2),
+      members: () => ["self"],
+    });
+    checker.reconcile();
+    net.runFor(0);
+    assert.equal(checker.owned(), 500);
+    const steps = progress.filter((owned, i) => owned > (progress[i - 1] ?? 0));
+    // The default budget (2500 hashes) would take some 270 origins a turn.
+    assert.ok((steps[0] ?? 0) <= 10, `first turn took ${steps[0]}`);
+    assert.ok(steps.length >= 50, `${steps.length} turns`);
+    checker.stop();
+  });
+
   test("stop() cancels every timer and is safe twice", async () => {
     const { net, host, prober, state, checker, run } = setup();
     for (let i = 0; i < 5; i++) state.add(`o${i}`, spec(200, { url: `http://127.0.0.1:1/${i}` }));

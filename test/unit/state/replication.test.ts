@@ -296,6 +296,9 @@ describe("Replicator: anti-entropy", () => {
     });
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(2); // the pull request, then the first chunk
+    assert.equal(b.originCount, 0, "merged once the turn's I/O is done, not on arrival");
+    assert.equal(turns.length, 1);
+    (turns.shift() as () => void)();
     assert.ok(b.originCount > 0 && b.originCount < 100, `${b.originCount} origins merged in the first turn`);
     assert.equal(turns.length, 1, "the rest waits for the next turn");
     assert.equal(b.receiving, true);
