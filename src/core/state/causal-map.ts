@@ -69,8 +69,11 @@ export function visibleVersion<V>(versions: readonly Version<V>[] | undefined): 
 interface WriterIndex {
   counters: number[];
   slots: number[];
-  /** Whether the counters ascend. */
-  sorted: boolean;
+  /**
+   * How many pairs from the first are in counter order. Pairs come in the order their versions
+   * arrive, mostly ascending; those after this prefix are sorted into it when the index is read.
+   */
+  ordered: number;
   /** Pairs whose version is still held. */
   live: number;
 }
@@ -209,11 +212,11 @@ export class CausalMap<V> {
     const writer = names.idOf(v.writer);
     let w = this.#byWriter.get(writer);
     if (!w) {
-      w = { counters: [], slots: [], sorted: true, live: 0 };
+      w = { counters: [], slots: [], ordered: 0, live: 0 };
       this.#byWriter.set(writer, w);
     }
     const n = w.counters.length;
-    if (n > 0 && (w.counters[n - 1] as number) >= v.counter) w.sorted = false;
+    if (w.ordered === n && (n === 0 || (w.counters[n - 1] as number) <= v.counter)) w.ordered = n + 1;
     w.counters.push(v.counter);
     w.slots.push(slot);
     w.live++;
@@ -258,8 +261,43 @@ export class CausalMap<V> {
     }
     w.counters = counters;
     w.slots = slots;
-    w.sorted = true;
+    w.ordered = counters.length;
     w.live = counters.length;
+  }
+
+  /**
+   * Puts `w` in counter order: the pairs after its ordered prefix (those still held) are sorted
+   * and merged into it. A bootstrap indexes a writer's versions out of order (an origin's health
+   * comes with its spec), and each session that reads the index meanwhile would otherwise sort all
+   * of it again: at 1,000,000 origins, half a second each time.
+   */
+  #order(writer: number, w: WriterIndex): void {
+    const { counters, slots } = w;
+    const tail: number[] = [];
+    for (let i = w.ordered; i < counters.length; i++) {
+      if (this.#holds(slots[i] as number, writer, counters[i] as number)) tail.push(i);
+    }
+    tail.sort((a, b) => (counters[a] as number) - (counters[b] as number));
+    const total = w.ordered + tail.length;
+    const mergedCounters = new Array<number>(total);
+    const mergedSlots = new Array<number>(total);
+    let i = 0;
+    let j = 0;
+    for (let k = 0; k < total; k++) {
+      const t = tail[j];
+      if (i < w.ordered && (t === undefined || (counters[i] as number) <= (counters[t] as number))) {
+        mergedCounters[k] = counters[i] as number;
+        mergedSlots[k] = slots[i] as number;
+        i++;
+      } else {
+        mergedCounters[k] = counters[t as number] as number;
+        mergedSlots[k] = slots[t as number] as number;
+        j++;
+      }
+    }
+    w.counters = mergedCounters;
+    w.slots = mergedSlots;
+    w.ordered = total;
   }
 
   /** Calls `fn` with the key of each of `writer`'s versions above `after`, in counter order. */
@@ -267,7 +305,7 @@ export class CausalMap<V> {
     const id = names.idOf(writer);
     const w = this.#byWriter.get(id);
     if (!w) return;
-    if (!w.sorted) this.#sort(id, w);
+    if (w.ordered !== w.counters.length) this.#order(id, w);
     const counters = w.counters;
     let last = -1;
     for (let i = firstAfter(counters, after); i < counters.length; i++) {

@@ -136,6 +136,50 @@ describe("CausalMap.keysUnseenBy", () => {
   });
 });
 
+describe("CausalMap.dotsAfter", () => {
+  it("lists a writer's held versions in counter order, however they arrived and were read between", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            // A key takes a version of writer w0 (or of another writer, which leaves w0's behind).
+            fc.record({ key: fc.nat(40), counter: fc.integer({ min: 1, max: 200 }), other: fc.boolean() }),
+            // A read from some counter on.
+            fc.record({ after: fc.nat(200 * 64) }),
+          ),
+          { maxLength: 120 },
+        ),
+        (ops) => {
+          const map = new CausalMap<number>();
+          const held = new Map<string, { writer: string; counter: number }>();
+          for (const op of ops) {
+            if ("key" in op) {
+              const writer = op.other ? "w1" : "w0";
+              // A dot names one write: no two keys share one.
+              const counter = op.counter * 64 + op.key;
+              map.restore(`k${op.key}`, [{ writer, counter, wall: 1, tick: 0, value: 1 }]);
+              held.set(`k${op.key}`, { writer, counter });
+            } else {
+              const expected = [...held]
+                .filter(([, d]) => d.writer === "w0" && d.counter > op.after)
+                .sort((x, y) => x[1].counter - y[1].counter);
+              const got = map.dotsAfter("w0", op.after);
+              const pairs: Array<[number, string]> = [];
+              for (let i = 0; i < got.length; i += 2) pairs.push([got[i] as number, got[i + 1] as string]);
+              assert.deepEqual(
+                pairs.map(([c]) => c),
+                expected.map(([, d]) => d.counter),
+              );
+              assert.deepEqual(new Set(pairs.map(([, k]) => k)), new Set(expected.map(([k]) => k)));
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("CausalContext", () => {
   it("folds the cloud into the vector as gaps fill", () => {
     const ctx = new CausalContext();
