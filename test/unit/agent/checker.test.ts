@@ -492,12 +492,15 @@ describe("checker", () => {
     checker.stop();
   });
 
-  test("a large catalog is taken in slices, one timer turn at a time", async () => {
+  /**
+   * A checker alone owning `n` origins, whose timer callbacks note how many it owns after each:
+   * `steps()` is how far each turn of ownership work got.
+   */
+  function sliced(n: number, options: Partial<CheckerOptions> = {}) {
     const net = new SimNetwork({ seed: 1 });
     const host = net.addHost("self", { host: "10.0.0.1", port: 1 });
     const state = new MemoryState();
-    for (let i = 0; i < 5000; i++) state.add(`o${i}`, spec(60_000, { url: `http://127.0.0.1:1/${i}` }));
-    /** The owned count after each timer callback: how far each turn got. */
+    for (let i = 0; i < n; i++) state.add(`o${i}`, spec(60_000, { url: `http://127.0.0.1:1/${i}` }));
     const progress: number[] = [];
     let checker: Checker | undefined;
     const timers: Timers = {
@@ -516,51 +519,31 @@ describe("checker", () => {
       timers,
       rng: seededRng(2),
       members: () => ["self"],
-      ownershipHashesPerTurn: 1000,
+      ...options,
     });
     checker.reconcile();
     net.runFor(0);
+    const steps = () => progress.filter((owned, i) => owned > (progress[i - 1] ?? 0));
+    return { checker, steps };
+  }
+
+  test("a large catalog is taken in slices, one timer turn at a time", async () => {
+    const { checker, steps } = sliced(5000, { ownershipHashesPerTurn: 1000 });
     assert.equal(checker.owned(), 5000);
-    const steps = progress.filter((owned, i) => owned > (progress[i - 1] ?? 0));
     // 5000 origins at about 9 hashes' worth each, 1000 per turn: some 45 turns, none of them all.
-    assert.ok(steps.length >= 30, `${steps.length} turns: ${progress.slice(0, 5)}`);
-    assert.ok((steps[0] ?? 0) < 200, `first turn took ${steps[0]}`);
+    assert.ok(steps().length >= 30, `${steps().length} turns`);
+    assert.ok((steps()[0] ?? 0) < 200, `first turn took ${steps()[0]}`);
     checker.stop();
   });
 
   test("a slice of ownership work also ends after 8 ms, however much of its hash budget is left", async () => {
-    const net = new SimNetwork({ seed: 1 });
-    const host = net.addHost("self", { host: "10.0.0.1", port: 1 });
-    const state = new MemoryState();
-    for (let i = 0; i < 500; i++) state.add(`o${i}`, spec(60_000, { url: `http://127.0.0.1:1/${i}` }));
-    const progress: number[] = [];
-    let checker: Checker | undefined;
-    const timers: Timers = {
-      setTimeout: (fn, delayMs) =>
-        host.timers.setTimeout(() => {
-          fn();
-          progress.push(checker?.owned() ?? 0);
-        }, delayMs),
-      clearTimeout: (handle) => host.timers.clearTimeout(handle),
-    };
     // A clock that moves a millisecond each time it is read, as if each origin took that long.
-    let ms = net.now;
-    checker = new Checker({
-      self: "self",
-      prober: new ScriptedProber(() => net.now, host.timers),
-      state,
-      clock: { now: () => (ms += 1) },
-      timers,
-      rng: seededRng(2),
-      members: () => ["self"],
-    });
-    checker.reconcile();
-    net.runFor(0);
+    let ms = 0;
+    const { checker, steps } = sliced(500, { clock: { now: () => (ms += 1) } });
     assert.equal(checker.owned(), 500);
-    const steps = progress.filter((owned, i) => owned > (progress[i - 1] ?? 0));
     // The default budget (2500 hashes) would take some 270 origins a turn.
-    assert.ok((steps[0] ?? 0) <= 10, `first turn took ${steps[0]}`);
-    assert.ok(steps.length >= 50, `${steps.length} turns`);
+    assert.ok((steps()[0] ?? 0) <= 10, `first turn took ${steps()[0]}`);
+    assert.ok(steps().length >= 50, `${steps().length} turns`);
     checker.stop();
   });
 
