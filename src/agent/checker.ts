@@ -10,6 +10,7 @@ import {
   intervalFor,
 } from "../core/checks/schedule.js";
 import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
+import { Fifo } from "../core/fifo.js";
 import { OwnerIndex } from "../core/ownership/owner-index.js";
 import { internText } from "../core/state/intern.js";
 import type { KeySpace } from "../core/state/key-space.js";
@@ -240,37 +241,6 @@ interface HostSlot {
   readonly host: string;
   inFlight: number;
   waiting: Fifo<Task> | undefined;
-}
-
-/** A first-in first-out queue that does not shift arrays. */
-class Fifo<T> {
-  #items: T[] = [];
-  #head = 0;
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-  push(item: T): void {
-    this.#items.push(item);
-  }
-  /** Puts `item` first in line. */
-  unshift(item: T): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
-  }
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head] as T;
-    this.#items[this.#head++] = undefined as T;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
-  }
 }
 
 /**

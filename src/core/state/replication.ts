@@ -38,6 +38,7 @@ import {
   type TimerHandle,
   type Timers,
 } from "../env.js";
+import { Fifo } from "../fifo.js";
 import { BroadcastQueue, retransmitLimit } from "../membership/broadcast-queue.js";
 import type { MembershipDelegate } from "../membership/ports.js";
 import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
@@ -318,8 +319,7 @@ export class Replicator implements MembershipDelegate {
   readonly #outbound = new Map<string, OutboundSession>();
   readonly #inbound = new Map<string, InboundSession>();
   /** Arrived chunks still being merged, oldest first (see {@link MERGE_SLICE_MS}). */
-  #merging: ChunkJob[] = [];
-  #mergeHead = 0;
+  readonly #merging = new Fifo<ChunkJob>();
   #mergeScheduled = false;
   readonly #peerVectors = new Map<string, VersionVector>();
   /** Each peer's last digest, to pull again when a session leaves news behind. */
@@ -385,8 +385,7 @@ export class Replicator implements MembershipDelegate {
     if (this.#tickTimer !== undefined) this.#timers?.clearTimeout(this.#tickTimer);
     this.#tickTimer = undefined;
     this.#outbound.clear();
-    this.#merging = [];
-    this.#mergeHead = 0;
+    this.#merging.clear();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -399,7 +398,7 @@ export class Replicator implements MembershipDelegate {
 
   /** Whether an anti-entropy session is arriving (a chunk came, not the last). */
   get receiving(): boolean {
-    return this.#inbound.size > 0 || this.#mergeHead < this.#merging.length;
+    return this.#inbound.size > 0 || this.#merging.size > 0;
   }
 
   /**
@@ -1093,8 +1092,7 @@ export class Replicator implements MembershipDelegate {
     if (this.#stopped) return;
     const clock = this.#wallClock;
     const started = clock.now();
-    while (this.#mergeHead < this.#merging.length) {
-      const job = this.#merging[this.#mergeHead] as ChunkJob;
+    for (let job = this.#merging.peek(); job !== undefined; job = this.#merging.peek()) {
       while (job.next < job.records.length) {
         if (this.#timers && clock.now() - started >= MERGE_SLICE_MS) {
           this.#mergeScheduled = true;
@@ -1104,11 +1102,7 @@ export class Replicator implements MembershipDelegate {
         }
         this.#mergeRecord(job, job.records[job.next++]);
       }
-      this.#merging[this.#mergeHead++] = undefined as unknown as ChunkJob;
-      if (this.#mergeHead === this.#merging.length) {
-        this.#merging = [];
-        this.#mergeHead = 0;
-      }
+      this.#merging.shift();
       this.#chunkMerged(job);
     }
   }
