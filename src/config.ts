@@ -217,21 +217,27 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
   if (!["true", "false", "1", "0"].includes(denyText)) {
     throw new ConfigError(`denyPrivateTargets: "${denyText}" must be true or false`);
   }
-  const maxText = one("maxOrigins") ?? String(DEFAULT_MAX_ORIGINS);
-  const maxOrigins = Number(maxText);
-  if (!/^[0-9]+$/.test(maxText.trim()) || !Number.isSafeInteger(maxOrigins) || maxOrigins < 1) {
-    throw new ConfigError(`maxOrigins: "${maxText}" must be a positive integer`);
-  }
-  const jitterText = String(one("probeJitterPercent") ?? "0");
-  const probeJitterPercent = Number(jitterText);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(jitterText.trim()) || probeJitterPercent > 50) {
-    throw new ConfigError(`probeJitterPercent: "${jitterText}" must be a number from 0 to 50`);
-  }
-  const growthText = String(one("heapGrowthPercent") ?? DEFAULT_HEAP_GROWTH_PERCENT);
-  const heapGrowthPercent = Number(growthText);
-  if (!/^[0-9]+$/.test(growthText.trim()) || heapGrowthPercent > 300) {
-    throw new ConfigError(`heapGrowthPercent: "${growthText}" must be an integer from 0 to 300`);
-  }
+  const maxOrigins = numberSetting(
+    "maxOrigins",
+    one("maxOrigins") ?? String(DEFAULT_MAX_ORIGINS),
+    INTEGER,
+    (n) => Number.isSafeInteger(n) && n >= 1,
+    "a positive integer",
+  );
+  const probeJitterPercent = numberSetting(
+    "probeJitterPercent",
+    String(one("probeJitterPercent") ?? "0"),
+    /^[0-9]+(\.[0-9]+)?$/,
+    (n) => n <= 50,
+    "a number from 0 to 50",
+  );
+  const heapGrowthPercent = numberSetting(
+    "heapGrowthPercent",
+    String(one("heapGrowthPercent") ?? DEFAULT_HEAP_GROWTH_PERCENT),
+    INTEGER,
+    (n) => n <= 300,
+    "an integer from 0 to 300",
+  );
   return {
     name,
     bind,
@@ -255,4 +261,19 @@ export function resolveAgentConfig(flags: RawSettings, env: NodeJS.ProcessEnv = 
 function isLoopback(host: string): boolean {
   if (host === "localhost" || host === "::1") return true;
   return isIP(host) === 4 && host.startsWith("127.");
+}
+
+const INTEGER = /^[0-9]+$/;
+
+/** The number `text` spells for setting `name`, which must match `pattern` and pass `within`. */
+function numberSetting(
+  name: string,
+  text: string,
+  pattern: RegExp,
+  within: (n: number) => boolean,
+  what: string,
+): number {
+  const n = Number(text);
+  if (!pattern.test(text.trim()) || !within(n)) throw new ConfigError(`${name}: "${text}" must be ${what}`);
+  return n;
 }
