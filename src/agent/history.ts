@@ -27,17 +27,17 @@ export type TimelineEvent = ({ kind: "health" } & HealthEvent) | ({ kind: "membe
 
 export interface HistoryLimits {
   /**
-   * Samples kept per origin: an hour at the default 5 s interval. A shorter interval keeps less
-   * than an hour. @default 720
+   * Samples an origin's history shows at most, the newest: an hour at the default 5 s interval. A
+   * shorter interval shows less than an hour. @default 720
    */
   samplesPerOrigin?: number;
   /**
-   * Samples kept over all origins, about 24 bytes each. Past it, the origin written longest ago
-   * gives up its oldest sample, so that owned origins share the budget evenly: at 30,000 owned
-   * origins each keeps about 16 samples. @default 500000
+   * Samples kept over all origins, 25 bytes each: the newest, whatever their origin. All owned
+   * origins keep the same span of time: at 30,000 owned origins on one interval each keeps about
+   * 16 samples. @default 500000
    */
   samplesTotal?: number;
-  /** Samples older than this are dropped when their origin is written or read. @default 3600000 */
+  /** Samples older than this are not shown. @default 3600000 */
   maxAgeMs?: number;
   /** Transitions kept per origin. @default 20 */
   transitionsPerOrigin?: number;
@@ -48,54 +48,77 @@ export interface HistoryLimits {
 }
 
 /**
- * The samples of one origin in a circular buffer, each as three numbers (at, ms, ok as 1 or 0) in
- * one array whose capacity doubles as needed: an origin probed once holds one array of three
- * numbers, not three arrays with room for sixteen more each.
+ * The newest samples of all origins in one circular log of typed arrays, each sample linked to
+ * the one before it of the same origin. A sample costs 25 bytes and no object; an origin costs
+ * one map entry (its newest sample's sequence number). The log grows by doubling up to its bound
+ * and then overwrites its oldest sample, so that every origin's history covers the same recent
+ * span, and an origin probed more often keeps more samples of it.
+ *
+ * Samples are named by their sequence number `seq` (0 for the first ever written), stored at
+ * `seq % capacity`: the log grows only before it first wraps, while that index is `seq` itself.
+ * A link is live while its sample has not been overwritten: `seq >= written - capacity`.
  */
-class SampleRing {
-  #data: number[] = [];
-  #head = 0;
-  size = 0;
+class SampleLog {
+  readonly #bound: number;
+  #at = new Float64Array(0);
+  #ms = new Float64Array(0);
+  #ok = new Uint8Array(0);
+  /** The sequence number of the same origin's sample before, -1 for none. */
+  #previous = new Float64Array(0);
+  /** Samples ever written. */
+  written = 0;
 
-  get #capacity(): number {
-    return this.#data.length / 3;
+  constructor(bound: number) {
+    this.#bound = Math.max(1, bound);
   }
 
-  push(sample: LatencySample): void {
-    if (this.size === this.#capacity) this.#grow(Math.max(1, 2 * this.size));
-    const at = 3 * ((this.#head + this.size) % this.#capacity);
-    this.#data[at] = sample.at;
-    this.#data[at + 1] = sample.ms;
-    this.#data[at + 2] = sample.ok ? 1 : 0;
-    this.size++;
+  /** Samples the log holds. */
+  get size(): number {
+    return Math.min(this.written, this.#at.length);
   }
 
-  dropOldest(): void {
-    if (this.size === 0) return;
-    this.#head = (this.#head + 1) % this.#capacity;
-    this.size--;
+  /** Appends a sample after `previous` (-1 for an origin's first); returns its sequence number. */
+  append(sample: LatencySample, previous: number): number {
+    const seq = this.written;
+    if (seq === this.#at.length && seq < this.#bound)
+      this.#grow(Math.min(this.#bound, Math.max(1024, 2 * seq)));
+    const at = seq % this.#at.length;
+    this.#at[at] = sample.at;
+    this.#ms[at] = sample.ms;
+    this.#ok[at] = sample.ok ? 1 : 0;
+    this.#previous[at] = this.live(previous) ? previous : -1;
+    this.written++;
+    return seq;
   }
 
-  oldestAt(): number | undefined {
-    return this.size > 0 ? this.#data[3 * this.#head] : undefined;
+  /** Whether sample `seq` is still in the log. */
+  live(seq: number): boolean {
+    return seq >= 0 && seq >= this.written - this.#at.length;
   }
 
-  /** The `i`-th sample, oldest first. */
-  sample(i: number): LatencySample {
-    const at = 3 * ((this.#head + i) % this.#capacity);
-    return { at: this.#data[at] as number, ms: this.#data[at + 1] as number, ok: this.#data[at + 2] === 1 };
+  at(seq: number): number {
+    return this.#at[seq % this.#at.length] as number;
+  }
+
+  sample(seq: number): LatencySample {
+    const i = seq % this.#at.length;
+    return { at: this.#at[i] as number, ms: this.#ms[i] as number, ok: this.#ok[i] === 1 };
+  }
+
+  previous(seq: number): number {
+    return this.#previous[seq % this.#at.length] as number;
   }
 
   #grow(capacity: number): void {
-    const next = new Array<number>(3 * capacity).fill(0);
-    for (let i = 0; i < this.size; i++) {
-      const from = 3 * ((this.#head + i) % this.#capacity);
-      next[3 * i] = this.#data[from] as number;
-      next[3 * i + 1] = this.#data[from + 1] as number;
-      next[3 * i + 2] = this.#data[from + 2] as number;
-    }
-    this.#data = next;
-    this.#head = 0;
+    const grow = <A extends Float64Array | Uint8Array>(from: A, make: (n: number) => A): A => {
+      const to = make(capacity);
+      to.set(from);
+      return to;
+    };
+    this.#at = grow(this.#at, (n) => new Float64Array(n));
+    this.#ms = grow(this.#ms, (n) => new Float64Array(n));
+    this.#ok = grow(this.#ok, (n) => new Uint8Array(n));
+    this.#previous = grow(this.#previous, (n) => new Float64Array(n));
   }
 }
 
@@ -107,14 +130,13 @@ class SampleRing {
  */
 export class NodeHistory {
   readonly #samplesPerOrigin: number;
-  readonly #samplesTotal: number;
   readonly #maxAgeMs: number;
   readonly #transitionsPerOrigin: number;
   readonly #originsWithTransitions: number;
   readonly #recentEvents: number;
-  /** In order of last write: the first entry is the origin written longest ago. */
-  readonly #samples = new Map<string, SampleRing>();
-  #sampleCount = 0;
+  readonly #samples: SampleLog;
+  /** The sequence number of each origin's newest sample. */
+  readonly #newest = new Map<string, number>();
   readonly #transitions = new Map<string, Transition[]>();
   /**
    * Walks #transitions oldest first to find what to evict. An origin written again moves to the
@@ -124,42 +146,25 @@ export class NodeHistory {
    * in the square of its size.
    */
   #evictTransitions: IterableIterator<string> | undefined;
-  #evictSamples: IterableIterator<[string, SampleRing]> | undefined;
   #events: TimelineEvent[] = [];
 
   constructor(limits: HistoryLimits = {}) {
     this.#samplesPerOrigin = limits.samplesPerOrigin ?? 720;
-    this.#samplesTotal = limits.samplesTotal ?? 500_000;
+    this.#samples = new SampleLog(limits.samplesTotal ?? 500_000);
     this.#maxAgeMs = limits.maxAgeMs ?? 3_600_000;
     this.#transitionsPerOrigin = limits.transitionsPerOrigin ?? 20;
     this.#originsWithTransitions = limits.originsWithTransitions ?? 10_000;
     this.#recentEvents = limits.recentEvents ?? 500;
   }
 
-  /** Samples held over all origins. */
+  /** Samples held over all origins, at most `samplesTotal` (some may be of forgotten origins). */
   get sampleCount(): number {
-    return this.#sampleCount;
+    return this.#samples.size;
   }
 
   /** Records a probe this node ran. */
   recordProbe(id: string, sample: LatencySample): void {
-    let ring = this.#samples.get(id);
-    if (ring) this.#samples.delete(id);
-    else ring = new SampleRing();
-    this.#samples.set(id, ring);
-    ring.push(sample);
-    this.#sampleCount++;
-    this.#expire(id, ring, sample.at);
-    if (ring.size > this.#samplesPerOrigin) this.#drop(id, ring);
-    while (this.#sampleCount > this.#samplesTotal) {
-      let next = this.#evictSamples?.next();
-      if (!next || next.done) {
-        this.#evictSamples = this.#samples.entries();
-        next = this.#evictSamples.next();
-      }
-      const [oldestId, oldest] = next.value as [string, SampleRing];
-      this.#drop(oldestId, oldest);
-    }
+    this.#newest.set(id, this.#samples.append(sample, this.#newest.get(id) ?? -1));
   }
 
   /** Records a health event (a transition of `event.id`) and adds it to the timeline. */
@@ -188,25 +193,23 @@ export class NodeHistory {
 
   /** Forgets a deleted origin. */
   forget(id: string): void {
-    const ring = this.#samples.get(id);
-    if (ring) {
-      this.#sampleCount -= ring.size;
-      this.#samples.delete(id);
-    }
+    this.#newest.delete(id);
     this.#transitions.delete(id);
   }
 
   /** The latency samples of the last `maxAgeMs` before `now`, oldest first, and the transitions. */
   history(id: string, now: number): OriginHistory {
     const latency: OriginHistory["latency"] = [];
-    const ring = this.#samples.get(id);
-    if (ring) {
-      this.#expire(id, ring, now);
-      for (let i = 0; i < ring.size; i++) {
-        const sample = ring.sample(i);
-        latency.push({ at: new Date(sample.at).toISOString(), ms: sample.ms, ok: sample.ok });
-      }
+    const cutoff = now - this.#maxAgeMs;
+    const log = this.#samples;
+    let seq = this.#newest.get(id) ?? -1;
+    if (!log.live(seq)) this.#newest.delete(id);
+    for (; log.live(seq) && latency.length < this.#samplesPerOrigin; seq = log.previous(seq)) {
+      const sample = log.sample(seq);
+      if (sample.at < cutoff) break;
+      latency.push({ at: new Date(sample.at).toISOString(), ms: sample.ms, ok: sample.ok });
     }
+    latency.reverse();
     return { latency, transitions: [...(this.#transitions.get(id) ?? [])] };
   }
 
@@ -220,18 +223,5 @@ export class NodeHistory {
     this.#events.push(event);
     // Trimmed in batches: one copy per `recentEvents` events rather than a shift per event.
     if (this.#events.length >= this.#recentEvents * 2) this.#events = this.#events.slice(-this.#recentEvents);
-  }
-
-  #expire(id: string, ring: SampleRing, now: number): void {
-    const cutoff = now - this.#maxAgeMs;
-    for (let oldest = ring.oldestAt(); oldest !== undefined && oldest < cutoff; oldest = ring.oldestAt()) {
-      this.#drop(id, ring);
-    }
-  }
-
-  #drop(id: string, ring: SampleRing): void {
-    ring.dropOldest();
-    this.#sampleCount--;
-    if (ring.size === 0) this.#samples.delete(id);
   }
 }

@@ -24,20 +24,18 @@ describe("NodeHistory latency samples", () => {
       h.history("a", T0 + 61_000).latency.map((s) => s.ms),
       [2],
     );
-    assert.equal(h.sampleCount, 1);
   });
 
-  test("an origin keeps at most samplesPerOrigin, the newest", () => {
+  test("an origin shows at most samplesPerOrigin, the newest", () => {
     const h = new NodeHistory({ samplesPerOrigin: 3 });
     for (let i = 0; i < 10; i++) h.recordProbe("a", { at: T0 + i, ms: i, ok: true });
     assert.deepEqual(
       h.history("a", T0 + 10).latency.map((s) => s.ms),
       [7, 8, 9],
     );
-    assert.equal(h.sampleCount, 3);
   });
 
-  test("past the total, the origin written longest ago gives up its oldest sample", () => {
+  test("past the total, the oldest samples go first, whatever their origin", () => {
     const h = new NodeHistory({ samplesTotal: 4 });
     for (let round = 0; round < 5; round++) {
       for (const id of ["a", "b"]) h.recordProbe(id, { at: T0 + round, ms: round, ok: true });
@@ -70,7 +68,62 @@ describe("NodeHistory latency samples", () => {
     h.recordHealth({ id: "a", status: "healthy", previous: "unknown", reporter: "n1", at: "t" });
     h.forget("a");
     assert.deepEqual(h.history("a", T0), { latency: [], transitions: [] });
-    assert.equal(h.sampleCount, 0);
+    // A new origin of the same id starts afresh.
+    h.recordProbe("a", { at: T0 + 1, ms: 2, ok: false });
+    assert.deepEqual(
+      h.history("a", T0 + 1).latency.map((s) => s.ms),
+      [2],
+    );
+  });
+
+  test("shows the newest samples of each origin among the newest samplesTotal, over any run", () => {
+    type Step = { kind: "probe"; origin: number } | { kind: "forget"; origin: number };
+    const step = fc.oneof(
+      {
+        weight: 9,
+        arbitrary: fc.record({ kind: fc.constant("probe" as const), origin: fc.integer({ min: 0, max: 4 }) }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("forget" as const),
+          origin: fc.integer({ min: 0, max: 4 }),
+        }),
+      },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 3000 }),
+        fc.integer({ min: 1, max: 2100 }),
+        fc.integer({ min: 1, max: 50 }),
+        (steps: Step[], total, perOrigin) => {
+          const h = new NodeHistory({ samplesTotal: total, samplesPerOrigin: perOrigin });
+          // The model: every sample written, in order; a forget hides its origin's earlier ones.
+          const written: Array<{ origin: number; ms: number; hidden: boolean }> = [];
+          steps.forEach((s, i) => {
+            if (s.kind === "forget") {
+              h.forget(`o${s.origin}`);
+              for (const w of written) if (w.origin === s.origin) w.hidden = true;
+              return;
+            }
+            h.recordProbe(`o${s.origin}`, { at: T0 + i, ms: i, ok: true });
+            written.push({ origin: s.origin, ms: i, hidden: false });
+          });
+          assert.ok(h.sampleCount <= total);
+          const kept = written.slice(-total);
+          for (let o = 0; o <= 4; o++) {
+            const want = kept
+              .filter((w) => w.origin === o && !w.hidden)
+              .map((w) => w.ms)
+              .slice(-perOrigin);
+            assert.deepEqual(
+              h.history(`o${o}`, T0 + steps.length).latency.map((s) => s.ms),
+              want,
+            );
+          }
+        },
+      ),
+    );
   });
 });
 
