@@ -46,7 +46,13 @@ try {
   await load(a, 100, ORIGINS);
   await holdAll(agents, ORIGINS, 300_000);
   console.log(`${ORIGINS} origins on every node after ${Date.now() - t0} ms`);
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  // RSS is read once a second through the settle window: where one reading falls against the
+  // collections of V8 moves it by tens of megabytes, the median of ten much less.
+  const windows: number[][] = agents.map(() => []);
+  for (let t = 0; t < SETTLE_MS; t += 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const [i, x] of agents.entries()) windows[i]?.push(rssBytes(x.child.pid as number));
+  }
   const after = await Promise.all(agents.map(read));
   const n = ORIGINS - 100;
   const per = (k: keyof Reading) =>
@@ -56,6 +62,10 @@ try {
       `${label}: median ${summarize(values).median.toFixed(0)} B/origin (${values.map((v) => v.toFixed(0)).join(", ")})`,
     );
   line("RSS growth", per("rss"));
+  line(
+    `RSS growth, median of ${SETTLE_MS / 1000} readings`,
+    agents.map((_, i) => (summarize(windows[i] as number[]).median - (before[i] as Reading).rss) / n),
+  );
   line("heapUsed growth", per("heapUsed"));
   line("heapTotal growth", per("heapTotal"));
   console.log(
