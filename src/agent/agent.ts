@@ -751,7 +751,7 @@ export class HeckAgent implements HeckNodeApi {
       for (const s of STATUSES) this.#metrics.members.set({ status: s }, counts[s]);
       this.#metrics.ownedOrigins.set(this.ownedCount());
       const replicator = this.#replicator;
-      this.#heapGrowth.update(replicator?.catchingUp ?? false);
+      this.#heapGrowth.update(replicator?.catchingUp ?? false, replicator?.helping ?? false);
       this.#metrics.origins.set(replicator?.originCount ?? 0);
       if (replicator) {
         const st = replicator.stats;

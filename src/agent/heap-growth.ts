@@ -20,6 +20,11 @@
  * growing towards its final size: the cap would buy nothing there but more collections, and more
  * compaction, of a growing heap, so V8 sizes it then. Nodes merely receiving news, even a bulk
  * load, stay capped.
+ *
+ * While the node helps a peer catch up (sends it the catalog), its full collections do not
+ * compact beyond V8's own choice: a collection that compacts pauses the event loop for its
+ * evacuation, which in `bench:state` took the longest stall of the nodes sending a bootstrap from
+ * about 45 to about 70 ms.
  */
 import { setFlagsFromString } from "node:v8";
 
@@ -27,6 +32,7 @@ export class HeapGrowth {
   readonly #percent: number;
   /** The growth setting last given to V8; -1 before the first. */
   #applied = -1;
+  #compacting: boolean | undefined;
 
   /** `percent`: the cap, 0 to leave the sizing to V8 at all times. */
   constructor(percent: number) {
@@ -41,13 +47,26 @@ export class HeapGrowth {
     return Math.max(0, this.#applied);
   }
 
-  /** Caps the growth, or leaves it to V8 while `growing` (the node takes a bootstrap in). */
-  update(growing: boolean): void {
+  /** Whether every full collection compacts now. */
+  get compacting(): boolean {
+    return this.#compacting === true;
+  }
+
+  /**
+   * Caps the growth, or leaves it to V8 while `growing` (the node takes a bootstrap in); compacts
+   * on every full collection while capped, unless `helping` (the node sends a peer a bootstrap).
+   */
+  update(growing: boolean, helping = false): void {
     const want = growing ? 0 : this.#percent;
-    if (want === this.#applied) return;
     // V8 reads both flags at each full collection; 0 restores its own choice of growth.
-    setFlagsFromString(`--heap-growing-percent=${want}`);
-    setFlagsFromString(want > 0 ? "--compact-on-every-full-gc" : "--no-compact-on-every-full-gc");
-    this.#applied = want;
+    if (want !== this.#applied) {
+      setFlagsFromString(`--heap-growing-percent=${want}`);
+      this.#applied = want;
+    }
+    const compact = want > 0 && !helping;
+    if (compact !== this.#compacting) {
+      setFlagsFromString(compact ? "--compact-on-every-full-gc" : "--no-compact-on-every-full-gc");
+      this.#compacting = compact;
+    }
   }
 }

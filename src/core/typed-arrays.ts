@@ -14,7 +14,7 @@
  */
 export type Column = Float64Array | Int32Array | Uint8Array | BigUint64Array;
 
-type ColumnType<C extends Column> = {
+export type ColumnType<C extends Column> = {
   new (length: number): C;
   new (buffer: ArrayBuffer, byteOffset: number, length: number): C;
   readonly BYTES_PER_ELEMENT: number;
@@ -47,27 +47,28 @@ export function ownMemoryColumns(): number {
   return ownMemories;
 }
 
+/** A new column of `capacity` slots, zeroed: in a memory of its own when large. */
+export function newColumn<C extends Column>(type: ColumnType<C>, capacity: number): C {
+  const bytes = capacity * type.BYTES_PER_ELEMENT;
+  if (bytes >= OWN_MEMORY_BYTES && ownMemories < MAX_OWN_MEMORIES) {
+    const own = ownMemory(Math.ceil(bytes / PAGE_BYTES));
+    if (own) return new type(own.buffer, 0, capacity);
+  }
+  return new type(capacity);
+}
+
 /** `column` with room for `capacity` slots, its contents kept (the same array when it has room). */
 export function grown<C extends Column>(column: C, capacity: number): C {
   if (column.length >= capacity) return column;
   const type = column.constructor as ColumnType<C>;
-  const bytes = capacity * type.BYTES_PER_ELEMENT;
-  const pages = Math.ceil(bytes / PAGE_BYTES);
   const memory = memoryOf.get(column.buffer);
   if (memory) {
+    const pages = Math.ceil((capacity * type.BYTES_PER_ELEMENT) / PAGE_BYTES);
     memory.grow(pages - memory.buffer.byteLength / PAGE_BYTES);
     memoryOf.set(memory.buffer, memory);
     return new type(memory.buffer, 0, capacity);
   }
-  if (bytes >= OWN_MEMORY_BYTES && ownMemories < MAX_OWN_MEMORIES) {
-    const own = ownMemory(pages);
-    if (own) {
-      const out = new type(own.buffer, 0, capacity);
-      out.set(column as never);
-      return out;
-    }
-  }
-  const out = new type(capacity);
+  const out = newColumn(type, capacity);
   out.set(column as never);
   return out;
 }

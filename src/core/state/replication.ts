@@ -214,6 +214,8 @@ interface SessionKey {
 interface OutboundSession {
   peer: string;
   id: number;
+  /** Whether the peer had seen less than half of this replica's writes when the session began. */
+  catchUp: boolean;
 }
 
 interface InboundSession {
@@ -407,6 +409,12 @@ export class Replicator implements MembershipDelegate {
    */
   get catchingUp(): boolean {
     for (const session of this.#inbound.values()) if (session.catchUp) return true;
+    return false;
+  }
+
+  /** Whether this replica is helping a peer catch up: sending it a session of the kind above. */
+  get helping(): boolean {
+    for (const session of this.#outbound.values()) if (session.catchUp) return true;
     return false;
   }
 
@@ -864,7 +872,11 @@ export class Replicator implements MembershipDelegate {
     let ahead = keys.next();
     // With no key to send, the peer may still lack dots of versions gone everywhere (overwritten,
     // or health swept with its origin): one empty chunk carries our context to it.
-    const session: OutboundSession = { peer, id: this.#nextSession++ };
+    const session: OutboundSession = {
+      peer,
+      id: this.#nextSession++,
+      catchUp: 2 * writesSeen(theirs.vv) < writesSeen(this.context.vv),
+    };
     this.#outbound.set(peer, session);
     this.stats.sessionsOut++;
     if (full) this.stats.fullSessionsOut++;

@@ -8,7 +8,7 @@
  * Text of one-byte characters (code units below 256: every URL and id in practice) is stored one
  * byte per character; anything else is kept as the string itself.
  */
-import { grown } from "../typed-arrays.js";
+import { grown, newColumn } from "../typed-arrays.js";
 
 const NONE = -1;
 /** Wider text: held as a string. */
@@ -95,7 +95,7 @@ export class TextColumn {
     let size = this.#bytes.length;
     if (this.#dead < live) while (size < live + n + (live >> 1)) size *= 2;
     else while (size < 2 * (live + n)) size *= 2;
-    const next = new Uint8Array(size);
+    const next = newColumn(Uint8Array, size);
     let at = 0;
     const lengths = this.#length;
     for (let slot = 0; slot < lengths.length; slot++) {

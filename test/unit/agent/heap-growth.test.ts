@@ -15,6 +15,19 @@ describe("HeapGrowth", () => {
     assert.equal(growth.applied, 100);
   });
 
+  test("compacts on every full collection while capped, unless it helps a peer catch up", () => {
+    const growth = new HeapGrowth(50);
+    const seen = ([growing, helping]: [boolean, boolean]) => {
+      growth.update(growing, helping);
+      return [growth.applied, growth.compacting];
+    };
+    assert.deepEqual(seen([false, false]), [50, true]);
+    assert.deepEqual(seen([false, true]), [50, false]);
+    assert.deepEqual(seen([true, false]), [0, false]);
+    assert.deepEqual(seen([false, false]), [50, true]);
+    assert.deepEqual(new HeapGrowth(0).compacting, false);
+  });
+
   test("0 leaves the sizing to V8 at all times", () => {
     const growth = new HeapGrowth(0);
     for (const growing of [false, true, false]) {

@@ -259,7 +259,7 @@ describe("Replicator: anti-entropy", () => {
     for (let i = 0; i < 600; i++) assert.equal(b.statusOf(`o${i}`), i % 2 === 0 ? "unhealthy" : "healthy");
   });
 
-  it("a new node is catching up while its bootstrap arrives; a node that missed a little is not", () => {
+  it("a new node is catching up while its bootstrap arrives, and its peer helping; not for a node that missed a little", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 100 });
     a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
@@ -269,15 +269,19 @@ describe("Replicator: anti-entropy", () => {
     mesh.settle(4); // the pull request, then three chunks of 100
     assert.equal(b.receiving, true);
     assert.equal(b.catchingUp, true, "b had seen none of a's writes");
+    assert.equal(a.helping, true);
+    assert.equal(b.helping, false);
     mesh.settle();
     assert.equal(b.originCount, 1000);
     assert.equal(b.catchingUp, false, "the session ended");
+    assert.equal(a.helping, false, "the session ended");
     // b now holds everything but 300 new origins: a repair, not a catch-up.
     a.putOrigins(Array.from({ length: 300 }, (_, i) => ({ id: `n${i}`, spec })));
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(2); // the pull request, then the first chunk
     assert.equal(b.receiving, true);
     assert.equal(b.catchingUp, false);
+    assert.equal(a.helping, false);
     mesh.settle();
     assert.equal(b.originCount, 1300);
   });
