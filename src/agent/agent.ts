@@ -175,6 +175,9 @@ export class HeckAgent implements HeckNodeApi {
       timers: systemTimers,
       clusterSize: () => this.#swim?.aliveCount() ?? 1,
       log: this.#log,
+      // At once, not at the next second: a collection that starts compacting meanwhile pauses
+      // the event loop of the nodes sending and taking in a bootstrap.
+      sessionsChanged: () => this.#heapGrowth.update(replicator.catchingUp, replicator.helping),
     });
     this.#replicator = replicator;
     replicator.load(store.loadState());

@@ -167,6 +167,11 @@ export interface ReplicatorOptions {
   /** Keys per anti-entropy chunk (each merged in one turn of the event loop). @default 300 */
   chunkKeys?: number;
   /**
+   * Called when {@link Replicator.helping} or {@link Replicator.catchingUp} may have changed: such
+   * a session began or ended.
+   */
+  sessionsChanged?: () => void;
+  /**
    * Every this often the replicator sends its digest to one random member (with timers only):
    * a peer that lacks something pulls it, one that has more answers with its own digest. It costs
    * a digest (bytes in proportion to the writers, not the origins) per interval, and bounds how
@@ -319,6 +324,7 @@ export class Replicator implements MembershipDelegate {
   readonly #maxFutureWriteMs: number;
   readonly #tombstoneTtlMs: number;
   readonly #chunkKeys: number;
+  readonly #sessionsChanged: () => void;
   readonly #syncIntervalMs: number;
   #tickTimer: TimerHandle | undefined;
   #peers: StatePeers | undefined;
@@ -365,6 +371,7 @@ export class Replicator implements MembershipDelegate {
     this.#maxFutureWriteMs = options.maxFutureWriteMs ?? 24 * 3600_000;
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3600_000;
     this.#chunkKeys = options.chunkKeys ?? DEFAULT_CHUNK_KEYS;
+    this.#sessionsChanged = options.sessionsChanged ?? (() => {});
     this.#syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
   }
 
@@ -866,6 +873,12 @@ export class Replicator implements MembershipDelegate {
     });
   }
 
+  #endSession(session: OutboundSession): void {
+    if (this.#outbound.get(session.peer) !== session) return;
+    this.#outbound.delete(session.peer);
+    if (session.catchUp) this.#sessionsChanged();
+  }
+
   /**
    * Sends `peer` every key holding a version its context lacks (every key when `full`), in
    * chunks of at most `chunkKeys` keys, one chunk at a time. One session per peer at a time.
@@ -886,6 +899,7 @@ export class Replicator implements MembershipDelegate {
       catchUp: 2 * writesSeen(theirs.vv) < writesSeen(this.context.vv),
     };
     this.#outbound.set(peer, session);
+    if (session.catchUp) this.#sessionsChanged();
     this.stats.sessionsOut++;
     if (full) this.stats.fullSessionsOut++;
     const context = this.context.clone();
@@ -896,7 +910,7 @@ export class Replicator implements MembershipDelegate {
     const sendNext = () => {
       if (this.#outbound.get(peer) !== session || this.#stopped) return;
       if (ahead.done && seq > 0) {
-        this.#outbound.delete(peer);
+        this.#endSession(session);
         return;
       }
       // The chunk is filled over as many turns as it takes: listing skips keys already sent, and
@@ -955,11 +969,11 @@ export class Replicator implements MembershipDelegate {
         peers.sendStream(to, payload, (err) => {
           if (err) {
             this.#log.debug("state: sync session aborted", { peer, error: err.message });
-            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
+            this.#endSession(session);
             return;
           }
           if (done) {
-            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
+            this.#endSession(session);
             return;
           }
           sendNext();
@@ -1073,6 +1087,7 @@ export class Replicator implements MembershipDelegate {
         catchUp: 2 * writesSeen(this.context.vv) < writesSeen(context.vv),
       };
       this.#inbound.set(key, session);
+      if (session.catchUp) this.#sessionsChanged();
       this.stats.sessionsIn++;
     }
     session.lastAt = now;
@@ -1183,6 +1198,7 @@ export class Replicator implements MembershipDelegate {
     }
     if (session.total !== undefined && session.applied === session.total) {
       this.#inbound.delete(key);
+      if (session.catchUp) this.#sessionsChanged();
       this.#finishSession(session);
     }
   }
@@ -1220,7 +1236,11 @@ export class Replicator implements MembershipDelegate {
   }
 
   #expireInbound(now: number): void {
-    for (const [key, s] of this.#inbound) if (now - s.lastAt > SESSION_EXPIRY_MS) this.#inbound.delete(key);
+    for (const [key, s] of this.#inbound) {
+      if (now - s.lastAt <= SESSION_EXPIRY_MS) continue;
+      this.#inbound.delete(key);
+      if (s.catchUp) this.#sessionsChanged();
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { pack } from "msgpackr";
 import { parseOriginSpec } from "../../../src/core/checks/spec.js";
 import { compareVersions, type Version } from "../../../src/core/state/causal-map.js";
 import type { Dot } from "../../../src/core/state/dots.js";
-import type { HealthFields, StateChange } from "../../../src/core/state/replication.js";
+import type { HealthFields, Replicator, StateChange } from "../../../src/core/state/replication.js";
 import { WIRE_FORMAT_VERSION, WIRE_MAGIC } from "../../../src/core/state/state-wire.js";
 import type { CatalogValue } from "../../../src/core/state/types.js";
 import { Mesh, spec, specB, T0, visible } from "./mesh.js";
@@ -261,9 +261,13 @@ describe("Replicator: anti-entropy", () => {
 
   it("a new node is catching up while its bootstrap arrives, and its peer helping; not for a node that missed a little", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
+    const told: string[] = [];
+    const a: Replicator = mesh.add("a", {
+      chunkKeys: 100,
+      sessionsChanged: () => told.push(`a ${a.helping}`),
+    });
     a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
-    const b = mesh.add("b");
+    const b: Replicator = mesh.add("b", { sessionsChanged: () => told.push(`b ${b.catchingUp}`) });
     assert.equal(b.catchingUp, false);
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(4); // the pull request, then three chunks of 100
@@ -284,6 +288,8 @@ describe("Replicator: anti-entropy", () => {
     assert.equal(a.helping, false);
     mesh.settle();
     assert.equal(b.originCount, 1300);
+    // Each was told when the bootstrap began and ended, and not of the repair.
+    assert.deepEqual(told, ["a true", "b true", "b false", "a false"]);
   });
 
   it("a pull that brings no first chunk in 2 s no longer holds back a pull from another peer", () => {
