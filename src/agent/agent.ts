@@ -175,9 +175,8 @@ export class HeckAgent implements HeckNodeApi {
       timers: systemTimers,
       clusterSize: () => this.#swim?.aliveCount() ?? 1,
       log: this.#log,
-      // At once, not at the next second: a collection that starts compacting meanwhile pauses
-      // the event loop of the nodes sending and taking in a bootstrap.
-      sessionsChanged: () => this.#heapGrowth.update(replicator.catchingUp, replicator.helping),
+      // At once, not at the next second: the first chunks of a bootstrap are merged under the cap.
+      sessionsChanged: () => this.#heapGrowth.update(replicator.catchingUp),
     });
     this.#replicator = replicator;
     replicator.load(store.loadState());
@@ -754,7 +753,7 @@ export class HeckAgent implements HeckNodeApi {
       for (const s of STATUSES) this.#metrics.members.set({ status: s }, counts[s]);
       this.#metrics.ownedOrigins.set(this.ownedCount());
       const replicator = this.#replicator;
-      this.#heapGrowth.update(replicator?.catchingUp ?? false, replicator?.helping ?? false);
+      this.#heapGrowth.update(replicator?.catchingUp ?? false);
       this.#metrics.origins.set(replicator?.originCount ?? 0);
       if (replicator) {
         const st = replicator.stats;

@@ -166,10 +166,7 @@ export interface ReplicatorOptions {
   tombstoneTtlMs?: number;
   /** Keys per anti-entropy chunk (each merged in one turn of the event loop). @default 300 */
   chunkKeys?: number;
-  /**
-   * Called when {@link Replicator.helping} or {@link Replicator.catchingUp} may have changed: such
-   * a session began or ended.
-   */
+  /** Called when {@link Replicator.catchingUp} may have changed: such a session began or ended. */
   sessionsChanged?: () => void;
   /**
    * Every this often the replicator sends its digest to one random member (with timers only):
@@ -219,8 +216,6 @@ interface SessionKey {
 interface OutboundSession {
   peer: string;
   id: number;
-  /** Whether the peer had seen less than half of this replica's writes when the session began. */
-  catchUp: boolean;
 }
 
 interface InboundSession {
@@ -423,12 +418,6 @@ export class Replicator implements MembershipDelegate {
    */
   get catchingUp(): boolean {
     for (const session of this.#inbound.values()) if (session.catchUp) return true;
-    return false;
-  }
-
-  /** Whether this replica is helping a peer catch up: sending it a session of the kind above. */
-  get helping(): boolean {
-    for (const session of this.#outbound.values()) if (session.catchUp) return true;
     return false;
   }
 
@@ -873,12 +862,6 @@ export class Replicator implements MembershipDelegate {
     });
   }
 
-  #endSession(session: OutboundSession): void {
-    if (this.#outbound.get(session.peer) !== session) return;
-    this.#outbound.delete(session.peer);
-    if (session.catchUp) this.#sessionsChanged();
-  }
-
   /**
    * Sends `peer` every key holding a version its context lacks (every key when `full`), in
    * chunks of at most `chunkKeys` keys, one chunk at a time. One session per peer at a time.
@@ -893,13 +876,8 @@ export class Replicator implements MembershipDelegate {
     let ahead = keys.next();
     // With no key to send, the peer may still lack dots of versions gone everywhere (overwritten,
     // or health swept with its origin): one empty chunk carries our context to it.
-    const session: OutboundSession = {
-      peer,
-      id: this.#nextSession++,
-      catchUp: 2 * writesSeen(theirs.vv) < writesSeen(this.context.vv),
-    };
+    const session: OutboundSession = { peer, id: this.#nextSession++ };
     this.#outbound.set(peer, session);
-    if (session.catchUp) this.#sessionsChanged();
     this.stats.sessionsOut++;
     if (full) this.stats.fullSessionsOut++;
     const context = this.context.clone();
@@ -910,7 +888,7 @@ export class Replicator implements MembershipDelegate {
     const sendNext = () => {
       if (this.#outbound.get(peer) !== session || this.#stopped) return;
       if (ahead.done && seq > 0) {
-        this.#endSession(session);
+        this.#outbound.delete(peer);
         return;
       }
       // The chunk is filled over as many turns as it takes: listing skips keys already sent, and
@@ -969,11 +947,11 @@ export class Replicator implements MembershipDelegate {
         peers.sendStream(to, payload, (err) => {
           if (err) {
             this.#log.debug("state: sync session aborted", { peer, error: err.message });
-            this.#endSession(session);
+            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
             return;
           }
           if (done) {
-            this.#endSession(session);
+            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
             return;
           }
           sendNext();
