@@ -15,6 +15,14 @@ describe("HeapGrowth", () => {
     assert.equal(growth.applied, 100);
   });
 
+  test("0 leaves the sizing to V8 at all times", () => {
+    const growth = new HeapGrowth(0);
+    for (const growing of [false, true, false]) {
+      growth.update(growing);
+      assert.equal(growth.applied, 0);
+    }
+  });
+
   test("keeps the young generation at the size it has while capped", () => {
     // In a process of its own: the setting is process-wide. The allocation keeps a third of what
     // it makes alive for a while, which makes V8 grow the young generation to its most.
