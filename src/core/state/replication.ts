@@ -272,12 +272,6 @@ const FLAG_FULL = 2;
 const FLAG_REPLY = 4;
 /** A pull that has brought no chunk for this long no longer stops another. */
 const PULL_TIMEOUT_MS = 10_000;
-/**
- * A pull whose first chunk has not come in this long no longer stops another. A peer that can
- * answer sends its first chunk in milliseconds; one that cannot (it did not know our address
- * yet, or the answer was lost) never does, and a new node would wait out PULL_TIMEOUT_MS for it.
- */
-const FIRST_CHUNK_TIMEOUT_MS = 2_000;
 
 export class Replicator implements MembershipDelegate {
   readonly node: string;
@@ -333,8 +327,7 @@ export class Replicator implements MembershipDelegate {
   readonly #peerVectors = new Map<string, VersionVector>();
   /** Each peer's last digest, to pull again when a session leaves news behind. */
   readonly #peerDigests = new Map<string, Digest>();
-  /** The pull under way: from whom, when it was sent or last brought a chunk, whether one came. */
-  #pulling: { peer: string; at: number; answered: boolean } | undefined;
+  #pulling: { peer: string; at: number } | undefined;
   /** This node's own probes, at the origins' key slots. */
   readonly #probes = new ProbeNotes();
   readonly #watermarks = new Map<string, Map<number, number>>();
@@ -831,9 +824,8 @@ export class Replicator implements MembershipDelegate {
     const full = belowFloor(this.context.vv, digest.floor);
     if (!full && this.context.covers(digest.context)) return;
     const now = this.#wallClock.now();
-    const pulling = this.#pulling;
-    if (pulling && now - pulling.at < (pulling.answered ? PULL_TIMEOUT_MS : FIRST_CHUNK_TIMEOUT_MS)) return;
-    this.#pulling = { peer: digest.node, at: now, answered: false };
+    if (this.#pulling && now - this.#pulling.at < PULL_TIMEOUT_MS) return;
+    this.#pulling = { peer: digest.node, at: now };
     this.#sendDigest(digest.node, FLAG_PULL | (full ? FLAG_FULL : 0), () => {
       if (this.#pulling?.peer === digest.node) this.#pulling = undefined;
     });
@@ -1069,10 +1061,7 @@ export class Replicator implements MembershipDelegate {
       this.stats.sessionsIn++;
     }
     session.lastAt = now;
-    if (this.#pulling?.peer === node) {
-      this.#pulling.at = now;
-      this.#pulling.answered = true;
-    }
+    if (this.#pulling?.peer === node) this.#pulling.at = now;
     this.#merging.push({
       key,
       session,
