@@ -5,9 +5,8 @@
  * as address space and backs with pages only where written. Such a column grows in place, without
  * a copy, and once dropped its pages go straight back to the system. A column in an ordinary
  * typed array instead grows into a new array, and the old one goes back to the C allocator, whose
- * heap keeps the holes: at 100,000 origins a node's columns take some 30 MB, and their doubling
- * copies left 10 to 15 MB of such holes, as much again as the columns' own unused room. So columns
- * of its own memory also grow in steps of an eighth rather than double.
+ * heap keeps the holes. Since growing in place costs no copy, large columns also grow in steps of
+ * an eighth rather than double, which leaves less unused room at the end.
  *
  * Growing a column's memory detaches the array it had: {@link grown} returns the new one, and no
  * one may keep the old. Every column here is a private field replaced by `grown`'s result.
@@ -38,6 +37,8 @@ const FINE_STEP_SLOTS = 16_384;
 
 const memoryOf = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
 let ownMemories = 0;
+/** Set once a memory could not be made: each failed try costs the runtime collections. */
+let ownMemoryFailed = false;
 const released = new FinalizationRegistry<undefined>(() => {
   ownMemories--;
 });
@@ -50,7 +51,7 @@ export function ownMemoryColumns(): number {
 /** A new column of `capacity` slots, zeroed: in a memory of its own when large. */
 export function newColumn<C extends Column>(type: ColumnType<C>, capacity: number): C {
   const bytes = capacity * type.BYTES_PER_ELEMENT;
-  if (bytes >= OWN_MEMORY_BYTES && ownMemories < MAX_OWN_MEMORIES) {
+  if (bytes >= OWN_MEMORY_BYTES && ownMemories < MAX_OWN_MEMORIES && !ownMemoryFailed) {
     const own = ownMemory(Math.ceil(bytes / PAGE_BYTES));
     if (own) return new type(own.buffer, 0, capacity);
   }
@@ -78,7 +79,8 @@ function ownMemory(pages: number): WebAssembly.Memory | undefined {
   try {
     memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES });
   } catch {
-    // Out of address space (a limit on virtual memory): an ordinary array will do.
+    // Out of address space (a limit on virtual memory): ordinary arrays will do, from now on.
+    ownMemoryFailed = true;
     return undefined;
   }
   ownMemories++;
