@@ -180,6 +180,7 @@ export class HeckAgent implements HeckNodeApi {
       sessionsChanged: () => this.#heapGrowth.update(replicator.catchingUp),
     });
     this.#replicator = replicator;
+    this.#heapGrowth.update(false);
     replicator.load(store.loadState());
     const legacy = store.legacyOrigins();
     if (legacy.length > 0) {
@@ -754,7 +755,6 @@ export class HeckAgent implements HeckNodeApi {
       for (const s of STATUSES) this.#metrics.members.set({ status: s }, counts[s]);
       this.#metrics.ownedOrigins.set(this.ownedCount());
       const replicator = this.#replicator;
-      this.#heapGrowth.update(replicator?.catchingUp ?? false);
       this.#metrics.origins.set(replicator?.originCount ?? 0);
       if (replicator) {
         const st = replicator.stats;

@@ -20,7 +20,7 @@
  * Left alone: having every full collection compact (`--compact-on-every-full-gc`), as V8 does on
  * its own only after some seconds idle. It took a third off the heap after a bulk load, but a
  * compacting collection pauses the event loop for its evacuation, and during a bootstrap that
- * took the longest stall of the cluster's nodes from about 45 ms to 90 to 150 ms.
+ * took the longest stall of the cluster's nodes from about 45 ms to 60 to 150 ms.
  */
 import { setFlagsFromString } from "node:v8";
 

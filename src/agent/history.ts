@@ -1,4 +1,5 @@
 import type { HealthStatus } from "../core/state/types.js";
+import { grown } from "../core/typed-arrays.js";
 import type { HealthEvent, MemberChangeEvent } from "./node-api.js";
 
 /** One probe this node ran: when it finished (epoch ms), how long it took, whether it passed. */
@@ -96,10 +97,6 @@ class SampleLog {
     return seq >= 0 && seq >= this.written - this.#at.length;
   }
 
-  at(seq: number): number {
-    return this.#at[seq % this.#at.length] as number;
-  }
-
   sample(seq: number): LatencySample {
     const i = seq % this.#at.length;
     return { at: this.#at[i] as number, ms: this.#ms[i] as number, ok: this.#ok[i] === 1 };
@@ -110,15 +107,10 @@ class SampleLog {
   }
 
   #grow(capacity: number): void {
-    const grow = <A extends Float64Array | Uint8Array>(from: A, make: (n: number) => A): A => {
-      const to = make(capacity);
-      to.set(from);
-      return to;
-    };
-    this.#at = grow(this.#at, (n) => new Float64Array(n));
-    this.#ms = grow(this.#ms, (n) => new Float64Array(n));
-    this.#ok = grow(this.#ok, (n) => new Uint8Array(n));
-    this.#previous = grow(this.#previous, (n) => new Float64Array(n));
+    this.#at = grown(this.#at, capacity);
+    this.#ms = grown(this.#ms, capacity);
+    this.#ok = grown(this.#ok, capacity);
+    this.#previous = grown(this.#previous, capacity);
   }
 }
 
