@@ -175,8 +175,8 @@ export class HeckAgent implements HeckNodeApi {
       timers: systemTimers,
       clusterSize: () => this.#swim?.aliveCount() ?? 1,
       log: this.#log,
-      // At once, not at the next second, so that a bootstrap's first chunks are not merged under
-      // the cap.
+      // As soon as a bootstrap session begins or ends, so that its first chunks are not merged
+      // under the cap.
       sessionsChanged: () => this.#heapGrowth.update(replicator.catchingUp),
     });
     this.#replicator = replicator;
