@@ -44,6 +44,11 @@ const STEADY_WINDOW_MS = 60_000;
 const AT_REST_MS = 60_000;
 
 const lagMaxMs = async (a: AgentProcess) => 1000 * (await metricValue(a, "nodejs_eventloop_lag_max_seconds"));
+/** Chunk streams of anti-entropy sessions that failed on `a` (sent again, or the session ended). */
+const chunkFailures = async (a: AgentProcess) =>
+  (await metricValue(a, "heck_state_chunk_failures_total", '{outcome="retried"}')) +
+  (await metricValue(a, "heck_state_chunk_failures_total", '{outcome="aborted"}'));
+const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
 
 /**
  * Gossip bytes each agent sends per second over a window (UDP and TCP, membership and state),
@@ -181,8 +186,16 @@ async function bootstrapInto(
   dataDir: string,
   n: number,
   timeoutMs: number,
-): Promise<{ agent: AgentProcess; ms: number; lagMs: number; othersLagMs: number; newLagMs: number }> {
+): Promise<{
+  agent: AgentProcess;
+  ms: number;
+  lagMs: number;
+  othersLagMs: number;
+  newLagMs: number;
+  chunkFailures: number;
+}> {
   await Promise.all(others.map(lagMaxMs)); // resets each agent's maximum
+  const failuresBefore = sum(await Promise.all(others.map(chunkFailures)));
   const t0 = Date.now();
   const agent = await startAgent({ name: `boot-${t0}`, dataDir, join: [seed.gossip] });
   try {
@@ -195,7 +208,17 @@ async function bootstrapInto(
   const lags = await Promise.all(others.map(lagMaxMs));
   const newLagMs = await lagMaxMs(agent);
   const othersLagMs = Math.max(...lags);
-  return { agent, ms, lagMs: Math.max(othersLagMs, newLagMs), othersLagMs, newLagMs };
+  // The counters reach /metrics once a second.
+  await new Promise((r) => setTimeout(r, 1100));
+  const failures = sum(await Promise.all(others.map(chunkFailures))) - failuresBefore;
+  return {
+    agent,
+    ms,
+    lagMs: Math.max(othersLagMs, newLagMs),
+    othersLagMs,
+    newLagMs,
+    chunkFailures: failures,
+  };
 }
 
 async function measure(): Promise<Figures> {
@@ -248,7 +271,7 @@ async function measure(): Promise<Figures> {
       figures.bootstrapOthersLagMs.push(boot.othersLagMs);
       figures.bootstrapNewLagMs.push(boot.newLagMs);
       console.log(
-        `bootstrap ${run + 1}: ${boot.ms} ms, longest event-loop stall ${boot.othersLagMs.toFixed(0)} ms on the cluster's nodes, ${boot.newLagMs.toFixed(0)} ms on the new one`,
+        `bootstrap ${run + 1}: ${boot.ms} ms, longest event-loop stall ${boot.othersLagMs.toFixed(0)} ms on the cluster's nodes, ${boot.newLagMs.toFixed(0)} ms on the new one; ${boot.chunkFailures} chunk streams failed`,
       );
       // Repair: the new node goes away, misses writes, and comes back on its data dir.
       await stopAgent(boot.agent);

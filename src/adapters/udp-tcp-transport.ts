@@ -263,9 +263,17 @@ export class UdpTcpTransport implements MembershipTransport {
       this.counters.streamsOut++;
       this.counters.bytesOut += out.length;
       if (options.expectReply) socket.write(out);
-      else socket.end(out, () => finish(null));
+      else socket.end(out);
     });
-    if (!options.expectReply) return;
+    if (!options.expectReply) {
+      // Done once the peer closes its side, which it does after reading the whole message (as
+      // memberlist does): the kernel taking the bytes proves nothing, since a peer that is slow to
+      // read leaves them in socket buffers that closing here would throw away. Whatever the peer
+      // writes is not read.
+      socket.on("data", () => {});
+      socket.on("end", () => finish(null));
+      return;
+    }
     socket.on("data", (chunk: Buffer) => {
       if (settled) return;
       this.counters.bytesIn += chunk.length;

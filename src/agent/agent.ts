@@ -271,7 +271,7 @@ export class HeckAgent implements HeckNodeApi {
     replicator.attach({
       members: () => this.#ownerCandidates(),
       addressOf: (name) => swim.member(name)?.address,
-      sendStream: (to, payload, done) => swim.sendUserStream(to, payload, done),
+      sendStream: (to, payload, timeoutMs, done) => swim.sendUserStream(to, payload, done, timeoutMs),
     });
     store.setMeta("incarnation", String(storedIncarnation + 1));
     swim.start();
@@ -731,6 +731,8 @@ export class HeckAgent implements HeckNodeApi {
       syncOut: 0,
       sessionsIn: 0,
       sessionsOut: 0,
+      chunkRetries: 0,
+      sessionsAborted: 0,
       refused: 0,
       refusedWrites: 0,
       collected: 0,
@@ -762,6 +764,11 @@ export class HeckAgent implements HeckNodeApi {
         this.#metrics.stateSyncBytes.inc({ direction: "out" }, st.syncBytesOut - last.syncOut);
         this.#metrics.stateSessions.inc({ direction: "in" }, st.sessionsIn - last.sessionsIn);
         this.#metrics.stateSessions.inc({ direction: "out" }, st.sessionsOut - last.sessionsOut);
+        this.#metrics.stateChunkFailures.inc({ outcome: "retried" }, st.chunkRetries - last.chunkRetries);
+        this.#metrics.stateChunkFailures.inc(
+          { outcome: "aborted" },
+          st.sessionsAborted - last.sessionsAborted,
+        );
         this.#metrics.stateRefusedStamps.inc(st.refusedStamps - last.refused);
         this.#metrics.stateRefusedWrites.inc(st.refusedWrites - last.refusedWrites);
         this.#metrics.stateCollected.inc(st.collected - last.collected);
@@ -772,6 +779,8 @@ export class HeckAgent implements HeckNodeApi {
           syncOut: st.syncBytesOut,
           sessionsIn: st.sessionsIn,
           sessionsOut: st.sessionsOut,
+          chunkRetries: st.chunkRetries,
+          sessionsAborted: st.sessionsAborted,
           refused: st.refusedStamps,
           refusedWrites: st.refusedWrites,
           collected: st.collected,

@@ -45,6 +45,7 @@ export interface HeckMetrics {
   readonly refused: Counter<"reason">;
   readonly stateSyncBytes: Counter<"direction">;
   readonly stateSessions: Counter<"direction">;
+  readonly stateChunkFailures: Counter<"outcome">;
   readonly stateRefusedStamps: Counter;
   readonly stateTombstones: Gauge;
   readonly stateCollected: Counter;
@@ -177,6 +178,12 @@ export function createMetrics(sources: MetricSources = {}): HeckMetrics {
     labelNames: ["direction"] as const,
     registers,
   });
+  const stateChunkFailures = new Counter({
+    name: "heck_state_chunk_failures_total",
+    help: "Anti-entropy chunks whose stream failed (not read by the peer in time, or refused): sent again (retried), or the last try of a session that then ended (aborted).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
   const stateRefusedStamps = new Counter({
     name: "heck_state_refused_stamps_total",
     help: "Peer writes refused because their clock stamp was too far ahead of this node's clock.",
@@ -279,6 +286,7 @@ export function createMetrics(sources: MetricSources = {}): HeckMetrics {
     stateSyncBytes.inc({ direction }, 0);
     stateSessions.inc({ direction }, 0);
   }
+  for (const outcome of ["retried", "aborted"] as const) stateChunkFailures.inc({ outcome }, 0);
 
   return {
     registry,
@@ -294,6 +302,7 @@ export function createMetrics(sources: MetricSources = {}): HeckMetrics {
     refused,
     stateSyncBytes,
     stateSessions,
+    stateChunkFailures,
     stateRefusedStamps,
     stateTombstones,
     stateCollected,

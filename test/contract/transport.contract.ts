@@ -159,6 +159,17 @@ export function transportContract(name: string, harness: TransportHarness): void
       assert.deepEqual(rb.streams[0]?.data, message);
     });
 
+    test("a one-way stream is not done while the peer has not read it", async () => {
+      const { a } = await pair();
+      // The listener accepts and never reads: the kernel takes the bytes, the peer has not.
+      const silent = await harness.silentListener();
+      after(() => silent.close());
+      const message = userStream(new Uint8Array(64 * 1024).fill(7));
+      const result = await streamOnce(a, silent.address, message, { timeoutMs: 200, expectReply: false });
+      assert.match(result.err?.message ?? "", /timed out after 200 ms/);
+      assert.equal(result.calls, 1);
+    });
+
     test("a 1 MiB stream message arrives whole, and so does a 1 MiB reply", async () => {
       const { a, rb, addrB } = await pair();
       const big = new Uint8Array(1024 * 1024).map((_, i) => i % 251);

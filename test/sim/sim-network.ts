@@ -521,11 +521,12 @@ export class SimNetwork {
       }
       if (dest.paused || !dest.endpoint || settled) return;
       const reply = dest.endpoint.handleStream(from.address, data);
+      if (this.blocked(dest, from)) return;
       if (!options.expectReply) {
-        settle(null);
+        // The peer's close, once it has read the message, travels back like a reply.
+        this.schedule(this.#delay(dest, from), () => settle(null), from);
         return;
       }
-      if (this.blocked(dest, from)) return;
       this.schedule(
         this.#delay(dest, from),
         () => (reply === null ? settle(new Error("stream closed without reply")) : settle(null, reply)),

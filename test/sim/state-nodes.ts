@@ -35,7 +35,7 @@ export function addStateNode(
         .filter((m) => m.status === "alive" || m.status === "suspect")
         .map((m) => m.name),
     addressOf: (peer) => swim.member(peer)?.address,
-    sendStream: (to, payload, done) => swim.sendUserStream(to, payload, done),
+    sendStream: (to, payload, timeoutMs, done) => swim.sendUserStream(to, payload, done, timeoutMs),
   });
   return replicator;
 }

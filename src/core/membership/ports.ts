@@ -10,7 +10,8 @@ export interface MembershipTransport {
   sendPacket(to: Address, data: Uint8Array): void;
   /**
    * Opens a stream to `to`, writes one message and, when `expectReply`, reads exactly one
-   * message back (delimited with the codec's `streamMessageLength`). `done` is called once, with
+   * message back (delimited with the codec's `streamMessageLength`). Without a reply, the stream
+   * is done once the peer has read the message and closed its side. `done` is called once, with
    * an error on connect failure, timeout or a malformed reply.
    */
   sendStream(

@@ -202,10 +202,16 @@ export class Swim {
 
   /**
    * Sends one user message (type 8) over a stream to `to`, as memberlist's SendReliable: no reply
-   * is read; `done` gets the connect or write error, or null once the message is written. Used by
-   * the delegate for exchanges too large for a packet (heck's state sync).
+   * is read; `done` gets the connect or write error or the timeout (`timeoutMs`, by default
+   * TCPTimeout), or null once the peer has read the message and closed the stream. Used by the
+   * delegate for exchanges too large for a packet (heck's state sync).
    */
-  sendUserStream(to: Address, payload: Uint8Array, done: (err: Error | null) => void): void {
+  sendUserStream(
+    to: Address,
+    payload: Uint8Array,
+    done: (err: Error | null) => void,
+    timeoutMs = this.#ctx.config.tcpTimeoutMs,
+  ): void {
     const ctx = this.#ctx;
     if (ctx.stopped) {
       done(new Error("membership stopped"));
@@ -216,9 +222,7 @@ export class Swim {
     const data = encodeStreamMessage({ type: "user", payload }, { compress: false });
     ctx.stats.streamsOut++;
     ctx.stats.bytesOut += data.length;
-    ctx.transport.sendStream(to, data, { timeoutMs: ctx.config.tcpTimeoutMs, expectReply: false }, (err) =>
-      done(err),
-    );
+    ctx.transport.sendStream(to, data, { timeoutMs, expectReply: false }, (err) => done(err));
   }
 
   /**

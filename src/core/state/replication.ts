@@ -106,6 +106,21 @@ const SESSION_EXPIRY_MS = 60_000;
  * those writes to whoever missed them.
  */
 export const MAX_QUEUED_DELTAS = 512;
+/**
+ * How long a peer may take to read one of our streams (a chunk, a digest). A node merging a
+ * catalog, or in a long garbage collection, reads late: membership's own stream timeout (1 s on
+ * the local profile) would give up on a chunk it is about to take, and a session that loses a
+ * chunk leaves its receiver waiting {@link PULL_TIMEOUT_MS} to pull again.
+ */
+export const STREAM_TIMEOUT_MS = 10_000;
+/**
+ * Chunks of one session sent and not yet read by the peer, at most. A stream is done only once its
+ * peer has read it (a round trip after the last byte), so one at a time would leave the link idle
+ * between chunks; the receiver merges chunks in any order.
+ */
+const CHUNKS_IN_FLIGHT = 3;
+/** A chunk whose stream failed is sent again after this, at most twice, before the session ends. */
+const CHUNK_RETRY_MS = [250, 1000];
 /** Sync requests go to this many random peers. */
 const SYNC_FANOUT = 3;
 /** Writes within this window share one round of sync requests. */
@@ -124,8 +139,11 @@ export interface StatePeers {
   /** Names of the current members (alive or suspect), this node included. */
   members(): string[];
   addressOf(name: string): Address | undefined;
-  /** One user message over a stream (Swim.sendUserStream). */
-  sendStream(to: Address, payload: Uint8Array, done: (err: Error | null) => void): void;
+  /**
+   * One user message over a stream (Swim.sendUserStream); `done` once the peer has read it, or
+   * with an error (after `timeoutMs` at the latest).
+   */
+  sendStream(to: Address, payload: Uint8Array, timeoutMs: number, done: (err: Error | null) => void): void;
 }
 
 export interface ReplicatorOptions {
@@ -192,6 +210,10 @@ export interface ReplicatorStats {
   sessionsOut: number;
   sessionsIn: number;
   fullSessionsOut: number;
+  /** Sessions we sent that ended early, a chunk's stream failing every try. */
+  sessionsAborted: number;
+  /** Chunks sent again after a failed stream. */
+  chunkRetries: number;
   chunksOut: number;
   chunksIn: number;
   /** Bytes of heck payloads sent and received over streams (chunks and digests). */
@@ -293,6 +315,8 @@ export class Replicator implements MembershipDelegate {
     sessionsOut: 0,
     sessionsIn: 0,
     fullSessionsOut: 0,
+    sessionsAborted: 0,
+    chunkRetries: 0,
     chunksOut: 0,
     chunksIn: 0,
     syncBytesOut: 0,
@@ -747,7 +771,7 @@ export class Replicator implements MembershipDelegate {
   send(peer: string, message: unknown[], done: (err: Error | null) => void = () => {}): boolean {
     const to = this.#peers?.addressOf(peer);
     if (!to || !this.#peers) return false;
-    this.#peers.sendStream(to, frame(message), done);
+    this.#peers.sendStream(to, frame(message), STREAM_TIMEOUT_MS, done);
     return true;
   }
 
@@ -847,7 +871,7 @@ export class Replicator implements MembershipDelegate {
     }
     const payload = this.#digest(flags);
     this.stats.syncBytesOut += payload.length;
-    this.#peers.sendStream(to, payload, (err) => {
+    this.#peers.sendStream(to, payload, STREAM_TIMEOUT_MS, (err) => {
       if (!err) return;
       this.#log.debug("state: sync request failed", { peer, error: err.message });
       failed?.();
@@ -856,7 +880,8 @@ export class Replicator implements MembershipDelegate {
 
   /**
    * Sends `peer` every key holding a version its context lacks (every key when `full`), in
-   * chunks of at most `chunkKeys` keys, one chunk at a time. One session per peer at a time.
+   * chunks of at most `chunkKeys` keys, {@link CHUNKS_IN_FLIGHT} at a time. One session per peer
+   * at a time.
    */
   #startSession(peer: string, theirs: CausalContext, full: boolean): void {
     const peers = this.#peers;
@@ -877,19 +902,26 @@ export class Replicator implements MembershipDelegate {
     const cloud = encodeCloud(context);
     const floor = encodeVector(this.floor);
     let seq = 0;
-    const sendNext = () => {
-      if (this.#outbound.get(peer) !== session || this.#stopped) return;
-      if (ahead.done && seq > 0) {
-        this.#outbound.delete(peer);
+    let inFlight = 0;
+    let filling = false;
+    // The last chunk has gone out: the session ends once nothing is in flight.
+    let sentLast = false;
+    const alive = () => this.#outbound.get(peer) === session && !this.#stopped;
+    const next = () => {
+      if (!alive()) return;
+      if (sentLast) {
+        if (inFlight === 0) this.#outbound.delete(peer);
         return;
       }
+      if (filling || inFlight >= CHUNKS_IN_FLIGHT) return;
+      filling = true;
       // The chunk is filled over as many turns as it takes: listing skips keys already sent, and
       // a long run of them must not hold the event loop either.
       const records: unknown[] = [];
       let bytes = 0;
       let last: SessionKey | undefined;
       const fill = () => {
-        if (this.#outbound.get(peer) !== session || this.#stopped) return;
+        if (!alive()) return;
         let work = 0;
         while (!ahead.done && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
           const timers = this.#timers;
@@ -911,47 +943,63 @@ export class Replicator implements MembershipDelegate {
           bytes += estimateBytes(key.id, versions);
           last = key;
         }
-        send();
-      };
-      const send = () => {
-        const done = ahead.done === true;
-        // What the receiver may take as seen once it has this chunk and every one before it: the
-        // keys go in the order of their first unseen dot, so every version we hold with a dot before
-        // the last key's has been sent. The last chunk covers the whole context.
-        const bound = done || !last ? [] : [last.writer, last.counter];
-        const payload = frame([
-          KIND_CHUNK,
-          this.node,
-          session.id,
-          seq,
-          done ? 1 : 0,
-          full ? 1 : 0,
-          vv,
-          cloud,
-          floor,
-          bound,
-          records,
-        ]);
-        seq++;
-        this.stats.chunksOut++;
-        this.stats.recordsOut += records.length;
-        this.stats.syncBytesOut += payload.length;
-        peers.sendStream(to, payload, (err) => {
-          if (err) {
-            this.#log.debug("state: sync session aborted", { peer, error: err.message });
-            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
-            return;
-          }
-          if (done) {
-            if (this.#outbound.get(peer) === session) this.#outbound.delete(peer);
-            return;
-          }
-          sendNext();
-        });
+        send(records, last);
       };
       fill();
     };
-    sendNext();
+    const send = (records: unknown[], last: SessionKey | undefined) => {
+      const done = ahead.done === true;
+      // What the receiver may take as seen once it has this chunk and every one before it: the
+      // keys go in the order of their first unseen dot, so every version we hold with a dot before
+      // the last key's has been sent. The last chunk covers the whole context.
+      const bound = done || !last ? [] : [last.writer, last.counter];
+      const payload = frame([
+        KIND_CHUNK,
+        this.node,
+        session.id,
+        seq,
+        done ? 1 : 0,
+        full ? 1 : 0,
+        vv,
+        cloud,
+        floor,
+        bound,
+        records,
+      ]);
+      seq++;
+      this.stats.chunksOut++;
+      this.stats.recordsOut += records.length;
+      filling = false;
+      sentLast = done;
+      inFlight++;
+      attempt(payload, 0);
+      next();
+    };
+    // A chunk goes again after a failed stream (the peer may have read it: merging it twice
+    // changes nothing); after the last try the session ends, and the peer pulls again.
+    const attempt = (payload: Uint8Array, tries: number) => {
+      if (!alive()) return;
+      this.stats.syncBytesOut += payload.length;
+      peers.sendStream(to, payload, STREAM_TIMEOUT_MS, (err) => {
+        if (!alive()) return;
+        const retryIn = CHUNK_RETRY_MS[tries];
+        if (err && retryIn !== undefined && this.#timers) {
+          this.stats.chunkRetries++;
+          this.#log.debug("state: chunk sent again", { peer, error: err.message });
+          this.#timers.setTimeout(() => attempt(payload, tries + 1), retryIn);
+          return;
+        }
+        if (err) {
+          this.stats.sessionsAborted++;
+          this.#log.info("state: sync session aborted", { peer, error: err.message });
+          this.#outbound.delete(peer);
+          return;
+        }
+        inFlight--;
+        next();
+      });
+    };
+    next();
   }
 
   /**
@@ -1041,6 +1089,8 @@ export class Replicator implements MembershipDelegate {
     const key = `${node}/${sessionId}`;
     let session = this.#inbound.get(key);
     if (!session) {
+      // A peer sends one session at a time: one of its older sessions has ended, unfinished.
+      for (const [k, s] of this.#inbound) if (s.peer === node) this.#dropInbound(k, s);
       session = {
         peer: node,
         total: undefined,
@@ -1203,11 +1253,12 @@ export class Replicator implements MembershipDelegate {
   }
 
   #expireInbound(now: number): void {
-    for (const [key, s] of this.#inbound) {
-      if (now - s.lastAt <= SESSION_EXPIRY_MS) continue;
-      this.#inbound.delete(key);
-      if (s.catchUp) this.#sessionsChanged();
-    }
+    for (const [key, s] of this.#inbound) if (now - s.lastAt > SESSION_EXPIRY_MS) this.#dropInbound(key, s);
+  }
+
+  #dropInbound(key: string, session: InboundSession): void {
+    this.#inbound.delete(key);
+    if (session.catchUp) this.#sessionsChanged();
   }
 
   // -------------------------------------------------------------------------------------------

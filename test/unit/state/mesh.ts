@@ -62,7 +62,8 @@ export class Mesh {
     r.attach({
       members: () => [...this.nodes.keys()].filter((n) => !this.down.has(n)),
       addressOf: (peer) => (this.nodes.has(peer) ? { host: peer, port: 1 } : undefined),
-      sendStream: (to: Address, payload, done) => this.queue.push({ from: name, to: to.host, payload, done }),
+      sendStream: (to: Address, payload, _timeoutMs, done) =>
+        this.queue.push({ from: name, to: to.host, payload, done }),
     });
     this.nodes.set(name, r);
     return r;

@@ -338,12 +338,42 @@ describe("Replicator: anti-entropy", () => {
     assert.equal(b.originCount, 300);
     assert.ok((b.context.vv.get("w-a") ?? 0) >= 300, "the vector advanced chunk by chunk");
     assert.equal(b.context.cloudSize(), 0, "no dot waits in the cloud");
-    for (const p of mesh.queue.splice(0)) p.done(new Error("connection reset")); // the connection drops
-    mesh.advance(60_000);
+    // b goes away for a while: the chunks in flight fail, and so do their second and third tries.
+    mesh.down.add("b");
+    for (let i = 0; i < 3; i++) {
+      mesh.settle();
+      mesh.advance(1000);
+    }
+    assert.equal(a.stats.sessionsAborted, 1);
+    assert.equal(a.sessions.outbound, 0);
+    assert.ok(b.catchingUp, "b still counts on the session");
+    mesh.down.delete("b");
+    mesh.advance(10_000); // b's pull has timed out; its session from a has not expired
     const before = a.stats.recordsOut;
     mesh.pushPull("a", "b");
     assert.equal(b.originCount, 1000);
     assert.equal(a.stats.recordsOut - before, 700, "only what b did not have");
+    assert.equal(b.sessions.inbound, 0, "the new session from a replaced the one cut short");
+    assert.equal(b.catchingUp, false);
+  });
+
+  it("a chunk whose stream fails is sent again, and the session goes on", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 100 });
+    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const b = mesh.add("b");
+    b.mergeRemoteState(a.localState(false), false);
+    mesh.settle(2); // the pull request, then the first chunk
+    const failed = mesh.queue.shift();
+    failed?.done(new Error("timed out")); // the second chunk is not read in time
+    mesh.settle();
+    assert.ok(b.originCount < 1000, "the other chunks came; the failed one waits for its retry");
+    mesh.advance(250);
+    mesh.settle();
+    assert.equal(b.originCount, 1000);
+    assert.equal(a.stats.chunkRetries, 1);
+    assert.equal(a.stats.sessionsAborted, 0);
+    assert.equal(b.sessions.inbound, 0);
   });
 
   it("a node that was away while a delete was collected does not bring the origin back", () => {
