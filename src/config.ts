@@ -46,7 +46,7 @@ export interface AgentConfig {
 }
 
 /** The default of `heapGrowthPercent`. */
-export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
+export const DEFAULT_HEAP_GROWTH_PERCENT = 20;
 
 /** The default of `maxOrigins`: ten times the size heck is built and measured for. */
 export const DEFAULT_MAX_ORIGINS = 1_000_000;

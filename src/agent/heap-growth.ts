@@ -4,9 +4,9 @@
  *
  * - After each full collection V8 sets the next one's limit at a multiple of the bytes that
  *   survived: a multiple it picks from how fast it collects against how fast the program
- *   allocates, up to 4 when the heap may grow to gigabytes, as it may here. Capping it at 1.5
- *   (`--heap-growth-percent` 50, the default) costs more full collections; they mark
- *   concurrently.
+ *   allocates, up to 4 when the heap may grow to gigabytes, as it may here. Capping it at 1.2
+ *   (`--heap-growth-percent` 20, the default) costs more full collections; they mark
+ *   concurrently. V8 keeps a minimum step of some megabytes between them all the same.
  * - The young generation doubles under a burst of allocation up to 32 MB, and stays there until
  *   the program idles. Capped, it keeps the size it has (2 to 4 MB after start-up): more, shorter
  *   scavenges.

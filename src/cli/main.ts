@@ -96,7 +96,7 @@ function registerAgentCommand(program: Command, ctx: CliContext): void {
     )
     .option(
       "--heap-growth-percent <p>",
-      "how far the JavaScript heap grows past its live size between full collections, 0 to 300 (default 50; 0: V8's own sizing)",
+      "how far the JavaScript heap grows past its live size between full collections, 0 to 300 (default 20; 0: V8's own sizing)",
     )
     .action(async (flags: RawSettings) => {
       const { runAgentCommand } = await import("./commands/agent.js");

@@ -151,8 +151,8 @@ describe("agent configuration", () => {
     );
   });
 
-  test("heapGrowthPercent: 50 by default, 0 to 300 from a flag, the environment or a file", () => {
-    assert.equal(resolveAgentConfig({ name: "n" }, {}).heapGrowthPercent, 50);
+  test("heapGrowthPercent: 20 by default, 0 to 300 from a flag, the environment or a file", () => {
+    assert.equal(resolveAgentConfig({ name: "n" }, {}).heapGrowthPercent, 20);
     assert.equal(resolveAgentConfig({ name: "n", heapGrowthPercent: "0" }, {}).heapGrowthPercent, 0);
     assert.equal(resolveAgentConfig({ name: "n" }, { HECK_HEAP_GROWTH_PERCENT: "75" }).heapGrowthPercent, 75);
     assert.equal(
