@@ -9,8 +9,9 @@
  *   on membership packets and forwarded epidemically, as before. A bulk write skips gossip.
  * - Anti-entropy: push-pull carries only a digest (version vector, a bounded dot cloud, the
  *   collection floor). A node that sees a peer lacking writes opens a session to it: the keys whose
- *   versions the peer's context lacks, in bounded chunks sent one after the other as user messages
- *   over streams, each merged on arrival. After the last chunk the receiver joins the sender's
+ *   versions the peer's context lacks, in bounded chunks sent a few at a time as user messages
+ *   over streams (each done once the peer has read it, and sent again if its stream fails), each
+ *   merged on arrival. After the last chunk the receiver joins the sender's
  *   context, which also tells it which of its versions the sender saw overwritten.
  * - Sync requests: after local writes, and after a session brings news, a node sends its digest to
  *   a few random peers; a peer that lacks something answers with its own digest, which starts a

@@ -223,7 +223,7 @@ describe("Replicator: anti-entropy", () => {
     const b = mesh.add("b");
     b.mergeRemoteState(a.localState(false), false);
     a.mergeRemoteState(b.localState(false), false);
-    // Chunks go one at a time: deliver them, then shuffle what is left each step.
+    // A few chunks are in flight at a time: each step delivers the newest queued stream first.
     let chunks = 0;
     while (mesh.queue.length > 0) {
       mesh.queue.reverse();
