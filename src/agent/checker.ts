@@ -1,5 +1,10 @@
-import { type CheckState, initialCheckState, nextCheckState } from "../core/checks/check-state.js";
-import { type DueItem, DueQueue } from "../core/checks/due-queue.js";
+import {
+  type CheckState,
+  checkState,
+  initialCheckState,
+  nextCheckState,
+} from "../core/checks/check-state.js";
+import { DueQueue } from "../core/checks/due-queue.js";
 import type { ProbeResult, Prober, ProbeSignal, ProbeSignalListener } from "../core/checks/prober.js";
 import {
   DEFAULT_HANDOVER_SPREAD_MS,
@@ -13,8 +18,9 @@ import type { Clock, Rng, TimerHandle, Timers } from "../core/env.js";
 import { Fifo } from "../core/fifo.js";
 import { OwnerIndex } from "../core/ownership/owner-index.js";
 import { internText } from "../core/state/intern.js";
-import type { KeySpace } from "../core/state/key-space.js";
-import type { HealthRecord, HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
+import { KeySpace } from "../core/state/key-space.js";
+import type { HealthRecord, OriginEntry, OriginSpec } from "../core/state/types.js";
+import { Phase, TaskTable } from "./task-table.js";
 
 /** What the checker reads and writes of the replicated state. */
 export interface CheckerState {
@@ -91,8 +97,6 @@ const APPLY_COST_IN_HASHES = 8;
  */
 const WORK_SLICE_MS = 8;
 
-type TaskPhase = "queued" | "waiting" | "running" | "stopped";
-
 /**
  * A task holds its spec (and so the prober's prepared request, kept per spec object) only when
  * the origin may be probed more often than this. A spec read from the catalog's columns and a
@@ -105,86 +109,6 @@ export const HOLD_SPEC_BELOW_MS = 60_000;
 function holdsSpec(spec: OriginSpec): boolean {
   const fastest = Math.min(spec.intervalMs, spec.fastIntervalMs ?? Infinity, spec.downIntervalMs ?? Infinity);
   return fastest < HOLD_SPEC_BELOW_MS;
-}
-
-/**
- * One owned origin. A class with every field set in its constructor, so that all tasks share one
- * shape and hold their fields in the object itself; and nothing in it is replaced per probe: the
- * check state is kept in its own fields, and the times are numbers from the start (NaN for "not
- * yet"), which V8 updates in place. A task lives as long as its origin is owned (in old space, at
- * 100,000 origins), so an object made per probe and kept until the next one (10 s later) would be
- * promoted there and grow the old generation by the probe rate, each full collection of that heap
- * costing the event loop tens of milliseconds.
- */
-class Task implements DueItem, CheckState {
-  dueAt: number;
-  /** The spec's probe interval, for the watermark ({@link Checker.probeWatermark}). */
-  intervalMs: number;
-  heapIndex = -1;
-  phase: TaskPhase = "queued";
-  /**
-   * The probe in flight, aborted when the task ends (the origin moved away or was deleted, or the
-   * checker stopped). One per probe, not one per task, so that an owned origin holds nothing for it
-   * between probes.
-   */
-  inFlight: InFlightProbe | undefined = undefined;
-  /** Counts the task's probes, so that a result is taken only from the latest. */
-  probes = 0;
-  /** When this node's last probe of the origin completed; NaN before the first. */
-  probedAt = Number.NaN;
-  /** The check state (check-state.ts), held here rather than as an object replaced per probe. */
-  status: HealthStatus;
-  successes = 0;
-  failures = 0;
-
-  /**
-   * The catalog write the task last took its spec from (writer, counter): a new one is a replaced
-   * spec.
-   */
-  specWriter: string;
-  specCounter: number;
-  /**
-   * The spec, for an origin probed often ({@link HOLD_SPEC_BELOW_MS}); else undefined, and each
-   * probe reads it from the catalog, whose columns hold it in a few bytes.
-   */
-  spec: OriginSpec | undefined;
-
-  constructor(
-    readonly id: string,
-    entry: OriginEntry,
-    /** `host:port` of the target, the key of the per-host limit. */
-    public host: string,
-    status: HealthStatus,
-    dueAt: number,
-  ) {
-    this.status = status;
-    this.dueAt = dueAt;
-    this.intervalMs = entry.spec.intervalMs;
-    this.specWriter = entry.dot.writer;
-    this.specCounter = entry.dot.counter;
-    this.spec = holdsSpec(entry.spec) ? entry.spec : undefined;
-  }
-
-  /** Whether `entry` is the catalog write the task took its spec from. */
-  takenFrom(entry: OriginEntry): boolean {
-    return this.specCounter === entry.dot.counter && this.specWriter === entry.dot.writer;
-  }
-
-  /** Takes the spec of `entry`, a replaced one. */
-  take(entry: OriginEntry): void {
-    this.intervalMs = entry.spec.intervalMs;
-    this.specWriter = entry.dot.writer;
-    this.specCounter = entry.dot.counter;
-    this.spec = holdsSpec(entry.spec) ? entry.spec : undefined;
-    this.host = hostOf(entry.spec.url);
-  }
-
-  /** Takes the check state `next` (which may be a short-lived object: nothing keeps it). */
-  setCheck(next: CheckState): void {
-    this.status = next.status;
-    this.successes = next.successes;
-    this.failures = next.failures;
-  }
 }
 
 /** The reason a probe is aborted with when its task ends. */
@@ -203,7 +127,8 @@ class InFlightProbe implements ProbeSignal {
   #more: ProbeSignalListener[] | undefined;
 
   constructor(
-    readonly task: Task,
+    /** The row of the task in the checker's table. */
+    readonly row: number,
     /** The task's probe count when this one started. */
     readonly number: number,
     readonly spec: OriginSpec,
@@ -236,11 +161,11 @@ class InFlightProbe implements ProbeSignal {
   }
 }
 
-/** The probes in flight to one target `host:port`, and those waiting for one of its slots. */
+/** The probes in flight to one target `host:port`, and the tasks (rows) waiting for one of its slots. */
 interface HostSlot {
   readonly host: string;
   inFlight: number;
-  waiting: Fifo<Task> | undefined;
+  waiting: Fifo<number> | undefined;
 }
 
 /**
@@ -266,11 +191,16 @@ interface HostSlot {
 export class Checker {
   readonly #o: CheckerOptions;
   readonly #index: OwnerIndex;
-  readonly #tasks = new Map<string, Task>();
-  readonly #due = new DueQueue<Task>();
-  readonly #ready = new Fifo<Task>();
+  /** The owned origins' tasks, one row each (task-table.ts). */
+  readonly #tasks: TaskTable;
+  /** Rows of queued tasks by due time. */
+  readonly #due = new DueQueue();
+  /** Rows of due tasks waiting for a free probe slot. */
+  readonly #ready = new Fifo<number>();
   /** Per target `host:port` with probes in flight or waiting. */
   readonly #hosts = new Map<string, HostSlot>();
+  /** The probe in flight per task row. */
+  readonly #probes = new Map<number, InFlightProbe>();
   #inFlight = 0;
   readonly #maxConcurrent: number;
   readonly #maxPerHost: number;
@@ -293,7 +223,9 @@ export class Checker {
 
   constructor(options: CheckerOptions) {
     this.#o = options;
-    this.#index = new OwnerIndex(options.keySpace);
+    const space = options.keySpace ?? new KeySpace();
+    this.#index = new OwnerIndex(space);
+    this.#tasks = new TaskTable(space);
     this.#maxConcurrent = options.maxConcurrentProbes ?? 1024;
     this.#maxPerHost = options.maxProbesPerHost ?? 32;
     this.#maxStartsPerTurn = options.maxStartsPerTurn ?? 256;
@@ -309,10 +241,12 @@ export class Checker {
    */
   probeWatermark(): Map<number, number> {
     const marks = new Map<number, number>();
-    for (const task of this.#tasks.values()) {
-      const at = task.probedAt;
+    const tasks = this.#tasks;
+    for (let row = 0; row < tasks.limit; row++) {
+      if (!tasks.live(row)) continue;
+      const at = tasks.probedAt(row);
       if (Number.isNaN(at)) continue;
-      const interval = task.intervalMs;
+      const interval = tasks.intervalMs(row);
       const mark = marks.get(interval);
       if (mark === undefined || at < mark) marks.set(interval, at);
     }
@@ -325,8 +259,9 @@ export class Checker {
   }
 
   /** Ids of the origins this node owns and probes. */
-  ownedIds(): IterableIterator<string> {
-    return this.#tasks.keys();
+  *ownedIds(): IterableIterator<string> {
+    const tasks = this.#tasks;
+    for (let row = 0; row < tasks.limit; row++) if (tasks.live(row)) yield tasks.id(row);
   }
 
   /** Probes in flight now. */
@@ -381,10 +316,9 @@ export class Checker {
       if (handle !== undefined) this.#o.timers.clearTimeout(handle);
     }
     this.#timer = this.#drainTimer = this.#workTimer = undefined;
-    for (const task of this.#tasks.values()) {
-      task.phase = "stopped";
-      task.inFlight?.abort();
-    }
+    const probes = [...this.#probes.values()];
+    this.#probes.clear();
+    for (const probe of probes) probe.abort();
     this.#tasks.clear();
     this.#due.clear();
     this.#ready.clear();
@@ -412,7 +346,7 @@ export class Checker {
         live.add(entry.id);
         this.#dirty.add(entry.id);
       }
-      for (const id of this.#tasks.keys()) this.#dirty.add(id);
+      for (const id of this.ownedIds()) this.#dirty.add(id);
       for (const id of index.ids()) if (!live.has(id)) this.#dirty.add(id);
     }
     let spent = 0;
@@ -459,82 +393,99 @@ export class Checker {
   #apply(id: string): void {
     const entry = this.#o.state.origin(id);
     const spec = entry?.spec ?? null;
-    const task = this.#tasks.get(id);
+    const tasks = this.#tasks;
+    const row = tasks.rowOf(id);
     if (entry === undefined || spec === null || this.#index.ownerOf(id) !== this.#o.self) {
-      if (task) this.#cancel(task);
+      if (row >= 0) this.#cancel(row);
       return;
     }
     const now = this.#o.clock.now();
-    if (task === undefined) {
+    if (row < 0) {
       // The previous owner's watermark bounds its last probe from below: an origin it probed
       // since its last record is not taken for overdue and probed again at once.
       const health = this.#o.state.healthOf(id, this.#index.previousOwnerOf(id));
       const check = initialCheckState(health?.status);
-      const fresh = new Task(
-        // The key space's copy of the id when there is one, rather than a second string.
-        this.#index.canonicalId(id),
-        entry,
-        hostOf(spec.url),
-        check.status,
-        inheritedDueAt(
-          id,
-          intervalFor(spec, check),
-          now,
-          health?.checkedAt,
-          this.#o.rng,
-          this.#jitterPercent,
-          this.#handoverSpreadMs,
-        ),
+      const dueAt = inheritedDueAt(
+        id,
+        intervalFor(spec, check),
+        now,
+        health?.checkedAt,
+        this.#o.rng,
+        this.#jitterPercent,
+        this.#handoverSpreadMs,
       );
-      this.#tasks.set(fresh.id, fresh);
-      this.#due.push(fresh);
+      const fresh = tasks.add(id, check.status, dueAt);
+      tasks.take(fresh, spec, hostOf(spec.url), entry.dot.writer, entry.dot.counter, holdsSpec(spec));
+      this.#due.push(fresh, dueAt);
       this.#armTimer();
-    } else if (!task.takenFrom(entry)) {
+    } else if (!tasks.takenFrom(row, entry.dot.writer, entry.dot.counter)) {
       // Replaced spec: keep the status and streak; a queued probe comes soon under the new spec.
-      task.take(entry);
-      if (task.phase === "queued") {
-        this.#due.remove(task);
-        task.dueAt = firstDueAt(id, intervalFor(spec, task), now, this.#handoverSpreadMs);
-        this.#due.push(task);
+      tasks.take(row, spec, hostOf(spec.url), entry.dot.writer, entry.dot.counter, holdsSpec(spec));
+      if (tasks.phase(row) === Phase.Queued) {
+        this.#due.remove(row);
+        const dueAt = firstDueAt(id, intervalFor(spec, this.#check(row)), now, this.#handoverSpreadMs);
+        tasks.setDueAt(row, dueAt);
+        this.#due.push(row, dueAt);
         this.#armTimer();
       }
     }
   }
 
-  #cancel(task: Task): void {
-    this.#tasks.delete(task.id);
-    this.#due.remove(task);
-    task.phase = "stopped";
-    task.inFlight?.abort();
+  /** The check state of `row` (check-state.ts), a shared value in the common cases. */
+  #check(row: number): CheckState {
+    const tasks = this.#tasks;
+    return checkState(tasks.status(row), tasks.successes(row), tasks.failures(row));
+  }
+
+  /**
+   * Ends the task of `row`. A queued one leaves the due heap and its row is freed; a waiting one
+   * stays in its line, stopped, until the line reaches it; a running one has its probe aborted,
+   * and its row is freed when the probe (or the confirmation after it) settles.
+   */
+  #cancel(row: number): void {
+    const phase = this.#tasks.phase(row);
+    if (phase === Phase.Queued) this.#due.remove(row);
+    this.#tasks.stop(row, phase === Phase.Waiting || phase === Phase.Running);
+    if (phase === Phase.Running) this.#probes.get(row)?.abort();
   }
 
   /** Keeps the one timer armed for the head of the due heap. */
   #armTimer(): void {
     if (this.#stopped) return;
-    const head = this.#due.peek();
-    if (head === undefined || (this.#timer !== undefined && this.#timerAt <= head.dueAt)) return;
+    const headAt = this.#due.peekDueAt();
+    if (headAt === Number.POSITIVE_INFINITY || (this.#timer !== undefined && this.#timerAt <= headAt)) return;
     if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
-    this.#timerAt = head.dueAt;
+    this.#timerAt = headAt;
     this.#timer = this.#o.timers.setTimeout(
       () => {
         this.#timer = undefined;
         this.#timerAt = Number.POSITIVE_INFINITY;
         this.#fire();
       },
-      Math.max(0, head.dueAt - this.#o.clock.now()),
+      Math.max(0, headAt - this.#o.clock.now()),
     );
   }
 
   /** Moves every due probe into the ready line, starts what the limits allow, re-arms. */
   #fire(): void {
     const now = this.#o.clock.now();
-    for (let head = this.#due.peek(); head !== undefined && head.dueAt <= now; head = this.#due.peek()) {
-      this.#due.pop();
-      head.phase = "waiting";
-      this.#ready.push(head);
+    while (this.#due.peekDueAt() <= now) {
+      const row = this.#due.pop();
+      this.#tasks.setPhase(row, Phase.Waiting);
+      this.#ready.push(row);
     }
     this.#drain();
     this.#armTimer();
+  }
+
+  /**
+   * Whether `row`, just taken from a line, still waits for a slot; a stopped one (cancelled while
+   * in line) is freed here, as nothing refers to it any more.
+   */
+  #stillWaiting(row: number): boolean {
+    const phase = this.#tasks.phase(row);
+    if (phase === Phase.Stopped) this.#tasks.free(row);
+    return phase === Phase.Waiting;
   }
 
   /** Starts waiting probes while slots are free, at most maxStartsPerTurn in this turn. */
@@ -542,19 +493,20 @@ export class Checker {
     if (this.#stopped) return;
     let started = 0;
     while (this.#inFlight < this.#maxConcurrent && started < this.#maxStartsPerTurn) {
-      const task = this.#ready.shift();
-      if (task === undefined) break;
-      if (task.phase !== "waiting") continue;
-      let slot = this.#hosts.get(task.host);
+      const row = this.#ready.shift();
+      if (row === undefined) break;
+      if (!this.#stillWaiting(row)) continue;
+      const host = this.#tasks.host(row);
+      let slot = this.#hosts.get(host);
       if (slot === undefined) {
-        slot = { host: task.host, inFlight: 0, waiting: undefined };
-        this.#hosts.set(task.host, slot);
+        slot = { host, inFlight: 0, waiting: undefined };
+        this.#hosts.set(host, slot);
       } else if (slot.inFlight >= this.#maxPerHost) {
         slot.waiting ??= new Fifo();
-        slot.waiting.push(task);
+        slot.waiting.push(row);
         continue;
       }
-      if (this.#start(task, slot)) started++;
+      if (this.#start(row, slot)) started++;
     }
     if (this.#ready.size > 0 && this.#inFlight < this.#maxConcurrent) this.#scheduleDrain();
   }
@@ -580,27 +532,29 @@ export class Checker {
     this.#drain();
   };
 
-  /** Starts a probe of `task` under `slot`; false when its origin has gone meanwhile. */
-  #start(task: Task, slot: HostSlot): boolean {
-    const spec = task.spec ?? this.#o.state.origin(task.id)?.spec;
+  /** Starts a probe of the task `row` under `slot`; false when its origin has gone meanwhile. */
+  #start(row: number, slot: HostSlot): boolean {
+    const tasks = this.#tasks;
+    const id = tasks.id(row);
+    const spec = tasks.spec(row) ?? this.#o.state.origin(id)?.spec;
     if (spec === undefined) {
-      // Deleted, with the change still to be applied: the task ends here.
-      this.#cancel(task);
+      // Deleted, with the change still to be applied: the task ends here (out of every line).
+      tasks.stop(row, false);
       const idle = slot.inFlight === 0 && (slot.waiting === undefined || slot.waiting.size === 0);
       if (idle && this.#hosts.get(slot.host) === slot) this.#hosts.delete(slot.host);
       return false;
     }
     const startedAt = this.#o.clock.now();
     const probe = new InFlightProbe(
-      task,
-      ++task.probes,
+      row,
+      tasks.nextProbe(row),
       spec,
       slot,
       startedAt,
-      Math.max(0, startedAt - task.dueAt),
+      Math.max(0, startedAt - tasks.dueAt(row)),
     );
-    task.inFlight = probe;
-    task.phase = "running";
+    this.#probes.set(row, probe);
+    tasks.setPhase(row, Phase.Running);
     this.#inFlight++;
     slot.inFlight++;
     this.#o.prober.probe(probe.spec, probe).then(
@@ -614,8 +568,10 @@ export class Checker {
 
   /** A probe ended: its slots are freed, and its result, if still wanted, is taken. */
   #settled(probe: InFlightProbe, result: ProbeResult | undefined): void {
-    const task = probe.task;
-    if (task.inFlight === probe) task.inFlight = undefined;
+    if (this.#stopped) return;
+    const row = probe.row;
+    const tasks = this.#tasks;
+    if (this.#probes.get(row) === probe) this.#probes.delete(row);
     this.#inFlight--;
     const slot = probe.slot;
     slot.inFlight--;
@@ -627,27 +583,31 @@ export class Checker {
     // or the free slot goes to nobody and the live ones behind them wait for another probe of the
     // host to finish, which for a host with few origins left is seconds.
     let next = slot.waiting?.shift();
-    while (next !== undefined && next.phase !== "waiting") next = slot.waiting?.shift();
+    while (next !== undefined && !this.#stillWaiting(next)) next = slot.waiting?.shift();
     if (next !== undefined) this.#ready.unshift(next);
     if (slot.inFlight === 0 && (slot.waiting === undefined || slot.waiting.size === 0)) {
       if (this.#hosts.get(slot.host) === slot) this.#hosts.delete(slot.host);
     }
-    const current = task.phase === "running" && task.probes === probe.number && !this.#stopped;
-    if (current) {
+    // A row is not reused while its probe runs: the phase and count are this task's.
+    const phase = tasks.phase(row);
+    if (phase === Phase.Stopped) {
+      tasks.free(row);
+    } else if (phase === Phase.Running && tasks.probes(row) === probe.number) {
       if (result === undefined) {
-        this.#requeue(task, probe.startedAt, probe.spec);
+        this.#requeue(row, probe.startedAt, probe.spec);
       } else {
         const spec = probe.spec;
         this.#o.onProbe?.(result.ok, result.latencyMs, probe.lateMs, result.error);
+        const status = tasks.status(row);
         const turnsDown =
           !result.ok &&
-          task.status !== "unhealthy" &&
-          nextCheckState(task, false, spec).status === "unhealthy";
+          status !== "unhealthy" &&
+          nextCheckState(this.#check(row), false, spec).status === "unhealthy";
         if (turnsDown && this.#o.confirm && spec.confirm !== false) {
-          this.#confirmThenRecord(task, spec, probe.number, probe.startedAt, result.latencyMs, result.error);
+          this.#confirmThenRecord(row, spec, probe.number, probe.startedAt, result.latencyMs, result.error);
         } else {
-          this.#record(task, spec, result.ok, result.latencyMs, result.error);
-          this.#requeue(task, probe.startedAt, spec);
+          this.#record(row, spec, result.ok, result.latencyMs, result.error);
+          this.#requeue(row, probe.startedAt, spec);
         }
       }
     }
@@ -655,12 +615,12 @@ export class Checker {
   }
 
   /**
-   * The failure that would turn `task` unhealthy is checked from a second place first. The task
-   * stays `running` (no new probe of it starts) until the answer; if ownership moved meanwhile,
-   * the answer is dropped.
+   * The failure that would turn the task `row` unhealthy is checked from a second place first.
+   * The task stays running (no new probe of it starts, and its row is not reused) until the
+   * answer; if ownership moved meanwhile, the answer is dropped.
    */
   #confirmThenRecord(
-    task: Task,
+    row: number,
     spec: OriginSpec,
     probe: number,
     startedAt: number,
@@ -668,39 +628,46 @@ export class Checker {
     error: string | null,
   ): void {
     const confirm = this.#o.confirm as NonNullable<CheckerOptions["confirm"]>;
+    const tasks = this.#tasks;
     const settle = (answer: { by: string; failed: boolean } | undefined) => {
-      if (task.phase !== "running" || task.probes !== probe || this.#stopped) return;
+      if (this.#stopped) return;
+      if (tasks.phase(row) === Phase.Stopped) {
+        tasks.free(row);
+        return;
+      }
+      if (tasks.phase(row) !== Phase.Running || tasks.probes(row) !== probe) return;
       if (answer && !answer.failed) {
         // The origin answered the other member: the failure is this node's own. No verdict; the
         // streak starts over, so the next failures ask again.
         this.#o.onConfirm?.("refuted");
-        task.successes = 0;
-        task.failures = 0;
+        tasks.setCheck(row, tasks.status(row), 0, 0);
       } else {
         this.#o.onConfirm?.(answer ? "confirmed" : "unanswered");
-        this.#record(task, spec, false, latencyMs, error, answer?.by ?? null);
+        this.#record(row, spec, false, latencyMs, error, answer?.by ?? null);
       }
-      this.#requeue(task, startedAt, spec);
+      this.#requeue(row, startedAt, spec);
       this.#scheduleDrain();
     };
-    confirm(task.id).then(settle, () => settle(undefined));
+    confirm(tasks.id(row)).then(settle, () => settle(undefined));
   }
 
   #record(
-    task: Task,
+    row: number,
     spec: OriginSpec,
     ok: boolean,
     latencyMs: number,
     error: string | null,
     confirmedBy: string | null = null,
   ): void {
-    const previous = this.#o.state.healthOf(task.id);
-    const check = nextCheckState(task, ok, spec);
-    task.setCheck(check);
+    const tasks = this.#tasks;
+    const id = tasks.id(row);
+    const previous = this.#o.state.healthOf(id);
+    const check = nextCheckState(this.#check(row), ok, spec);
+    tasks.setCheck(row, check.status, check.successes, check.failures);
     const now = this.#o.clock.now();
-    task.probedAt = now;
+    tasks.setProbedAt(row, now);
     const changed = !previous || previous.status !== check.status;
-    this.#o.state.recordHealth(task.id, {
+    this.#o.state.recordHealth(id, {
       status: check.status,
       reporter: this.#o.self,
       checkedAt: now,
@@ -711,11 +678,13 @@ export class Checker {
     });
   }
 
-  #requeue(task: Task, startedAt: number, spec: OriginSpec): void {
-    const interval = intervalFor(spec, task);
-    task.dueAt = gridDueAt(task.id, startedAt, interval, this.#o.rng, this.#jitterPercent);
-    task.phase = "queued";
-    this.#due.push(task);
+  #requeue(row: number, startedAt: number, spec: OriginSpec): void {
+    const tasks = this.#tasks;
+    const interval = intervalFor(spec, this.#check(row));
+    const dueAt = gridDueAt(tasks.id(row), startedAt, interval, this.#o.rng, this.#jitterPercent);
+    tasks.setDueAt(row, dueAt);
+    tasks.setPhase(row, Phase.Queued);
+    this.#due.push(row, dueAt);
     this.#armTimer();
   }
 }

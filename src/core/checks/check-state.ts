@@ -49,7 +49,7 @@ for (const status of ["unknown", "healthy", "unhealthy"] as const) {
  * makes one per probe: at 100,000 owned origins a new object each time would be garbage that lives
  * an interval, so the common ones (one streak at zero, the other short) are shared.
  */
-function checkState(status: HealthStatus, successes: number, failures: number): CheckState {
+export function checkState(status: HealthStatus, successes: number, failures: number): CheckState {
   const row = shared.get(status);
   if (row !== undefined && failures === 0 && successes <= SHARED_STREAK)
     return row.successes[successes] as CheckState;

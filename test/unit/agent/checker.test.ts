@@ -6,6 +6,7 @@ import { phaseOffsetMs } from "../../../src/core/checks/schedule.js";
 import { parseOriginSpec } from "../../../src/core/checks/spec.js";
 import { seededRng, type Timers } from "../../../src/core/env.js";
 import { ownerOf } from "../../../src/core/ownership/rendezvous.js";
+import { KeySpace } from "../../../src/core/state/key-space.js";
 import type { HealthRecord, OriginEntry, OriginSpec } from "../../../src/core/state/types.js";
 import { SimNetwork } from "../../sim/sim-network.js";
 
@@ -465,6 +466,47 @@ describe("checker", () => {
     await run(3000);
     assert.equal(prober.calls.length, m);
     assert.equal(checker.owned(), 0);
+    checker.stop();
+  });
+
+  test("tasks ended while in line or in flight let go of their slots; a re-created origin gets a task of its own", async () => {
+    const keySpace = new KeySpace();
+    const { prober, state, checker, run } = setup({ keySpace, maxProbesPerHost: 1, jitterPercent: 0 });
+    prober.delayMs = 400;
+    const ids = ["a", "b", "c", "d", "e"];
+    for (const id of ids) state.add(id, spec(1000, { url: `http://127.0.0.1:1/${id}` }));
+    checker.reconcile();
+    // All five fall due within the 1 s window; one host slot: one probe runs, the rest wait in line.
+    await run(1100);
+    assert.equal(prober.inFlight, 1);
+    assert.equal(keySpace.size, 5);
+    for (const id of ids) {
+      state.origins.delete(id);
+      checker.originChanged(id);
+    }
+    await run(20);
+    assert.equal(checker.owned(), 0);
+    assert.equal(prober.aborted, 1, "the probe in flight is aborted");
+    // Re-created at once, while the old tasks may still sit in the host's line.
+    for (const id of ids) state.add(id, spec(1000, { url: `http://127.0.0.1:1/${id}/new` }));
+    for (const id of ids) checker.originChanged(id);
+    const from = prober.calls.length;
+    await run(5000);
+    assert.equal(checker.owned(), 5);
+    assert.deepEqual(
+      new Set(prober.urls(from).map((u) => u.split("/").slice(-2).join("/"))),
+      new Set(ids.map((id) => `${id}/new`)),
+      "only the new specs are probed",
+    );
+    assert.equal(prober.maxInFlightByHost, 1);
+    for (const id of ids) {
+      state.origins.delete(id);
+      checker.originChanged(id);
+    }
+    await run(2000);
+    assert.equal(checker.owned(), 0);
+    assert.equal(prober.inFlight, 0);
+    assert.equal(keySpace.size, 0, "no slot is held for a task that ended");
     checker.stop();
   });
 

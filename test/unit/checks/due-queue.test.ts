@@ -1,11 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { type DueItem, DueQueue } from "../../../src/core/checks/due-queue.js";
-
-interface Item extends DueItem {
-  name: number;
-}
+import { DueQueue } from "../../../src/core/checks/due-queue.js";
 
 describe("DueQueue", () => {
   it("pops in due order whatever was pushed and removed in between", () => {
@@ -15,21 +11,19 @@ describe("DueQueue", () => {
           maxLength: 200,
         }),
         (specs) => {
-          const queue = new DueQueue<Item>();
-          const items = specs.map((s, name) => ({ dueAt: s.dueAt, heapIndex: -1, name }));
-          for (const item of items) queue.push(item);
-          for (const [i, s] of specs.entries())
-            if (s.removed) assert.equal(queue.remove(items[i] as Item), true);
-          const kept = items.filter((_, i) => !specs[i]?.removed);
+          const queue = new DueQueue();
+          for (const [item, s] of specs.entries()) queue.push(item, s.dueAt);
+          for (const [item, s] of specs.entries()) if (s.removed) assert.equal(queue.remove(item), true);
+          const kept = specs.filter((s) => !s.removed);
           assert.equal(queue.size, kept.length);
           const popped: number[] = [];
-          for (let item = queue.pop(); item !== undefined; item = queue.pop()) {
-            assert.equal(item.heapIndex, -1);
-            popped.push(item.dueAt);
+          for (let item = queue.pop(); item !== -1; item = queue.pop()) {
+            assert.equal(queue.has(item), false);
+            popped.push((specs[item] as { dueAt: number }).dueAt);
           }
           assert.deepEqual(
             popped,
-            kept.map((i) => i.dueAt).sort((a, b) => a - b),
+            kept.map((s) => s.dueAt).sort((a, b) => a - b),
           );
         },
       ),
@@ -48,29 +42,30 @@ describe("DueQueue", () => {
           { maxLength: 400 },
         ),
         (ops) => {
-          const queue = new DueQueue<Item>();
-          const queued: Item[] = [];
-          let name = 0;
+          const queue = new DueQueue();
+          const dueAt = new Map<number, number>();
+          let next = 0;
           for (const o of ops) {
             if (o.op === "push") {
-              const item = { dueAt: o.dueAt, heapIndex: -1, name: name++ };
-              queue.push(item);
-              queued.push(item);
+              queue.push(next, o.dueAt);
+              dueAt.set(next++, o.dueAt);
             } else if (o.op === "pop") {
+              const earliest = Math.min(...dueAt.values());
+              assert.equal(queue.peekDueAt(), dueAt.size === 0 ? Number.POSITIVE_INFINITY : earliest);
               const item = queue.pop();
-              const earliest = Math.min(...queued.map((i) => i.dueAt));
-              if (queued.length === 0) assert.equal(item, undefined);
+              if (dueAt.size === 0) assert.equal(item, -1);
               else {
-                assert.equal(item?.dueAt, earliest);
-                queued.splice(queued.indexOf(item as Item), 1);
+                assert.equal(dueAt.get(item), earliest);
+                dueAt.delete(item);
               }
-            } else if (queued.length > 0) {
-              const item = queued.splice(o.pick % queued.length, 1)[0] as Item;
+            } else if (dueAt.size > 0) {
+              const item = [...dueAt.keys()][o.pick % dueAt.size] as number;
+              dueAt.delete(item);
               assert.equal(queue.remove(item), true);
               assert.equal(queue.has(item), false);
             }
-            assert.equal(queue.size, queued.length);
-            for (const item of queued) assert.equal(queue.has(item), true);
+            assert.equal(queue.size, dueAt.size);
+            for (const item of dueAt.keys()) assert.equal(queue.has(item), true);
           }
         },
       ),
@@ -78,26 +73,45 @@ describe("DueQueue", () => {
   });
 
   it("holds 100,000 items and pops them in order", () => {
-    const queue = new DueQueue<Item>();
-    const dues = Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 100_003);
-    for (const [name, dueAt] of dues.entries()) queue.push({ dueAt, heapIndex: -1, name });
+    const queue = new DueQueue();
+    const due = (item: number) => (item * 7919) % 100_003;
+    for (let item = 0; item < 100_000; item++) queue.push(item, due(item));
     let previous = -1;
-    for (let item = queue.pop(); item !== undefined; item = queue.pop()) {
-      assert.ok(item.dueAt >= previous);
-      previous = item.dueAt;
+    let popped = 0;
+    for (let item = queue.pop(); item !== -1; item = queue.pop()) {
+      assert.ok(due(item) >= previous);
+      previous = due(item);
+      popped++;
     }
+    assert.equal(popped, 100_000);
     assert.equal(queue.size, 0);
   });
 
   it("removing an item that is not queued does nothing", () => {
-    const queue = new DueQueue<Item>();
-    const a = { dueAt: 1, heapIndex: -1, name: 1 };
-    const b = { dueAt: 2, heapIndex: -1, name: 2 };
-    queue.push(a);
-    assert.equal(queue.remove(b), false);
-    assert.equal(queue.has(a), true);
-    assert.equal(queue.remove(a), true);
-    assert.equal(queue.remove(a), false);
-    assert.equal(queue.peek(), undefined);
+    const queue = new DueQueue();
+    queue.push(1, 1);
+    assert.equal(queue.remove(2), false);
+    assert.equal(queue.remove(1_000_000), false);
+    assert.equal(queue.has(1), true);
+    assert.equal(queue.remove(1), true);
+    assert.equal(queue.remove(1), false);
+    assert.equal(queue.peek(), -1);
+  });
+
+  it("takes an item again after it was popped or removed, and after clear", () => {
+    const queue = new DueQueue();
+    queue.push(3, 30);
+    queue.push(4, 10);
+    assert.equal(queue.pop(), 4);
+    queue.push(4, 40);
+    assert.equal(queue.remove(3), true);
+    queue.push(3, 5);
+    assert.deepEqual([queue.pop(), queue.pop(), queue.pop()], [3, 4, -1]);
+    queue.push(7, 1);
+    queue.clear();
+    assert.equal(queue.has(7), false);
+    assert.equal(queue.size, 0);
+    queue.push(7, 2);
+    assert.equal(queue.peek(), 7);
   });
 });

@@ -31,6 +31,45 @@ describe("KeySpace", () => {
     assert.equal(space.limit, 2);
   });
 
+  it("finds every held key and no other under any mix of acquires and releases", () => {
+    // Up to 1,500 keys against a first table of 1,024 positions: long probe runs, removals inside
+    // them, and growth of the table.
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ key: fc.nat({ max: 1499 }), acquire: fc.boolean() }), {
+          minLength: 500,
+          maxLength: 3000,
+        }),
+        (ops) => {
+          const space = new KeySpace();
+          const holders = new Map<string, number>();
+          const slots = new Map<string, number>();
+          for (const op of ops) {
+            const key = `origin-${op.key}`;
+            if (op.acquire) {
+              const slot = space.acquire(key);
+              const known = slots.get(key);
+              if (known !== undefined) assert.equal(slot, known);
+              slots.set(key, slot);
+              holders.set(key, (holders.get(key) ?? 0) + 1);
+            } else if (holders.has(key)) {
+              space.release(slots.get(key) as number);
+              const left = (holders.get(key) as number) - 1;
+              if (left === 0) {
+                holders.delete(key);
+                slots.delete(key);
+              } else holders.set(key, left);
+            }
+          }
+          assert.equal(space.size, holders.size);
+          for (let k = 0; k < 1500; k++) assert.equal(space.slotOf(`origin-${k}`), slots.get(`origin-${k}`));
+          assert.deepEqual(new Map(space.entries()), slots);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("grows past its first table of holders", () => {
     const space = new KeySpace();
     for (let i = 0; i < 5000; i++) assert.equal(space.acquire(`k${i}`), i);
