@@ -145,6 +145,9 @@ class BenchState implements CheckerState {
     const entry = this.origins.get(id);
     return entry === undefined ? undefined : { ...entry, spec: { ...entry.spec } };
   }
+  isLive(id: string): boolean {
+    return this.origins.has(id);
+  }
   healthOf(id: string): HealthRecord | undefined {
     return this.health.get(id);
   }

@@ -26,6 +26,7 @@ import { Swim } from "../core/membership/swim.js";
 import { encodeTags, HECK_TAG, isHeckMeta } from "../core/membership/tags.js";
 import { ownerOf } from "../core/ownership/rendezvous.js";
 import type { CausalMap, Version } from "../core/state/causal-map.js";
+import { KeySpace } from "../core/state/key-space.js";
 import { Replicator } from "../core/state/replication.js";
 import type { HealthStatus, OriginEntry, OriginSpec } from "../core/state/types.js";
 import { VERSION } from "../version.js";
@@ -122,8 +123,10 @@ export class HeckAgent implements HeckNodeApi {
   /** One timer per suspect, for the moment its origins pass to stand-ins. */
   readonly #standInTimers = new Map<string, NodeJS.Timeout>();
   #ownerCounter: OwnerCounter | undefined;
+  /** Origin ids, numbered once for the replicated state, the probing engine and the history. */
+  readonly #keySpace = new KeySpace();
   /** Probe latency, transitions and events for the dashboard (bounded, in memory). */
-  readonly #history = new NodeHistory();
+  readonly #history = new NodeHistory({}, this.#keySpace);
   readonly #departed = new DepartedMembers();
   #stopped = false;
   #stopping: Promise<void> | undefined;
@@ -168,6 +171,7 @@ export class HeckAgent implements HeckNodeApi {
       store.setMeta("writer", writer);
     }
     const replicator = new Replicator({
+      keySpace: this.#keySpace,
       node: config.name,
       writer,
       clock: systemClock,
@@ -203,8 +207,10 @@ export class HeckAgent implements HeckNodeApi {
       const previous = change.previous?.status ?? "unknown";
       if (status !== previous) {
         this.#ownerCounter?.invalidate();
-        // A status that changed long ago and reaches this node only now (a node catching up on the
-        // catalog, or a side of a healed partition) is state, not news: no event for it.
+        // A status that changed long ago and reaches this node only now (a side of a healed
+        // partition) is state, not news: no event for it. Nor is any status a node learns while it
+        // catches up (a new or wiped node taking the catalog in): to it every status is new.
+        if (replicator.catchingUp) return;
         const changedAt = change.record?.changedAt;
         if (changedAt != null && Date.now() - changedAt > STALE_CHANGE_MS) return;
         this.#emit("health", {
@@ -298,6 +304,7 @@ export class HeckAgent implements HeckNodeApi {
       state: {
         liveOrigins: () => replicator.liveOrigins(),
         origin: (id) => replicator.origin(id),
+        isLive: (id) => replicator.isLive(id),
         healthOf: (id, owner) => replicator.healthOf(id, owner),
         recordHealth: (id, fields) => {
           this.#recordProbe(id, fields.checkedAt, fields.latencyMs, fields.error === null);

@@ -1,5 +1,6 @@
+import { KeySpace } from "../core/state/key-space.js";
 import type { HealthStatus } from "../core/state/types.js";
-import { grown } from "../core/typed-arrays.js";
+import { capacityFor, grown } from "../core/typed-arrays.js";
 import type { HealthEvent, MemberChangeEvent } from "./node-api.js";
 
 /** One probe this node ran: when it finished (epoch ms), how long it took, whether it passed. */
@@ -51,7 +52,7 @@ export interface HistoryLimits {
 /**
  * The newest samples of all origins in one circular log of typed arrays, each sample linked to
  * the one before it of the same origin. A sample costs 25 bytes and no object; an origin costs
- * one map entry (its newest sample's sequence number). The log grows by doubling up to its bound
+ * 8 bytes at its key slot (its newest sample's sequence number). The log grows by doubling up to its bound
  * and then overwrites its oldest sample, so that every origin's history covers the same recent
  * span, and an origin probed more often keeps more samples of it.
  *
@@ -127,8 +128,13 @@ export class NodeHistory {
   readonly #originsWithTransitions: number;
   readonly #recentEvents: number;
   readonly #samples: SampleLog;
-  /** The sequence number of each origin's newest sample. */
-  readonly #newest = new Map<string, number>();
+  readonly #space: KeySpace;
+  /**
+   * Per key slot: the sequence number of the origin's newest sample plus one; 0 where this history
+   * holds no slot. The history holds the slot of each origin it has samples of, until the origin is
+   * forgotten or its samples are all overwritten.
+   */
+  #newest = new Float64Array(0);
   readonly #transitions = new Map<string, Transition[]>();
   /**
    * Walks #transitions oldest first to find what to evict. An origin written again moves to the
@@ -140,7 +146,9 @@ export class NodeHistory {
   #evictTransitions: IterableIterator<string> | undefined;
   #events: TimelineEvent[] = [];
 
-  constructor(limits: HistoryLimits = {}) {
+  /** `space` numbers the origins; pass the replica's to share its slots and ids. */
+  constructor(limits: HistoryLimits = {}, space: KeySpace = new KeySpace()) {
+    this.#space = space;
     this.#samplesPerOrigin = limits.samplesPerOrigin ?? 720;
     this.#samples = new SampleLog(limits.samplesTotal ?? 500_000);
     this.#maxAgeMs = limits.maxAgeMs ?? 3_600_000;
@@ -156,7 +164,27 @@ export class NodeHistory {
 
   /** Records a probe this node ran. */
   recordProbe(id: string, sample: LatencySample): void {
-    this.#newest.set(id, this.#samples.append(sample, this.#newest.get(id) ?? -1));
+    let slot = this.#heldSlot(id);
+    if (slot === undefined) {
+      slot = this.#space.acquire(id);
+      if (slot >= this.#newest.length)
+        this.#newest = grown(this.#newest, capacityFor(slot, this.#newest.length));
+    }
+    const previous = (this.#newest[slot] as number) - 1;
+    this.#newest[slot] = this.#samples.append(sample, previous) + 1;
+  }
+
+  /** The slot of `id` when this history holds it. */
+  #heldSlot(id: string): number | undefined {
+    const slot = this.#space.slotOf(id);
+    return slot !== undefined && slot < this.#newest.length && (this.#newest[slot] as number) > 0
+      ? slot
+      : undefined;
+  }
+
+  #release(slot: number): void {
+    this.#newest[slot] = 0;
+    this.#space.release(slot);
   }
 
   /** Records a health event (a transition of `event.id`) and adds it to the timeline. */
@@ -185,7 +213,8 @@ export class NodeHistory {
 
   /** Forgets a deleted origin. */
   forget(id: string): void {
-    this.#newest.delete(id);
+    const slot = this.#heldSlot(id);
+    if (slot !== undefined) this.#release(slot);
     this.#transitions.delete(id);
   }
 
@@ -194,8 +223,9 @@ export class NodeHistory {
     const latency: OriginHistory["latency"] = [];
     const cutoff = now - this.#maxAgeMs;
     const log = this.#samples;
-    let seq = this.#newest.get(id) ?? -1;
-    if (!log.live(seq)) this.#newest.delete(id);
+    const slot = this.#heldSlot(id);
+    let seq = slot === undefined ? -1 : (this.#newest[slot] as number) - 1;
+    if (slot !== undefined && !log.live(seq)) this.#release(slot);
     for (; log.live(seq) && latency.length < this.#samplesPerOrigin; seq = log.previous(seq)) {
       const sample = log.sample(seq);
       if (sample.at < cutoff) break;

@@ -17,6 +17,7 @@
  * Each task holds its key slot (key-space.ts): its id is the space's key of that slot.
  */
 
+import { CountedTexts } from "../core/state/intern.js";
 import type { KeySpace } from "../core/state/key-space.js";
 import type { HealthStatus, OriginSpec } from "../core/state/types.js";
 import { capacityFor, grown } from "../core/typed-arrays.js";
@@ -61,52 +62,6 @@ const BYTES = 2;
 /** Streak counters stop here rather than wrap (some 68 years of probes a second). */
 const MAX_STREAK = 0x7fffffff;
 
-/** Strings many rows share (catalog writers, target hosts), numbered and counted. */
-class SharedTexts {
-  readonly #texts: Array<string | undefined> = [];
-  readonly #numbers = new Map<string, number>();
-  readonly #refs: number[] = [];
-  readonly #free: number[] = [];
-
-  /** The number of `text`, with one reference more. */
-  acquire(text: string): number {
-    let n = this.#numbers.get(text);
-    if (n === undefined) {
-      n = this.#free.pop();
-      if (n === undefined) {
-        n = this.#texts.length;
-        this.#texts.push(text);
-        this.#refs.push(0);
-      } else {
-        this.#texts[n] = text;
-      }
-      this.#numbers.set(text, n);
-    }
-    this.#refs[n] = (this.#refs[n] as number) + 1;
-    return n;
-  }
-
-  release(n: number): void {
-    const left = (this.#refs[n] as number) - 1;
-    this.#refs[n] = left;
-    if (left > 0) return;
-    this.#numbers.delete(this.#texts[n] as string);
-    this.#texts[n] = undefined;
-    this.#free.push(n);
-  }
-
-  text(n: number): string {
-    return this.#texts[n] as string;
-  }
-
-  clear(): void {
-    this.#texts.length = 0;
-    this.#numbers.clear();
-    this.#refs.length = 0;
-    this.#free.length = 0;
-  }
-}
-
 export class TaskTable {
   readonly #space: KeySpace;
   /** Per key slot: the row of its task plus one, 0 for none. */
@@ -119,8 +74,8 @@ export class TaskTable {
   readonly #freeRows: number[] = [];
   /** Tasks not stopped. */
   #size = 0;
-  readonly #writers = new SharedTexts();
-  readonly #hosts = new SharedTexts();
+  readonly #writers = new CountedTexts();
+  readonly #hosts = new CountedTexts();
   /** The spec a task holds (origins probed often), by row. */
   readonly #specs = new Map<number, OriginSpec>();
 

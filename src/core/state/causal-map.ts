@@ -356,6 +356,14 @@ export class CausalMap<V> {
     return (this.#many.get(slot) as Version<V>[]).some((v) => v.value === null);
   }
 
+  /** Whether `key` has a visible (live) version, told without building it. */
+  hasLive(key: string): boolean {
+    const slot = this.#slotOf(key);
+    if (slot === undefined) return false;
+    if (this.#kind[slot] === ONE) return this.#tomb[slot] !== 1;
+    return (this.#many.get(slot) as Version<V>[]).some((v) => v.value !== null);
+  }
+
   /** The visible version of `key` (see {@link visibleVersion}). */
   visible(key: string): Version<V> | undefined {
     const slot = this.#slotOf(key);

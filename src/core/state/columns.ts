@@ -11,7 +11,7 @@
  * and handed out as it is: as everywhere in the state, callers MUST NOT change what they read.)
  */
 import { capacityFor, grown } from "../typed-arrays.js";
-import { internText, ownText } from "./intern.js";
+import { CountedTexts, ownText } from "./intern.js";
 import { TextColumn } from "./text-column.js";
 import type { CatalogValue, HealthStatus, HealthValue, OriginSpec } from "./types.js";
 
@@ -208,9 +208,11 @@ export class HealthColumns implements ValueColumns<HealthValue> {
   #latencyMs = new Float64Array(0);
   #targetWriter = new Int32Array(0);
   #targetCounter = new Float64Array(0);
-  readonly #error: Array<string | null | undefined> = [];
+  /** The error text's number in {@link errors} plus one; 0 for none. */
+  #error = new Int32Array(0);
 
   grow(capacity: number): void {
+    this.#error = grown(this.#error, capacity);
     this.#status = grown(this.#status, capacity);
     this.#reporter = grown(this.#reporter, capacity);
     this.#confirmedBy = grown(this.#confirmedBy, capacity);
@@ -228,7 +230,7 @@ export class HealthColumns implements ValueColumns<HealthValue> {
     this.#checkedAt[slot] = value.checkedAt ?? Number.NaN;
     this.#changedAt[slot] = value.changedAt ?? Number.NaN;
     this.#latencyMs[slot] = value.latencyMs ?? Number.NaN;
-    this.#error[slot] = internText(value.error);
+    this.#error[slot] = swapError(this.#error[slot] as number, value.error);
     this.#targetWriter[slot] = names.idOf(value.target.writer);
     this.#targetCounter[slot] = value.target.counter;
   }
@@ -241,7 +243,7 @@ export class HealthColumns implements ValueColumns<HealthValue> {
       checkedAt: numberOrNull(this.#checkedAt[slot] as number),
       changedAt: numberOrNull(this.#changedAt[slot] as number),
       latencyMs: numberOrNull(this.#latencyMs[slot] as number),
-      error: this.#error[slot] ?? null,
+      error: errorText(this.#error[slot] as number),
       target: {
         writer: names.nameOf(this.#targetWriter[slot] as number),
         counter: this.#targetCounter[slot] as number,
@@ -251,7 +253,7 @@ export class HealthColumns implements ValueColumns<HealthValue> {
   }
 
   clear(slot: number): void {
-    if (slot < this.#error.length) this.#error[slot] = undefined;
+    if (slot < this.#error.length) this.#error[slot] = swapError(this.#error[slot] as number, null);
   }
 
   status(slot: number): HealthStatus {
@@ -263,6 +265,18 @@ export class HealthColumns implements ValueColumns<HealthValue> {
     return this.#targetWriter[slot] === writer && this.#targetCounter[slot] === counter;
   }
 }
+
+/** Probe error texts of every health column and probe note of the process, shared. */
+const errors = new CountedTexts();
+
+/** The column value for `error` (its number plus one, 0 for null), letting go of the one it replaces. */
+function swapError(old: number, error: string | null): number {
+  const next = error === null ? 0 : errors.acquire(error) + 1;
+  if (old > 0) errors.release(old - 1);
+  return next;
+}
+
+const errorText = (n: number): string | null => (n > 0 ? errors.text(n - 1) : null);
 
 const numberOrNull = (n: number): number | null => (Number.isNaN(n) ? null : n);
 const nameOrNull = (id: number): string | null => (id < 0 ? null : names.nameOf(id));
@@ -283,19 +297,21 @@ export class ProbeNotes {
   #noted = new Uint8Array(0);
   #checkedAt = new Float64Array(0);
   #latencyMs = new Float64Array(0);
-  readonly #error: Array<string | null> = [];
+  /** As {@link HealthColumns}'s. */
+  #error = new Int32Array(0);
 
   set(slot: number, note: ProbeNote): void {
     if (slot >= this.#noted.length) {
       const capacity = capacityFor(slot, this.#noted.length);
       this.#noted = grown(this.#noted, capacity);
+      this.#error = grown(this.#error, capacity);
       this.#checkedAt = grown(this.#checkedAt, capacity);
       this.#latencyMs = grown(this.#latencyMs, capacity);
     }
     this.#noted[slot] = 1;
     this.#checkedAt[slot] = note.checkedAt ?? Number.NaN;
     this.#latencyMs[slot] = note.latencyMs ?? Number.NaN;
-    this.#error[slot] = internText(note.error);
+    this.#error[slot] = swapError(this.#error[slot] as number, note.error);
   }
 
   /** The note at `slot` (a fresh object), or undefined. */
@@ -304,7 +320,7 @@ export class ProbeNotes {
     return {
       checkedAt: orNull(this.#checkedAt[slot] as number),
       latencyMs: orNull(this.#latencyMs[slot] as number),
-      error: this.#error[slot] ?? null,
+      error: errorText(this.#error[slot] as number),
     };
   }
 
@@ -318,7 +334,7 @@ export class ProbeNotes {
   clear(slot: number): void {
     if (this.#noted[slot] !== 1) return;
     this.#noted[slot] = 0;
-    this.#error[slot] = null;
+    this.#error[slot] = swapError(this.#error[slot] as number, null);
   }
 }
 

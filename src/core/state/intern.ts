@@ -41,3 +41,55 @@ export function internText(text: string | null): string | null {
   if (text === null) return null;
   return text.length > 200 ? ownText(text) : texts.get(text, () => ownText(text));
 }
+
+/**
+ * Strings that many slots of a column share (writer ids, target hosts, probe errors), each held
+ * once, numbered and counted: a column keeps the number, and a string goes when no slot refers to
+ * it any more. Unlike {@link internText}'s table, it is not bounded: it holds as many strings as
+ * there are distinct ones in use.
+ */
+export class CountedTexts {
+  readonly #texts: Array<string | undefined> = [];
+  readonly #numbers = new Map<string, number>();
+  readonly #refs: number[] = [];
+  readonly #free: number[] = [];
+
+  /** The number of `text`, with one reference more. A slice of a message is copied first. */
+  acquire(text: string): number {
+    let n = this.#numbers.get(text);
+    if (n === undefined) {
+      const own = ownText(text);
+      n = this.#free.pop();
+      if (n === undefined) {
+        n = this.#texts.length;
+        this.#texts.push(own);
+        this.#refs.push(0);
+      } else {
+        this.#texts[n] = own;
+      }
+      this.#numbers.set(own, n);
+    }
+    this.#refs[n] = (this.#refs[n] as number) + 1;
+    return n;
+  }
+
+  release(n: number): void {
+    const left = (this.#refs[n] as number) - 1;
+    this.#refs[n] = left;
+    if (left > 0) return;
+    this.#numbers.delete(this.#texts[n] as string);
+    this.#texts[n] = undefined;
+    this.#free.push(n);
+  }
+
+  text(n: number): string {
+    return this.#texts[n] as string;
+  }
+
+  clear(): void {
+    this.#texts.length = 0;
+    this.#numbers.clear();
+    this.#refs.length = 0;
+    this.#free.length = 0;
+  }
+}

@@ -98,6 +98,13 @@ export const MERGE_SLICE_MS = 8;
 const MAX_CHUNK_BYTES = 512 * 1024;
 /** Keys a session's listing skips (sent already) between two pauses, when the sender may yield. */
 const SKIPS_PER_PAUSE = 256;
+/**
+ * Filling a chunk yields the event loop once it has run this long: the listing may skip tens of
+ * thousands of keys sent already (an origin's health goes with its spec, and its own dot comes
+ * later in the order), and a pause per few hundred of them left the last chunk of a bootstrap
+ * waiting on dozens of turns of a busy sender's event loop, up to a second.
+ */
+const FILL_SLICE_MS = 4;
 /** An inbound session whose chunks stop arriving is forgotten after this. */
 const SESSION_EXPIRY_MS = 60_000;
 /**
@@ -157,6 +164,8 @@ export interface ReplicatorOptions {
   writer?: string;
   clock: Clock;
   rng?: Rng;
+  /** Numbers the origin ids; pass one to share its slots with other per-origin structures. @default a new one */
+  keySpace?: KeySpace;
   /** For sync requests after writes; without them only push-pull starts sessions. */
   timers?: Timers;
   /** Members in the cluster, read whenever the retransmit limit is needed. @default () => 1 */
@@ -306,9 +315,9 @@ export class Replicator implements MembershipDelegate {
   readonly #catalogValues = new CatalogColumns();
   readonly #healthValues = new HealthColumns();
   /** Origin ids, numbered once for the catalog, health and whatever else keeps per-origin columns. */
-  readonly keySpace = new KeySpace();
-  readonly catalog = new CausalMap<CatalogValue>(this.#catalogValues, this.keySpace);
-  readonly health = new CausalMap<HealthValue>(this.#healthValues, this.keySpace);
+  readonly keySpace: KeySpace;
+  readonly catalog: CausalMap<CatalogValue>;
+  readonly health: CausalMap<HealthValue>;
   readonly stats: ReplicatorStats = {
     malformed: 0,
     refusedStamps: 0,
@@ -365,6 +374,9 @@ export class Replicator implements MembershipDelegate {
   #stopped = false;
 
   constructor(options: ReplicatorOptions) {
+    this.keySpace = options.keySpace ?? new KeySpace();
+    this.catalog = new CausalMap<CatalogValue>(this.#catalogValues, this.keySpace);
+    this.health = new CausalMap<HealthValue>(this.#healthValues, this.keySpace);
     // A slot that goes takes this node's note of it along, before another id gets the slot.
     this.keySpace.onFree((slot) => this.#probes.clear(slot));
     this.node = options.node;
@@ -458,6 +470,11 @@ export class Replicator implements MembershipDelegate {
 
   origin(id: string): OriginEntry | undefined {
     return toEntry(id, this.catalog.visible(id));
+  }
+
+  /** Whether `id` is a live origin, told without building its entry. */
+  isLive(id: string): boolean {
+    return this.catalog.hasLive(id);
   }
 
   /** The spec of a live origin, as {@link origin} has it, without building the entry. */
@@ -923,13 +940,18 @@ export class Replicator implements MembershipDelegate {
       let last: SessionKey | undefined;
       const fill = () => {
         if (!alive()) return;
+        const clock = this.#wallClock;
+        const started = clock.now();
         let work = 0;
         while (!ahead.done && records.length < this.#chunkKeys && bytes < MAX_CHUNK_BYTES) {
           const timers = this.#timers;
-          if (work >= 2 * this.#chunkKeys && timers) {
-            if (timers.soon) timers.soon(fill);
-            else timers.setTimeout(fill, 0);
-            return;
+          if (work >= SKIPS_PER_PAUSE && timers) {
+            work = 0;
+            if (clock.now() - started >= FILL_SLICE_MS) {
+              if (timers.soon) timers.soon(fill);
+              else timers.setTimeout(fill, 0);
+              return;
+            }
           }
           const key = ahead.value;
           ahead = keys.next();
@@ -1148,9 +1170,11 @@ export class Replicator implements MembershipDelegate {
     if (this.#stopped) return;
     const clock = this.#wallClock;
     const started = clock.now();
+    let merged = 0;
     for (let job = this.#merging.peek(); job !== undefined; job = this.#merging.peek()) {
       while (job.next < job.records.length) {
-        if (this.#timers && clock.now() - started >= MERGE_SLICE_MS) {
+        // The clock is read every few records: a record takes some microseconds.
+        if (this.#timers && (++merged & 7) === 0 && clock.now() - started >= MERGE_SLICE_MS) {
           this.#mergeScheduled = true;
           if (this.#timers.soon) this.#timers.soon(this.#mergeSoon);
           else this.#timers.setTimeout(this.#mergeSoon, 0);

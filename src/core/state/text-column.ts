@@ -16,6 +16,8 @@ const WIDE = -2;
 
 export class TextColumn {
   #bytes = new Uint8Array(4096);
+  /** `#bytes` as a Buffer, which builds a string of its bytes natively: some three times faster. */
+  #text = asBuffer(this.#bytes);
   /** Bytes used at the end of the arena. */
   #used = 0;
   /** Bytes of text since cleared or replaced. */
@@ -58,7 +60,7 @@ export class TextColumn {
     if (n === undefined || n === NONE) return undefined;
     if (n === WIDE) return this.#wide.get(slot);
     const at = this.#start[slot] as number;
-    return String.fromCharCode.apply(null, this.#bytes.subarray(at, at + n) as unknown as number[]);
+    return this.#text.toString("latin1", at, at + n);
   }
 
   /** Whether the text at `slot` is `text`, without building it. */
@@ -107,7 +109,10 @@ export class TextColumn {
       at += len;
     }
     this.#bytes = next;
+    this.#text = asBuffer(next);
     this.#used = at;
     this.#dead = 0;
   }
 }
+
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

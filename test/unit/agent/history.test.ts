@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { NodeHistory } from "../../../src/agent/history.js";
+import { KeySpace } from "../../../src/core/state/key-space.js";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 
@@ -60,6 +61,35 @@ describe("NodeHistory latency samples", () => {
     let held = 0;
     for (let o = 0; o < 200; o++) held += h.history(`o${o}`, T0 + 30).latency.length;
     assert.equal(held, 1000);
+  });
+
+  test("holds an origin's key slot while it has samples; lets go when forgotten or overwritten", () => {
+    const space = new KeySpace();
+    const h = new NodeHistory({ samplesTotal: 2 }, space);
+    const shared = space.acquire("a");
+    h.recordProbe("a", { at: T0, ms: 1, ok: true });
+    h.recordProbe("b", { at: T0, ms: 2, ok: true });
+    assert.equal(space.slotOf("a"), shared, "the slot another holder has");
+    assert.equal(space.size, 2);
+    h.forget("a");
+    assert.equal(space.slotOf("a"), shared, "still held by the other holder");
+    space.release(shared);
+    assert.equal(space.slotOf("a"), undefined);
+    // Two samples of c overwrite b's only one: reading b finds nothing and lets its slot go.
+    h.recordProbe("c", { at: T0 + 1, ms: 3, ok: true });
+    h.recordProbe("c", { at: T0 + 2, ms: 4, ok: true });
+    assert.deepEqual(h.history("b", T0 + 2).latency, []);
+    assert.equal(space.slotOf("b"), undefined);
+    assert.deepEqual(
+      h.history("c", T0 + 2).latency.map((s) => s.ms),
+      [3, 4],
+    );
+    // A new origin in b's old slot starts with no samples of b's.
+    h.recordProbe("d", { at: T0 + 3, ms: 5, ok: true });
+    assert.deepEqual(
+      h.history("d", T0 + 3).latency.map((s) => s.ms),
+      [5],
+    );
   });
 
   test("forget drops an origin's samples and transitions", () => {

@@ -4,8 +4,9 @@ import fc from "fast-check";
 import { parseOriginSpec } from "../../../src/core/checks/spec.js";
 import { normalSpec } from "../../../src/core/state/catalog.js";
 import { CausalMap, compareVersions, type Version } from "../../../src/core/state/causal-map.js";
-import { CatalogColumns, HealthColumns } from "../../../src/core/state/columns.js";
+import { CatalogColumns, HealthColumns, ProbeNotes } from "../../../src/core/state/columns.js";
 import { CausalContext } from "../../../src/core/state/dots.js";
+import { CountedTexts } from "../../../src/core/state/intern.js";
 import type { HealthValue } from "../../../src/core/state/types.js";
 
 const spec = (fields: Record<string, unknown>) => normalSpec(parseOriginSpec(fields));
@@ -110,6 +111,53 @@ describe("HealthColumns", () => {
         });
       }),
     );
+  });
+});
+
+describe("error texts in columns", () => {
+  it("read back right through overwrites and clears, in health columns and probe notes", () => {
+    const error = fc.option(fc.constantFrom("status 503", "timeout", "connect ECONNREFUSED 127.0.0.1:9"), {
+      nil: null,
+    });
+    const op = fc.record({ slot: fc.nat({ max: 7 }), error, clear: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), healthValueArb, (ops, base) => {
+        const health = new HealthColumns();
+        health.grow(8);
+        const notes = new ProbeNotes();
+        const model = new Map<number, string | null>();
+        for (const o of ops) {
+          if (o.clear) {
+            health.clear(o.slot);
+            notes.clear(o.slot);
+            model.delete(o.slot);
+          } else {
+            health.set(o.slot, { ...base, error: o.error });
+            notes.set(o.slot, { checkedAt: 1, latencyMs: 2, error: o.error });
+            model.set(o.slot, o.error);
+          }
+        }
+        for (const [slot, e] of model) {
+          assert.equal(health.get(slot).error, e);
+          assert.equal(notes.get(slot)?.error, e);
+        }
+      }),
+    );
+  });
+
+  it("CountedTexts keeps a text while it is referred to, then gives its number to the next", () => {
+    const texts = new CountedTexts();
+    const a = texts.acquire("timeout");
+    assert.equal(texts.acquire("timeout"), a);
+    const b = texts.acquire("status 503");
+    texts.release(a);
+    assert.equal(texts.text(a), "timeout", "one reference left");
+    texts.release(a);
+    const c = texts.acquire("connect refused");
+    assert.equal(c, a, "the free number is reused");
+    assert.equal(texts.text(c), "connect refused");
+    assert.equal(texts.text(b), "status 503");
+    assert.notEqual(texts.acquire("timeout"), c, "a released text comes back under a new number");
   });
 });
 
