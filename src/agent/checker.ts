@@ -201,8 +201,8 @@ export class Checker {
   readonly #ready = new Fifo<number>();
   /** Per target `host:port` with probes in flight or waiting. */
   readonly #hosts = new Map<string, HostSlot>();
-  /** The probe in flight per task row. */
-  readonly #probes = new Map<number, InFlightProbe>();
+  /** The probe in flight per task row (an array: set and read at every probe). */
+  readonly #probes: Array<InFlightProbe | undefined> = [];
   #inFlight = 0;
   readonly #maxConcurrent: number;
   readonly #maxPerHost: number;
@@ -318,8 +318,8 @@ export class Checker {
       if (handle !== undefined) this.#o.timers.clearTimeout(handle);
     }
     this.#timer = this.#drainTimer = this.#workTimer = undefined;
-    const probes = [...this.#probes.values()];
-    this.#probes.clear();
+    const probes = this.#probes.filter((p) => p !== undefined);
+    this.#probes.length = 0;
     for (const probe of probes) probe.abort();
     this.#tasks.clear();
     this.#due.clear();
@@ -452,7 +452,7 @@ export class Checker {
     const phase = this.#tasks.phase(row);
     if (phase === Phase.Queued) this.#due.remove(row);
     this.#tasks.stop(row, phase === Phase.Waiting || phase === Phase.Running);
-    if (phase === Phase.Running) this.#probes.get(row)?.abort();
+    if (phase === Phase.Running) this.#probes[row]?.abort();
   }
 
   /** Keeps the one timer armed for the head of the due heap. */
@@ -559,7 +559,10 @@ export class Checker {
       startedAt,
       Math.max(0, startedAt - tasks.dueAt(row)),
     );
-    this.#probes.set(row, probe);
+    // Filled up to the row first: an element far past the end would turn the array into a dictionary.
+    const probes = this.#probes;
+    while (probes.length <= row) probes.push(undefined);
+    probes[row] = probe;
     tasks.setPhase(row, Phase.Running);
     this.#inFlight++;
     slot.inFlight++;
@@ -577,7 +580,7 @@ export class Checker {
     if (this.#stopped) return;
     const row = probe.row;
     const tasks = this.#tasks;
-    if (this.#probes.get(row) === probe) this.#probes.delete(row);
+    if (this.#probes[row] === probe) this.#probes[row] = undefined;
     this.#inFlight--;
     const slot = probe.slot;
     slot.inFlight--;

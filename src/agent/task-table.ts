@@ -76,8 +76,8 @@ export class TaskTable {
   #size = 0;
   readonly #writers = new CountedTexts();
   readonly #hosts = new CountedTexts();
-  /** The spec a task holds (origins probed often), by row. */
-  readonly #specs = new Map<number, OriginSpec>();
+  /** The spec a task holds (origins probed often), by row; an array, read at every probe. */
+  readonly #specs: Array<OriginSpec | undefined> = [];
 
   constructor(space: KeySpace) {
     this.#space = space;
@@ -162,7 +162,7 @@ export class TaskTable {
     if (writer >= 0) this.#writers.release(writer);
     const host = ints[i + I_HOST] as number;
     if (host >= 0) this.#hosts.release(host);
-    this.#specs.delete(row);
+    this.#specs[row] = undefined;
     this.#bytes[row * BYTES + B_PHASE] = Phase.Free;
     this.#freeRows.push(row);
   }
@@ -181,7 +181,7 @@ export class TaskTable {
     this.#size = 0;
     this.#writers.clear();
     this.#hosts.clear();
-    this.#specs.clear();
+    this.#specs.length = 0;
   }
 
   id(row: number): string {
@@ -278,13 +278,14 @@ export class TaskTable {
     if (oldHost >= 0) this.#hosts.release(oldHost);
     ints[i + I_INTERVAL] = spec.intervalMs;
     this.#floats[row * FLOATS + F_COUNTER] = counter;
-    if (hold) this.#specs.set(row, spec);
-    else this.#specs.delete(row);
+    const specs = this.#specs;
+    while (specs.length <= row) specs.push(undefined);
+    specs[row] = hold ? spec : undefined;
   }
 
   /** The spec the task holds, if it holds one. */
   spec(row: number): OriginSpec | undefined {
-    return this.#specs.get(row);
+    return this.#specs[row];
   }
 
   /** `host:port` of the target, the key of the per-host limit. */

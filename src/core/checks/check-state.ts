@@ -32,7 +32,7 @@ export function initialCheckState(replicated: HealthStatus = "unknown"): CheckSt
 const SHARED_STREAK = 32;
 
 /** Shared, frozen states: [status][streak], one table for success streaks and one for failures. */
-const shared = new Map<HealthStatus, { successes: CheckState[]; failures: CheckState[] }>();
+const shared: Partial<Record<HealthStatus, { successes: CheckState[]; failures: CheckState[] }>> = {};
 for (const status of ["unknown", "healthy", "unhealthy"] as const) {
   const row = { successes: [] as CheckState[], failures: [] as CheckState[] };
   for (let n = 0; n <= SHARED_STREAK; n++) {
@@ -41,7 +41,7 @@ for (const status of ["unknown", "healthy", "unhealthy"] as const) {
       n === 0 ? (row.successes[0] as CheckState) : Object.freeze({ status, successes: 0, failures: n }),
     );
   }
-  shared.set(status, row);
+  shared[status] = row;
 }
 
 /**
@@ -50,7 +50,7 @@ for (const status of ["unknown", "healthy", "unhealthy"] as const) {
  * an interval, so the common ones (one streak at zero, the other short) are shared.
  */
 export function checkState(status: HealthStatus, successes: number, failures: number): CheckState {
-  const row = shared.get(status);
+  const row = shared[status];
   if (row !== undefined && failures === 0 && successes <= SHARED_STREAK)
     return row.successes[successes] as CheckState;
   if (row !== undefined && successes === 0 && failures <= SHARED_STREAK)
