@@ -477,16 +477,19 @@ describe("checker", () => {
     const { prober, state, checker, run } = setup({ keySpace, maxProbesPerHost: 1, jitterPercent: 0 });
     prober.delayMs = 400;
     const ids = ["a", "b", "c", "d", "e"];
+    const deleteAll = () => {
+      for (const id of ids) {
+        state.origins.delete(id);
+        checker.originChanged(id);
+      }
+    };
     for (const id of ids) state.add(id, spec(1000, { url: `http://127.0.0.1:1/${id}` }));
     checker.reconcile();
     // All five fall due within the 1 s window; one host slot: one probe runs, the rest wait in line.
     await run(1100);
     assert.equal(prober.inFlight, 1);
     assert.equal(keySpace.size, 5);
-    for (const id of ids) {
-      state.origins.delete(id);
-      checker.originChanged(id);
-    }
+    deleteAll();
     await run(20);
     assert.equal(checker.owned(), 0);
     assert.equal(prober.aborted, 1, "the probe in flight is aborted");
@@ -502,10 +505,7 @@ describe("checker", () => {
       "only the new specs are probed",
     );
     assert.equal(prober.maxInFlightByHost, 1);
-    for (const id of ids) {
-      state.origins.delete(id);
-      checker.originChanged(id);
-    }
+    deleteAll();
     await run(2000);
     assert.equal(checker.owned(), 0);
     assert.equal(prober.inFlight, 0);
