@@ -17,6 +17,7 @@
  * Each task holds its key slot (key-space.ts): its id is the space's key of that slot.
  */
 
+import { names } from "../core/state/columns.js";
 import { CountedTexts } from "../core/state/intern.js";
 import type { KeySpace } from "../core/state/key-space.js";
 import type { HealthStatus, OriginSpec } from "../core/state/types.js";
@@ -74,7 +75,6 @@ export class TaskTable {
   readonly #freeRows: number[] = [];
   /** Tasks not stopped. */
   #size = 0;
-  readonly #writers = new CountedTexts();
   readonly #hosts = new CountedTexts();
   /** The spec a task holds (origins probed often), by row; an array, read at every probe. */
   readonly #specs: Array<OriginSpec | undefined> = [];
@@ -158,8 +158,6 @@ export class TaskTable {
     const i = row * INTS;
     const ints = this.#ints;
     this.#space.release(ints[i + I_SLOT] as number);
-    const writer = ints[i + I_WRITER] as number;
-    if (writer >= 0) this.#writers.release(writer);
     const host = ints[i + I_HOST] as number;
     if (host >= 0) this.#hosts.release(host);
     this.#specs[row] = undefined;
@@ -179,7 +177,6 @@ export class TaskTable {
     this.#rows = 0;
     this.#freeRows.length = 0;
     this.#size = 0;
-    this.#writers.clear();
     this.#hosts.clear();
     this.#specs.length = 0;
   }
@@ -260,7 +257,7 @@ export class TaskTable {
   /** Whether the task took its spec from the catalog write (`writer`, `counter`). */
   takenFrom(row: number, writer: string, counter: number): boolean {
     const n = this.#ints[row * INTS + I_WRITER] as number;
-    return this.#floats[row * FLOATS + F_COUNTER] === counter && n >= 0 && this.#writers.text(n) === writer;
+    return this.#floats[row * FLOATS + F_COUNTER] === counter && n >= 0 && names.nameOf(n) === writer;
   }
 
   /**
@@ -270,9 +267,7 @@ export class TaskTable {
   take(row: number, spec: OriginSpec, host: string, writer: string, counter: number, hold: boolean): void {
     const i = row * INTS;
     const ints = this.#ints;
-    const oldWriter = ints[i + I_WRITER] as number;
-    ints[i + I_WRITER] = this.#writers.acquire(writer);
-    if (oldWriter >= 0) this.#writers.release(oldWriter);
+    ints[i + I_WRITER] = names.idOf(writer);
     const oldHost = ints[i + I_HOST] as number;
     ints[i + I_HOST] = this.#hosts.acquire(host);
     if (oldHost >= 0) this.#hosts.release(oldHost);

@@ -43,7 +43,7 @@ export function internText(text: string | null): string | null {
 }
 
 /**
- * Strings that many slots of a column share (writer ids, target hosts, probe errors), each held
+ * Strings that many slots of a column share (target hosts, probe errors), each held
  * once, numbered and counted: a column keeps the number, and a string goes when no slot refers to
  * it any more. Unlike {@link internText}'s table, it is not bounded: it holds as many strings as
  * there are distinct ones in use.
