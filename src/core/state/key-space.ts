@@ -50,6 +50,13 @@ export class KeySpace {
   #holders = new Uint8Array(1024);
   #size = 0;
   readonly #onFree: Array<(slot: number) => void> = [];
+  /**
+   * The key last looked up or added, and its slot: a merge or a read asks for one id's slot some
+   * ten times in a row (both maps, their columns, the checks before and after), each time with
+   * the same string.
+   */
+  #lastKey: string | undefined;
+  #lastSlot = -1;
 
   /**
    * Calls `fn` with each slot that its last holder lets go of, before the slot is reused: for
@@ -61,8 +68,13 @@ export class KeySpace {
 
   /** The slot of `key`, or undefined when no holder has it. */
   slotOf(key: string): number | undefined {
+    if (key === this.#lastKey) return this.#lastSlot;
     const at = this.#find(key, hashOf(key));
-    return at < 0 ? undefined : (this.#table[at] as number) - 1;
+    if (at < 0) return undefined;
+    const slot = (this.#table[at] as number) - 1;
+    this.#lastKey = key;
+    this.#lastSlot = slot;
+    return slot;
   }
 
   /** The table position of `key` (of hash `hash`), or -1. */
@@ -87,6 +99,10 @@ export class KeySpace {
    * may be a slice of it: the space keeps its own copy.
    */
   acquire(key: string): number {
+    if (key === this.#lastKey) {
+      this.#holders[this.#lastSlot] = (this.#holders[this.#lastSlot] as number) + 1;
+      return this.#lastSlot;
+    }
     const hash = hashOf(key);
     const at = this.#find(key, hash);
     let slot: number;
@@ -114,6 +130,8 @@ export class KeySpace {
       this.#insert(slot, hash);
     }
     this.#holders[slot] = (this.#holders[slot] as number) + 1;
+    this.#lastKey = key;
+    this.#lastSlot = slot;
     return slot;
   }
 
@@ -125,6 +143,7 @@ export class KeySpace {
     this.#remove(this.#find(this.#keys[slot] as string, this.#hashes[slot] as number));
     this.#size--;
     this.#keys[slot] = undefined;
+    if (this.#lastSlot === slot) this.#lastKey = undefined;
     for (const fn of this.#onFree) fn(slot);
     this.#free.push(slot);
   }

@@ -45,6 +45,7 @@ import type { MembershipDelegate } from "../membership/ports.js";
 import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
 import { CausalMap, type DotSet, type Version, visibleVersion } from "./causal-map.js";
 import { CatalogColumns, HealthColumns, ProbeNotes } from "./columns.js";
+import { CATALOG as CATALOG_KEY, DirtyKeys, HEALTH as HEALTH_KEY } from "./dirty-keys.js";
 import { CausalContext, type Dot, sameDot, type VersionVector } from "./dots.js";
 import { HlcClock } from "./hlc.js";
 import { internText } from "./intern.js";
@@ -367,14 +368,15 @@ export class Replicator implements MembershipDelegate {
   readonly #watermarks = new Map<string, Map<number, number>>();
   /** Catalog keys holding a tombstone: what collection looks at, instead of the whole catalog. */
   readonly #tombstoned = new Set<string>();
-  readonly #dirtyCatalog = new Set<string>();
-  readonly #dirtyHealth = new Set<string>();
+  /** Keys changed since they were last written to disk. */
+  readonly #dirty: DirtyKeys;
   #dirtyContext = false;
   #syncTimer: TimerHandle | undefined;
   #stopped = false;
 
   constructor(options: ReplicatorOptions) {
     this.keySpace = options.keySpace ?? new KeySpace();
+    this.#dirty = new DirtyKeys(this.keySpace);
     this.catalog = new CausalMap<CatalogValue>(this.#catalogValues, this.keySpace);
     this.health = new CausalMap<HealthValue>(this.#healthValues, this.keySpace);
     // A slot that goes takes this node's note of it along, before another id gets the slot.
@@ -515,6 +517,8 @@ export class Replicator implements MembershipDelegate {
       const intervalMs = this.#catalogValues.intervalMs(this.catalog.soleSlot(id));
       return this.#record(id, value, intervalMs, owner);
     }
+    // No report at all (an origin just learnt): nothing to build.
+    if (!this.health.has(id)) return undefined;
     const entry = this.origin(id);
     if (!entry) return undefined;
     const value = this.#healthVersion(id, entry.target)?.value;
@@ -575,9 +579,8 @@ export class Replicator implements MembershipDelegate {
     context: boolean;
     more: boolean;
   } {
-    const catalog = takeFrom(this.#dirtyCatalog, limit);
-    const health = takeFrom(this.#dirtyHealth, limit - catalog.length);
-    const more = this.#dirtyCatalog.size > 0 || this.#dirtyHealth.size > 0;
+    const { catalog, health } = this.#dirty.take(limit);
+    const more = this.#dirty.size > 0;
     const context = !more && this.#dirtyContext;
     if (context) this.#dirtyContext = false;
     return { catalog, health, context, more };
@@ -1180,14 +1183,15 @@ export class Replicator implements MembershipDelegate {
           else this.#timers.setTimeout(this.#mergeSoon, 0);
           return;
         }
-        this.#mergeRecord(job, job.records[job.next++]);
+        this.#mergeRecord(job, job.records[job.next++], started);
       }
       this.#merging.shift();
       this.#chunkMerged(job);
     }
   }
 
-  #mergeRecord(job: ChunkJob, record: unknown): void {
+  /** `now`: the wall clock at the start of this slice (some milliseconds ago at most). */
+  #mergeRecord(job: ChunkJob, record: unknown, now: number): void {
     const session = job.session;
     if (!Array.isArray(record) || record.length !== 3) {
       job.bad++;
@@ -1207,7 +1211,7 @@ export class Replicator implements MembershipDelegate {
       session.skipped.add("*");
       return;
     }
-    const refused = this.#refuse(versions);
+    const refused = this.#refuse(versions, now);
     if (refused) {
       for (const v of versions) session.skipped.add(v.writer);
       return;
@@ -1310,7 +1314,7 @@ export class Replicator implements MembershipDelegate {
     const versions = decodeVersions(map, item[2]);
     const removed = decodeDots(item[3]);
     if (!versions || !removed) return false;
-    if (this.#refuse(versions)) return true;
+    if (this.#refuse(versions, this.#wallClock.now())) return true;
     const delta = new CausalContext();
     for (const v of versions) delta.add(v);
     for (const d of removed) delta.add(d);
@@ -1374,8 +1378,8 @@ export class Replicator implements MembershipDelegate {
    * (counted, not merged, their dots not added to our context) and come again by anti-entropy
    * once our clock is within reach.
    */
-  #refuse(versions: readonly Version<unknown>[]): boolean {
-    const limit = this.#wallClock.now() + this.#maxFutureWriteMs;
+  #refuse(versions: readonly Version<unknown>[], now: number): boolean {
+    const limit = now + this.#maxFutureWriteMs;
     if (!versions.some((v) => v.wall > limit)) return false;
     this.stats.refusedWrites++;
     return true;
@@ -1432,10 +1436,10 @@ export class Replicator implements MembershipDelegate {
   }
 
   #markDirty(map: MapTag, id: string): void {
-    (map === MAP_CATALOG ? this.#dirtyCatalog : this.#dirtyHealth).add(id);
+    this.#dirty.mark(id, map === MAP_CATALOG ? CATALOG_KEY : HEALTH_KEY);
     if (map === MAP_CATALOG) {
       if (this.catalog.hasTombstone(id)) this.#tombstoned.add(id);
-      else this.#tombstoned.delete(id);
+      else if (this.#tombstoned.size > 0) this.#tombstoned.delete(id);
     }
   }
 
@@ -1541,22 +1545,6 @@ export class Replicator implements MembershipDelegate {
       if (peer) this.#sendDigest(peer, 0);
     }
   }
-}
-
-/** Removes and returns up to `limit` members of `set`, in insertion order. */
-function takeFrom(set: Set<string>, limit: number): string[] {
-  if (set.size <= limit) {
-    const all = [...set];
-    set.clear();
-    return all;
-  }
-  const out: string[] = [];
-  for (const key of set) {
-    if (out.length >= limit) break;
-    out.push(key);
-    set.delete(key);
-  }
-  return out;
 }
 
 /** Whether dot `a` comes before dot `b` in a session's order: writer ids, then counters. */
