@@ -300,19 +300,24 @@ export class CausalMap<V> {
     w.ordered = total;
   }
 
-  /** Calls `fn` with the key of each of `writer`'s versions above `after`, in counter order. */
-  #each(writer: string, after: number, fn: (counter: number, key: string) => void): void {
+  /**
+   * Calls `fn` with the key of each of `writer`'s versions above `after`, in counter order, for
+   * the first `max` of them.
+   */
+  #each(writer: string, after: number, fn: (counter: number, key: string) => void, max = Infinity): void {
     const id = names.idOf(writer);
     const w = this.#byWriter.get(id);
     if (!w) return;
     if (w.ordered !== w.counters.length) this.#order(id, w);
     const counters = w.counters;
     let last = -1;
-    for (let i = firstAfter(counters, after); i < counters.length; i++) {
+    let left = max;
+    for (let i = firstAfter(counters, after); i < counters.length && left > 0; i++) {
       const counter = counters[i] as number;
       const slot = w.slots[i] as number;
       if (counter === last || !this.#holds(slot, id, counter)) continue;
       last = counter;
+      left--;
       fn(counter, this.#space.keyOf(slot));
     }
   }
@@ -324,11 +329,12 @@ export class CausalMap<V> {
 
   /**
    * `writer`'s versions with a counter above `after`, in counter order: [counter, key] pairs, each
-   * pair flat in the returned array.
+   * pair flat in the returned array; the first `max` of them. A long list is read page by page,
+   * each page after the last counter of the one before.
    */
-  dotsAfter(writer: string, after: number): Array<number | string> {
+  dotsAfter(writer: string, after: number, max = Infinity): Array<number | string> {
     const out: Array<number | string> = [];
-    this.#each(writer, after, (counter, key) => out.push(counter, key));
+    this.#each(writer, after, (counter, key) => out.push(counter, key), max);
     return out;
   }
 

@@ -171,6 +171,16 @@ describe("CausalMap.dotsAfter", () => {
                 expected.map(([, d]) => d.counter),
               );
               assert.deepEqual(new Set(pairs.map(([, k]) => k)), new Set(expected.map(([k]) => k)));
+              // Read page by page, each after the last counter of the one before: the same list.
+              const paged: Array<number | string> = [];
+              for (let after = op.after; ; ) {
+                const page = map.dotsAfter("w0", after, 3);
+                assert.ok(page.length <= 6);
+                paged.push(...page);
+                if (page.length < 6) break;
+                after = page[page.length - 2] as number;
+              }
+              assert.deepEqual(paged, got);
             }
           }
         },
