@@ -14,7 +14,13 @@ import {
 } from "../adapters/system-env.js";
 import { UdpTcpTransport } from "../adapters/udp-tcp-transport.js";
 import { UndiciProber } from "../adapters/undici-prober.js";
-import { createMetrics, type HeckMetrics, REFUSAL_REASONS, type RefusalReason } from "../api/metrics.js";
+import {
+  createMetrics,
+  type HeckMetrics,
+  REFUSAL_REASONS,
+  type RefusalReason,
+  restartLoopDelay,
+} from "../api/metrics.js";
 import { buildServer } from "../api/server.js";
 import type { AgentConfig } from "../config.js";
 import { type Address, formatAddress } from "../core/address.js";
@@ -346,6 +352,8 @@ export class HeckAgent implements HeckNodeApi {
     if (addr && typeof addr === "object")
       this.#httpAddress = formatAddress({ host: config.http.host, port: addr.port });
 
+    // Event-loop delay counts from here: the start is not a stall of a running node.
+    await restartLoopDelay(this.#metrics.registry);
     const seeds = config.join.length > 0 ? config.join : store.loadPeers();
     if (seeds.length > 0) this.#joinWithBackoff(seeds, 1000);
   }

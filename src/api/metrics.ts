@@ -102,6 +102,23 @@ const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** Lateness is healthy in milliseconds; seconds of it mean the node cannot keep up. */
 const PROBE_LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
 
+/**
+ * Starts prom-client's event-loop delay figures (`nodejs_eventloop_lag_*`) afresh. They come from
+ * one histogram kept from the registry's creation on and emptied at each scrape; the agent calls
+ * this once it has started, so that its start (the HTTP API's validators compiled, the store
+ * opened: some 100 ms before any peer knows the node) is not read as a stall of a running node.
+ */
+export async function restartLoopDelay(registry: Registry): Promise<void> {
+  // That metric's collect reads the histogram into every lag gauge, then empties it.
+  await registry.getSingleMetric("nodejs_eventloop_lag_seconds")?.get();
+  // An emptied histogram measures from its next tick on (10 ms apart): a stall before that tick
+  // would go unseen, so the caller goes on only once it has come.
+  await new Promise((resolve) => setTimeout(resolve, 2 * LOOP_DELAY_RESOLUTION_MS));
+}
+
+/** prom-client's default resolution of its event-loop delay histogram. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
 export function createMetrics(sources: MetricSources = {}): HeckMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

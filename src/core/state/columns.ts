@@ -264,6 +264,14 @@ export class HealthColumns implements ValueColumns<HealthValue> {
   hasTarget(slot: number, writer: number, counter: number): boolean {
     return this.#targetWriter[slot] === writer && this.#targetCounter[slot] === counter;
   }
+
+  /** The target of the value at `slot`. */
+  target(slot: number): { writer: string; counter: number } {
+    return {
+      writer: names.nameOf(this.#targetWriter[slot] as number),
+      counter: this.#targetCounter[slot] as number,
+    };
+  }
 }
 
 /** Probe error texts of every health column and probe note of the process, shared. */

@@ -358,6 +358,12 @@ export class Replicator implements MembershipDelegate {
   readonly #inbound = new Map<string, InboundSession>();
   /** Arrived chunks still being merged, oldest first (see {@link MERGE_SLICE_MS}). */
   readonly #merging = new Fifo<ChunkJob>();
+  /**
+   * Gossip items arrived and not joined yet, merged in the same slices as chunks. To a node that
+   * has just joined every item is news, to be joined and passed on, and the packets that pile up
+   * while one turn runs long all come in the next: joined on arrival, they made that turn longer.
+   */
+  readonly #gossipBacklog = new Fifo<unknown>();
   #mergeScheduled = false;
   readonly #peerVectors = new Map<string, VersionVector>();
   /** Each peer's last digest, to pull again when a session leaves news behind. */
@@ -1145,6 +1151,10 @@ export class Replicator implements MembershipDelegate {
       next: 0,
       bad: 0,
     });
+    this.#scheduleMerge();
+  }
+
+  #scheduleMerge(): void {
     if (this.#mergeScheduled) return;
     // Merged once this turn's I/O callbacks are done, one slice per turn: a slice begun here as
     // well would add to the one that runs then, in the same turn of the event loop.
@@ -1159,8 +1169,9 @@ export class Replicator implements MembershipDelegate {
   readonly #mergeSoon = (): void => this.#mergeChunks();
 
   /**
-   * Merges queued chunk records in arrival order until the queue is empty or this turn has spent
-   * {@link MERGE_SLICE_MS} on them; the rest goes on in the next turn. A chunk is claimed (its part
+   * Joins the gossip items waiting, then queued chunk records in arrival order, until both queues
+   * are empty or this turn has spent {@link MERGE_SLICE_MS} on them; the rest goes on in the next
+   * turn. A chunk is claimed (its part
    * of the sender's context joined) only once all its records are merged; the records of a
    * partly merged chunk are joins like any other, so gossip and API writes in between are safe.
    */
@@ -1170,13 +1181,25 @@ export class Replicator implements MembershipDelegate {
     const clock = this.#wallClock;
     const started = clock.now();
     let merged = 0;
+    // The clock is read every few items: one takes some microseconds.
+    const late = () =>
+      this.#timers !== undefined && (++merged & 7) === 0 && clock.now() - started >= MERGE_SLICE_MS;
+    // Gossip first: it is what waits in the socket's buffers, and it is small.
+    const backlog = this.#gossipBacklog;
+    let bad = 0;
+    while (backlog.size > 0 && !late()) {
+      const item = backlog.shift();
+      if (!Array.isArray(item) || !this.#applyGossipItem(item)) bad++;
+    }
+    if (bad > 0) this.#malformedPayload("bad gossip items", bad);
+    if (backlog.size > 0) {
+      this.#mergeLater();
+      return;
+    }
     for (let job = this.#merging.peek(); job !== undefined; job = this.#merging.peek()) {
       while (job.next < job.records.length) {
-        // The clock is read every few records: a record takes some microseconds.
-        if (this.#timers && (++merged & 7) === 0 && clock.now() - started >= MERGE_SLICE_MS) {
-          this.#mergeScheduled = true;
-          if (this.#timers.soon) this.#timers.soon(this.#mergeSoon);
-          else this.#timers.setTimeout(this.#mergeSoon, 0);
+        if (late()) {
+          this.#mergeLater();
           return;
         }
         this.#mergeRecord(job, job.records[job.next++], started);
@@ -1184,6 +1207,14 @@ export class Replicator implements MembershipDelegate {
       this.#merging.shift();
       this.#chunkMerged(job);
     }
+  }
+
+  /** The rest of the merge goes on in the next turn (only with timers: see {@link #mergeChunks}). */
+  #mergeLater(): void {
+    const timers = this.#timers as Timers;
+    this.#mergeScheduled = true;
+    if (timers.soon) timers.soon(this.#mergeSoon);
+    else timers.setTimeout(this.#mergeSoon, 0);
   }
 
   /** `now`: the wall clock at the start of this slice (some milliseconds ago at most). */
@@ -1293,6 +1324,11 @@ export class Replicator implements MembershipDelegate {
     const items = m[1];
     if (m.length !== 2 || !Array.isArray(items)) {
       this.#malformedPayload("bad gossip batch", 0);
+      return;
+    }
+    if (this.#timers?.soon) {
+      for (const item of items) this.#gossipBacklog.push(item);
+      this.#scheduleMerge();
       return;
     }
     let bad = 0;
@@ -1462,6 +1498,10 @@ export class Replicator implements MembershipDelegate {
    */
   #sweepHealth(id: string): void {
     if (!this.health.has(id) || this.#sameTargets(id)) return;
+    // One report, against a catalog write this replica has not seen yet (a report may come before
+    // its spec, as in a bootstrap): nothing to drop.
+    const sole = this.health.soleSlot(id);
+    if (sole >= 0 && !this.context.has(this.#healthValues.target(sole))) return;
     const versions = this.health.get(id);
     if (!versions) return;
     const targets = (this.catalog.get(id) ?? []).flatMap((v) => (v.value ? [v.value.target] : []));

@@ -328,6 +328,32 @@ describe("Replicator: anti-entropy", () => {
     assert.ok(b.context.covers(a.context));
   });
 
+  it("gossip that arrives is joined after the turn's I/O, a bounded slice per turn", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a");
+    for (let i = 0; i < 60; i++) a.putOrigin(`g${i}`, spec);
+    // b's clock moves 4 ms each time it is read, once per 8 items: 16 items per 8 ms turn.
+    let t = T0;
+    const turns: Array<() => void> = [];
+    const b = mesh.add("b", {
+      clock: { now: () => (t += 4) },
+      timers: { setTimeout: () => ({}), clearTimeout: () => {}, soon: (fn) => turns.push(fn) },
+    });
+    for (const p of a.getBroadcasts(2, 64 * 1024)) b.notifyUserMessage(p, undefined);
+    assert.equal(b.originCount, 0, "nothing joined on arrival");
+    assert.equal(turns.length, 1, "one turn scheduled for all the packets");
+    let slices = 0;
+    while (turns.length > 0) {
+      const before = b.originCount;
+      (turns.shift() as () => void)();
+      slices++;
+      assert.ok(b.originCount - before <= 16, `${b.originCount - before} items in one turn`);
+    }
+    assert.equal(b.originCount, 60);
+    assert.ok(slices >= 4, `${slices} turns for 60 items`);
+    assert.deepEqual(visible(b), visible(a));
+  });
+
   it("a bootstrap cut short keeps its progress: the next pull sends only the rest", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 100 });
