@@ -187,7 +187,10 @@ export class HeckAgent implements HeckNodeApi {
       log: this.#log,
       // As soon as a bootstrap session begins or ends, so that its first chunks are not merged
       // under the cap.
-      sessionsChanged: () => this.#heapGrowth.update(replicator.catchingUp),
+      sessionsChanged: () => {
+        this.#heapGrowth.update(replicator.catchingUp);
+        if (!replicator.catchingUp) this.#scheduleFlush();
+      },
     });
     this.#replicator = replicator;
     this.#heapGrowth.update(false);
@@ -666,7 +669,9 @@ export class HeckAgent implements HeckNodeApi {
    * transaction and one transaction per turn of the event loop, so that an anti-entropy session
    * bringing a whole catalog never holds the loop for one long write; the context is written with
    * the last slice (see {@link Replicator.takeDirty}); while a session is arriving, one slice
-   * per {@link FLUSH_WHILE_RECEIVING_MS}. Changes the API accepted are flushed whole
+   * per {@link FLUSH_WHILE_RECEIVING_MS}, and none while this node catches up (a new or wiped node
+   * taking the catalog in: a slice of writes in a turn that also merges made the longest stalls of
+   * a bootstrap, and a node that dies meanwhile pulls the catalog again). Changes the API accepted are flushed whole
    * before the API answers, in one transaction, so a bulk upsert is on disk whole or not at all.
    */
   #scheduleFlush(): void {
@@ -674,6 +679,8 @@ export class HeckAgent implements HeckNodeApi {
     this.#flushScheduled = true;
     const run = () => {
       this.#flushScheduled = false;
+      // Scheduled again when the catch-up ends (sessionsChanged), or by the periodic flush.
+      if (this.#replicator?.catchingUp) return;
       if (this.#flush(FLUSH_SLICE_KEYS)) this.#scheduleFlush();
     };
     if (this.#replicator?.receiving) setTimeout(run, FLUSH_WHILE_RECEIVING_MS);
