@@ -1182,23 +1182,20 @@ export class Replicator implements MembershipDelegate {
     const started = clock.now();
     let merged = 0;
     // The clock is read every few items: one takes some microseconds.
-    const late = () =>
-      this.#timers !== undefined && (++merged & 7) === 0 && clock.now() - started >= MERGE_SLICE_MS;
-    // Gossip first: it is what waits in the socket's buffers, and it is small.
+    const late = (budgetMs: number) =>
+      this.#timers !== undefined && (++merged & 7) === 0 && clock.now() - started >= budgetMs;
+    // Gossip first, for at most half the slice: it is what waits in the socket's buffers, and a
+    // steady stream of it (a large catalog's first probes) must not starve the chunks.
     const backlog = this.#gossipBacklog;
     let bad = 0;
-    while (backlog.size > 0 && !late()) {
+    while (backlog.size > 0 && !late(MERGE_SLICE_MS / 2)) {
       const item = backlog.shift();
       if (!Array.isArray(item) || !this.#applyGossipItem(item)) bad++;
     }
     if (bad > 0) this.#malformedPayload("bad gossip items", bad);
-    if (backlog.size > 0) {
-      this.#mergeLater();
-      return;
-    }
     for (let job = this.#merging.peek(); job !== undefined; job = this.#merging.peek()) {
       while (job.next < job.records.length) {
-        if (late()) {
+        if (late(MERGE_SLICE_MS)) {
           this.#mergeLater();
           return;
         }
@@ -1207,6 +1204,7 @@ export class Replicator implements MembershipDelegate {
       this.#merging.shift();
       this.#chunkMerged(job);
     }
+    if (backlog.size > 0) this.#mergeLater();
   }
 
   /** The rest of the merge goes on in the next turn (only with timers: see {@link #mergeChunks}). */
