@@ -1597,6 +1597,7 @@ class DotPages {
   #page: Array<number | string> = [];
   #at = 0;
   #done = false;
+  #first = true;
 
   constructor(map: CausalMap<unknown>, writer: string, after: number) {
     this.#map = map;
@@ -1607,7 +1608,9 @@ class DotPages {
   /** The counter of the next dot, or infinity when none is left. */
   next(): number {
     if (this.#at >= this.#page.length && !this.#done) {
-      this.#page = this.#map.dotsAfter(this.#writer, this.#after, DOT_PAGE);
+      // The index is ordered for the first page only: what comes later is not this session's.
+      this.#page = this.#map.dotsAfter(this.#writer, this.#after, DOT_PAGE, this.#first);
+      this.#first = false;
       this.#at = 0;
       this.#done = this.#page.length < 2 * DOT_PAGE;
       if (this.#page.length > 0) this.#after = this.#page[this.#page.length - 2] as number;
