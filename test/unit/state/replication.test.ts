@@ -28,6 +28,20 @@ function framed(value: unknown, version = WIRE_FORMAT_VERSION): Uint8Array {
   return out;
 }
 
+/**
+ * A node whose clock moves 4 ms each time it is read (the merge reads it every 8 items) and whose
+ * next turns wait in `turns` until the test runs them.
+ */
+function slicedNode(mesh: Mesh, name: string): { node: Replicator; turns: Array<() => void> } {
+  let t = T0;
+  const turns: Array<() => void> = [];
+  const node = mesh.add(name, {
+    clock: { now: () => (t += 4) },
+    timers: { setTimeout: () => ({}), clearTimeout: () => {}, soon: (fn) => turns.push(fn) },
+  });
+  return { node, turns };
+}
+
 describe("Replicator: local writes", () => {
   it("putOrigin creates, then replaces, and an identical put writes nothing", () => {
     const mesh = new Mesh();
@@ -291,12 +305,7 @@ describe("Replicator: anti-entropy", () => {
     a.putOrigins(Array.from({ length: 300 }, (_, i) => ({ id: `o${i}`, spec })));
     // b's clock moves 4 ms each time it is read (the merge reads it every 8 records), so that its
     // 8 ms budget runs out after 16 records; its next turns wait in \`turns\` until the test runs them.
-    let t = T0;
-    const turns: Array<() => void> = [];
-    const b = mesh.add("b", {
-      clock: { now: () => (t += 4) },
-      timers: { setTimeout: () => ({}), clearTimeout: () => {}, soon: (fn) => turns.push(fn) },
-    });
+    const { node: b, turns } = slicedNode(mesh, "b");
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(2); // the pull request, then the first chunk
     assert.equal(b.originCount, 0, "merged once the turn's I/O is done, not on arrival");
@@ -334,12 +343,7 @@ describe("Replicator: anti-entropy", () => {
     for (let i = 0; i < 60; i++) a.putOrigin(`g${i}`, spec);
     // b's clock moves 4 ms each time it is read, once per 8 items; gossip has half of each 8 ms
     // turn: 8 items.
-    let t = T0;
-    const turns: Array<() => void> = [];
-    const b = mesh.add("b", {
-      clock: { now: () => (t += 4) },
-      timers: { setTimeout: () => ({}), clearTimeout: () => {}, soon: (fn) => turns.push(fn) },
-    });
+    const { node: b, turns } = slicedNode(mesh, "b");
     for (const p of a.getBroadcasts(2, 64 * 1024)) b.notifyUserMessage(p, undefined);
     assert.equal(b.originCount, 0, "nothing joined on arrival");
     assert.equal(turns.length, 1, "one turn scheduled for all the packets");
@@ -361,12 +365,7 @@ describe("Replicator: anti-entropy", () => {
     a.putOrigins(Array.from({ length: 100 }, (_, i) => ({ id: `o${i}`, spec })));
     const g = mesh.add("g");
     for (let i = 0; i < 60; i++) g.putOrigin(`g${i}`, spec);
-    let t = T0;
-    const turns: Array<() => void> = [];
-    const b = mesh.add("b", {
-      clock: { now: () => (t += 4) },
-      timers: { setTimeout: () => ({}), clearTimeout: () => {}, soon: (fn) => turns.push(fn) },
-    });
+    const { node: b, turns } = slicedNode(mesh, "b");
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(2); // the pull request, then the first chunk
     for (const p of g.getBroadcasts(2, 64 * 1024)) b.notifyUserMessage(p, undefined);
