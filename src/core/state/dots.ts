@@ -70,10 +70,13 @@ export class CausalContext {
     return this.cloud.get(d.writer)?.has(d.counter) ?? false;
   }
 
-  /** Adds one dot, folding the cloud into the vector where the gap closes. */
-  add(d: Dot): void {
+  /**
+   * Adds one dot, folding the cloud into the vector where the gap closes; true when the dot was
+   * not in this context yet.
+   */
+  add(d: Dot): boolean {
     const top = this.vv.get(d.writer) ?? 0;
-    if (d.counter <= top) return;
+    if (d.counter <= top) return false;
     if (d.counter === top + 1) {
       let next = d.counter;
       const cloud = this.cloud.get(d.writer);
@@ -82,18 +85,43 @@ export class CausalContext {
         if (cloud.size === 0) this.cloud.delete(d.writer);
       }
       this.vv.set(d.writer, next);
-      return;
+      return true;
     }
     let cloud = this.cloud.get(d.writer);
     if (!cloud) {
       cloud = new Set();
       this.cloud.set(d.writer, cloud);
-    }
+    } else if (cloud.has(d.counter)) return false;
     cloud.add(d.counter);
     if (this.#cloudLog) {
       this.#cloudLog.writers.push(d.writer);
       this.#cloudLog.counters.push(d.counter);
     }
+    return true;
+  }
+
+  /**
+   * Raises `writer`'s vector entry to `counter` (every dot up to it seen), folding the cloud; true
+   * when that added a dot. Costs the smaller of the cloud's size and the rise, not the cloud's size:
+   * a session claims a large cloud a chunk at a time.
+   */
+  raise(writer: string, counter: number): boolean {
+    const top = this.vv.get(writer) ?? 0;
+    if (counter <= top) return false;
+    let next = counter;
+    const cloud = this.cloud.get(writer);
+    if (cloud) {
+      if (cloud.size <= counter - top) {
+        for (const x of cloud) if (x <= counter) cloud.delete(x);
+      } else {
+        for (let x = top + 1; x <= counter; x++) cloud.delete(x);
+      }
+      // The new top may now touch dots of the cloud.
+      while (cloud.delete(next + 1)) next++;
+      if (cloud.size === 0) this.cloud.delete(writer);
+    }
+    this.vv.set(writer, next);
+    return true;
   }
 
   /** Starts (or restarts, empty) the log of dots put in the cloud. */
@@ -111,54 +139,22 @@ export class CausalContext {
     return log;
   }
 
-  /** Joins another context into this one (set union of the dots). */
-  join(other: CausalContext): void {
-    for (const [w, c] of other.vv) {
-      if (c <= (this.vv.get(w) ?? 0)) continue;
-      this.vv.set(w, c);
-      const cloud = this.cloud.get(w);
-      if (cloud) {
-        for (const x of cloud) if (x <= c) cloud.delete(x);
-        // The new top may now touch dots of the cloud.
-        let next = c;
-        while (cloud.delete(next + 1)) next++;
-        this.vv.set(w, next);
-        if (cloud.size === 0) this.cloud.delete(w);
-      }
-    }
-    for (const [w, counters] of other.cloud) for (const c of counters) this.add({ writer: w, counter: c });
+  /** Joins another context into this one (set union of the dots); true when it added a dot. */
+  join(other: CausalContext): boolean {
+    let changed = false;
+    for (const [w, c] of other.vv) if (this.raise(w, c)) changed = true;
+    for (const [w, counters] of other.cloud)
+      for (const c of counters) if (this.add({ writer: w, counter: c })) changed = true;
+    return changed;
   }
 
-  /** Joins every writer of `other` except those in `skip`. */
-  joinExcept(other: CausalContext, skip: ReadonlySet<string>): void {
-    if (skip.size === 0) {
-      this.join(other);
-      return;
-    }
+  /** Joins every writer of `other` except those in `skip`; true when it added a dot. */
+  joinExcept(other: CausalContext, skip: ReadonlySet<string>): boolean {
+    if (skip.size === 0) return this.join(other);
     const kept = new CausalContext();
     for (const [w, c] of other.vv) if (!skip.has(w)) kept.vv.set(w, c);
     for (const [w, counters] of other.cloud) if (!skip.has(w)) kept.cloud.set(w, new Set(counters));
-    this.join(kept);
-  }
-
-  /**
-   * Joins the part of `other` that precedes the position (writer, counter) in the order of writer
-   * ids, then counters: every dot of writers before `writer`, and of `writer` up to `counter`.
-   * Writers in `skip` are left out.
-   */
-  joinPrefix(other: CausalContext, writer: string, counter: number, skip: ReadonlySet<string>): void {
-    const part = new CausalContext();
-    for (const [w, c] of other.vv) {
-      if (skip.has(w) || w > writer) continue;
-      const top = w === writer ? Math.min(c, counter) : c;
-      if (top > 0) part.vv.set(w, top);
-    }
-    for (const [w, counters] of other.cloud) {
-      if (skip.has(w) || w > writer) continue;
-      const kept = w === writer ? [...counters].filter((c) => c <= counter) : [...counters];
-      if (kept.length > 0) part.cloud.set(w, new Set(kept));
-    }
-    this.join(part);
+    return this.join(kept);
   }
 
   /** Whether this context holds every dot of `other`. */
@@ -185,5 +181,65 @@ export class CausalContext {
     let n = 0;
     for (const s of this.cloud.values()) n += s.size;
     return n;
+  }
+}
+
+/**
+ * Joins `other` into `into` a prefix at a time, in the order of writer ids, then counters: each
+ * {@link advance} adds every dot of the writers before a position's writer, and of that writer up
+ * to its counter. A session claims the sender's context this way as its chunks arrive; each dot of
+ * `other` is visited once over all the calls, so a sender's cloud of a hundred thousand dots costs
+ * once per session, not once per chunk.
+ */
+export class PrefixJoin {
+  readonly #into: CausalContext;
+  readonly #other: CausalContext;
+  /** Writer ids of `other` in order. */
+  readonly #writers: string[];
+  /** The writer being joined, as an index in {@link #writers}. */
+  #at = 0;
+  /** Its counter reached so far. */
+  #reached = 0;
+  /** Its cloud in order, once it is reached, and the next of those to add. */
+  #cloud: number[] | undefined;
+  #next = 0;
+
+  constructor(into: CausalContext, other: CausalContext) {
+    this.#into = into;
+    this.#other = other;
+    this.#writers = [...new Set([...other.vv.keys(), ...other.cloud.keys()])].sort();
+  }
+
+  /**
+   * Joins every dot before (writer, counter), that position included, except those of writers in
+   * `skip` when they are reached; true when `into` gained a dot. Positions must not go back.
+   */
+  advance(writer: string, counter: number, skip: ReadonlySet<string>): boolean {
+    let changed = false;
+    const writers = this.#writers;
+    while (this.#at < writers.length) {
+      const w = writers[this.#at] as string;
+      if (w > writer) break;
+      const end = w === writer ? counter : Number.POSITIVE_INFINITY;
+      if (!skip.has(w) && this.#joinWriter(w, end)) changed = true;
+      if (w === writer) break;
+      this.#at++;
+      this.#reached = 0;
+      this.#cloud = undefined;
+      this.#next = 0;
+    }
+    return changed;
+  }
+
+  #joinWriter(w: string, end: number): boolean {
+    if (end <= this.#reached) return false;
+    this.#reached = end;
+    let changed = this.#into.raise(w, Math.min(this.#other.vv.get(w) ?? 0, end));
+    if (this.#cloud === undefined) this.#cloud = [...(this.#other.cloud.get(w) ?? [])].sort((a, b) => a - b);
+    const cloud = this.#cloud;
+    while (this.#next < cloud.length && (cloud[this.#next] as number) <= end) {
+      if (this.#into.add({ writer: w, counter: cloud[this.#next++] as number })) changed = true;
+    }
+    return changed;
   }
 }

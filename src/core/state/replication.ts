@@ -11,8 +11,9 @@
  *   collection floor). A node that sees a peer lacking writes opens a session to it: the keys whose
  *   versions the peer's context lacks, in bounded chunks sent a few at a time as user messages
  *   over streams (each done once the peer has read it, and sent again if its stream fails), each
- *   merged on arrival. After the last chunk the receiver joins the sender's
- *   context, which also tells it which of its versions the sender saw overwritten.
+ *   merged on arrival. The first chunk carries the sender's context (the others only its vector),
+ *   which also tells the receiver which of its versions the sender saw overwritten; the receiver
+ *   claims it chunk by chunk, and whole after the last.
  * - Sync requests: after local writes, and after a session brings news, a node sends its digest to
  *   a few random peers; a peer that lacks something answers with its own digest, which starts a
  *   session back. News so spreads epidemically without waiting for the push-pull interval.
@@ -46,7 +47,7 @@ import { normalSpec, sameSpec, sameTarget } from "./catalog.js";
 import { CausalMap, type DotSet, type Version, visibleVersion } from "./causal-map.js";
 import { CatalogColumns, HealthColumns, ProbeNotes } from "./columns.js";
 import { CATALOG as CATALOG_KEY, DirtyKeys, HEALTH as HEALTH_KEY } from "./dirty-keys.js";
-import { CausalContext, type Dot, sameDot, type VersionVector } from "./dots.js";
+import { CausalContext, type Dot, PrefixJoin, sameDot, type VersionVector } from "./dots.js";
 import { HlcClock } from "./hlc.js";
 import { internText } from "./intern.js";
 import { KeySpace } from "./key-space.js";
@@ -261,7 +262,12 @@ interface InboundSession {
   /** Each chunk's bound: the (writer, counter) up to which the sender's context may be claimed. */
   bounds: Map<number, [string, number]>;
   full: boolean;
-  context: CausalContext;
+  /** The sender's context, from the first chunk; until it arrives, later chunks wait. */
+  context: CausalContext | undefined;
+  /** Claims {@link context} chunk by chunk, once it has arrived. */
+  prefix: PrefixJoin | undefined;
+  /** Chunks that arrived before the first, merged once it has. */
+  waiting: ChunkJob[];
   floor: VersionVector;
   /** Keys seen in a full session (map tag + id), for the final sweep. */
   keys: Set<string> | undefined;
@@ -280,7 +286,6 @@ interface ChunkJob {
   seq: number;
   last: boolean;
   bound: [string, number] | null;
-  context: CausalContext;
   records: unknown[];
   /** The next record to merge. */
   next: number;
@@ -993,7 +998,8 @@ export class Replicator implements MembershipDelegate {
         done ? 1 : 0,
         full ? 1 : 0,
         vv,
-        cloud,
+        // The cloud may hold a hundred thousand dots (gossip lost on the way): once per session.
+        seq === 0 ? cloud : null,
         floor,
         bound,
         records,
@@ -1091,7 +1097,14 @@ export class Replicator implements MembershipDelegate {
 
   #onChunk(m: unknown[]): void {
     const [, node, sessionId, seq, last, full, rawVv, rawCloud, rawFloor, rawBound, records] = m;
-    const context = decodeContext(rawVv, rawCloud);
+    // The first chunk carries the sender's cloud, the others null: their vector is enough to
+    // find or open the session, and they wait for the first to be merged with its context.
+    const first = seq === 0;
+    const context = first
+      ? decodeContext(rawVv, rawCloud)
+      : rawCloud === null
+        ? decodeContext(rawVv, [])
+        : undefined;
     const floor = decodeVector(rawFloor);
     const bound = parseBound(rawBound);
     if (
@@ -1126,7 +1139,9 @@ export class Replicator implements MembershipDelegate {
         applied: 0,
         bounds: new Map(),
         full: full === 1,
-        context,
+        context: undefined,
+        prefix: undefined,
+        waiting: [],
         floor,
         keys: full === 1 ? new Set() : undefined,
         skipped: new Set(),
@@ -1140,17 +1155,29 @@ export class Replicator implements MembershipDelegate {
     }
     session.lastAt = now;
     if (this.#pulling?.peer === node) this.#pulling.at = now;
-    this.#merging.push({
+    const job: ChunkJob = {
       key,
       session,
       seq: seq as number,
       last: last === 1,
       bound,
-      context,
       records,
       next: 0,
       bad: 0,
-    });
+    };
+    if (session.context === undefined) {
+      if (!first) {
+        session.waiting.push(job);
+        return;
+      }
+      session.context = context;
+      session.prefix = new PrefixJoin(this.context, context);
+      this.#merging.push(job);
+      for (const waiting of session.waiting) this.#merging.push(waiting);
+      session.waiting = [];
+    } else {
+      this.#merging.push(job);
+    }
     this.#scheduleMerge();
   }
 
@@ -1241,12 +1268,12 @@ export class Replicator implements MembershipDelegate {
       for (const v of versions) session.skipped.add(v.writer);
       return;
     }
-    if (this.#join(map, id, versions, job.context)) session.changed = true;
+    if (this.#join(map, id, versions, session.context as CausalContext)) session.changed = true;
   }
 
   /** Every record of `job` is merged: the session claims what its unbroken run of chunks covers. */
   #chunkMerged(job: ChunkJob): void {
-    const { session, key, seq, context } = job;
+    const { session, key, seq } = job;
     if (job.bad > 0) this.#malformedPayload("bad chunk records", job.bad);
     // A session that expired while its chunk was being merged claims nothing.
     if (this.#inbound.get(key) !== session) return;
@@ -1261,11 +1288,8 @@ export class Replicator implements MembershipDelegate {
     }
     if (advanced && !session.skipped.has("*") && session.applied !== session.total) {
       const reached = session.bounds.get(session.applied - 1);
-      if (reached) {
-        const covered = this.context.covers(context);
-        this.context.joinPrefix(context, reached[0], reached[1], session.skipped);
-        if (!covered) this.#dirtyContext = true;
-      }
+      if (reached && session.prefix?.advance(reached[0], reached[1], session.skipped))
+        this.#dirtyContext = true;
     }
     if (session.total !== undefined && session.applied === session.total) {
       this.#inbound.delete(key);
@@ -1282,7 +1306,9 @@ export class Replicator implements MembershipDelegate {
   }
 
   #finishJoin(session: InboundSession): void {
-    if (session.skipped.has("*")) return;
+    const context = session.context;
+    // (A session's chunks are all merged only after its first, which carries the context.)
+    if (session.skipped.has("*") || !context) return;
     if (session.full && session.keys) {
       // The sender listed every key it holds: ours that it has seen and not listed are gone there.
       for (const map of [MAP_CATALOG, MAP_HEALTH] as const) {
@@ -1290,7 +1316,7 @@ export class Replicator implements MembershipDelegate {
         for (const id of [...target.keys()]) {
           if (session.keys.has(`${map}:${id}`)) continue;
           const before = this.#visibleState(map, id);
-          const gone = target.dropWhere(id, (v) => session.context.has(v) && !session.skipped.has(v.writer));
+          const gone = target.dropWhere(id, (v) => context.has(v) && !session.skipped.has(v.writer));
           if (gone > 0) {
             this.#markDirty(map, id);
             this.#afterChange(map, id, before);
@@ -1299,10 +1325,8 @@ export class Replicator implements MembershipDelegate {
         }
       }
     }
-    const coveredBefore = this.context.covers(session.context);
-    this.context.joinExcept(session.context, session.skipped);
     for (const [w, c] of session.floor) if (c > (this.floor.get(w) ?? 0)) this.floor.set(w, c);
-    if (!coveredBefore) this.#dirtyContext = true;
+    if (this.context.joinExcept(context, session.skipped)) this.#dirtyContext = true;
     if (session.changed) this.#scheduleSync();
   }
 

@@ -7,7 +7,7 @@ import {
   type Version,
   visibleVersion,
 } from "../../../src/core/state/causal-map.js";
-import { CausalContext } from "../../../src/core/state/dots.js";
+import { CausalContext, PrefixJoin } from "../../../src/core/state/dots.js";
 
 /** A replica of one causal map of numbers, with its context: the state the join is defined on. */
 interface State {
@@ -225,6 +225,96 @@ describe("CausalContext", () => {
             x.covers(y),
             [...ys].every(([w, c]) => x.has({ writer: w, counter: c })),
           );
+        },
+      ),
+    );
+  });
+
+  const dotsArb = fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), fc.integer({ min: 1, max: 12 })));
+  const contextOf = (dots: [string, number][]) => {
+    const ctx = new CausalContext();
+    for (const [w, c] of dots) ctx.add({ writer: w, counter: c });
+    return ctx;
+  };
+  /** Every dot of `ctx` among writers a, b, c and counters up to 12, as text. */
+  const listed = (ctx: CausalContext) => {
+    const out: string[] = [];
+    for (const w of ["a", "b", "c"])
+      for (let c = 1; c <= 12; c++) if (ctx.has({ writer: w, counter: c })) out.push(`${w}:${c}`);
+    return out;
+  };
+  /** A context is in normal form: no cloud dot at or next to its writer's vector entry. */
+  const normal = (ctx: CausalContext) => {
+    for (const [w, counters] of ctx.cloud) {
+      assert.ok(counters.size > 0);
+      for (const c of counters) assert.ok(c > (ctx.vv.get(w) ?? 0) + 1, `${w}:${c} folds`);
+    }
+  };
+
+  it("raise and join report whether they added a dot, and keep the context folded", () => {
+    fc.assert(
+      fc.property(
+        dotsArb,
+        dotsArb,
+        fc.constantFrom("a", "b", "c"),
+        fc.integer({ min: 0, max: 12 }),
+        (xs, ys, w, c) => {
+          const x = contextOf(xs);
+          const raised = x.clone();
+          const before = listed(raised);
+          const added = raised.raise(w, c);
+          const model = contextOf(xs);
+          for (let k = 1; k <= c; k++) model.add({ writer: w, counter: k });
+          assert.deepEqual(listed(raised), listed(model));
+          assert.equal(added, listed(raised).length > before.length);
+          normal(raised);
+          const joined = x.clone();
+          const changed = joined.join(contextOf(ys));
+          assert.equal(changed, listed(joined).length > listed(x).length);
+          normal(joined);
+        },
+      ),
+    );
+  });
+
+  it("a dot already held is not logged again", () => {
+    const ctx = new CausalContext();
+    ctx.logCloud();
+    assert.equal(ctx.add({ writer: "w", counter: 5 }), true);
+    assert.equal(ctx.add({ writer: "w", counter: 5 }), false);
+    assert.deepEqual(ctx.takeCloudLog(), { writers: ["w"], counters: [5] });
+  });
+
+  it("a prefix join claims exactly the dots up to each position, whatever the steps", () => {
+    const position = fc.tuple(fc.constantFrom("a", "b", "c", "d"), fc.integer({ min: 0, max: 12 }));
+    fc.assert(
+      fc.property(
+        dotsArb,
+        dotsArb,
+        fc.array(position, { maxLength: 6 }),
+        fc.subarray(["a", "b", "c"]),
+        (xs, ys, steps, skipped) => {
+          const other = contextOf(ys);
+          const into = contextOf(xs);
+          const join = new PrefixJoin(into, other);
+          const skip = new Set(skipped);
+          // Positions in order, as a session's chunk bounds come.
+          const ordered = steps.sort(([w1, c1], [w2, c2]) => (w1 === w2 ? c1 - c2 : w1 < w2 ? -1 : 1));
+          for (const [w, c] of ordered) {
+            const before = listed(into);
+            const changed = join.advance(w, c, skip);
+            const model = contextOf(xs);
+            for (const [ow, oc] of ys) {
+              if (skip.has(ow) || !other.has({ writer: ow, counter: oc })) continue;
+              if (ow < w || (ow === w && oc <= c)) model.add({ writer: ow, counter: oc });
+            }
+            for (const [ow, top] of other.vv)
+              for (let k = 1; k <= top; k++)
+                if (!skip.has(ow) && (ow < w || (ow === w && k <= c))) model.add({ writer: ow, counter: k });
+            assert.deepEqual(listed(into), listed(model));
+            assert.equal(changed, listed(into).length > before.length);
+            normal(into);
+          }
         },
       ),
     );

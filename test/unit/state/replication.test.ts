@@ -248,6 +248,38 @@ describe("Replicator: anti-entropy", () => {
     assert.ok(b.context.covers(a.context), "the final chunk brings the sender's context");
   });
 
+  it("the sender's cloud travels in the first chunk only, and chunks that come before it wait", () => {
+    // a has seen every other write of a writer now gone (gossip lost on the way): a cloud of 3,000.
+    const bootstrap = (cloud: boolean) => {
+      const mesh = new Mesh();
+      const a = mesh.add("a", { chunkKeys: 100 });
+      a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+      if (cloud) for (let k = 1; k <= 3000; k++) a.context.add({ writer: "w-gone", counter: 2 * k });
+      const b = mesh.add("b");
+      b.mergeRemoteState(a.localState(false), false);
+      mesh.settle(1); // the pull request: the first three chunks go out
+      mesh.queue.reverse();
+      mesh.settle(2); // the third and the second chunk arrive first
+      const early = b.originCount;
+      const inbound = b.sessions.inbound;
+      mesh.settle(1); // then the first
+      const withFirst = b.originCount;
+      mesh.settle();
+      assert.equal(b.originCount, 1000);
+      assert.ok(b.context.covers(a.context), "b claims all a has seen, its cloud included");
+      return { bytes: mesh.streamBytes, early, inbound, withFirst };
+    };
+    const plain = bootstrap(false);
+    const clouded = bootstrap(true);
+    assert.equal(clouded.early, 0, "no chunk is merged before the one with the context");
+    assert.equal(clouded.inbound, 1);
+    assert.equal(clouded.withFirst, 300, "the first chunk, then the two that waited for it");
+    const cloudBytes = pack(Array.from({ length: 3000 }, (_, k) => 2 * k + 2)).length;
+    const extra = clouded.bytes - plain.bytes;
+    // Once in the first chunk, and the digest's bounded part of it: not once per chunk (11 chunks).
+    assert.ok(extra < 2.5 * cloudBytes, `${extra} B more for a cloud of ${cloudBytes} B`);
+  });
+
   it("a bootstrap sends each spec and each status once, the status right after its spec", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 50 });
