@@ -148,15 +148,6 @@ export class CausalContext {
     return changed;
   }
 
-  /** Joins every writer of `other` except those in `skip`; true when it added a dot. */
-  joinExcept(other: CausalContext, skip: ReadonlySet<string>): boolean {
-    if (skip.size === 0) return this.join(other);
-    const kept = new CausalContext();
-    for (const [w, c] of other.vv) if (!skip.has(w)) kept.vv.set(w, c);
-    for (const [w, counters] of other.cloud) if (!skip.has(w)) kept.cloud.set(w, new Set(counters));
-    return this.join(kept);
-  }
-
   /** Whether this context holds every dot of `other`. */
   covers(other: CausalContext): boolean {
     if (!vectorCovers(this.vv, other.vv)) {
@@ -224,6 +215,19 @@ export class PrefixJoin {
       if (!skip.has(w) && this.#joinWriter(w, end)) changed = true;
       if (w === writer) break;
       this.#at++;
+      this.#reached = 0;
+      this.#cloud = undefined;
+      this.#next = 0;
+    }
+    return changed;
+  }
+
+  /** Joins every dot not joined yet, except those of writers in `skip`; true when `into` gained one. */
+  rest(skip: ReadonlySet<string>): boolean {
+    let changed = false;
+    for (; this.#at < this.#writers.length; this.#at++) {
+      const w = this.#writers[this.#at] as string;
+      if (!skip.has(w) && this.#joinWriter(w, Number.POSITIVE_INFINITY)) changed = true;
       this.#reached = 0;
       this.#cloud = undefined;
       this.#next = 0;

@@ -929,9 +929,9 @@ export class Replicator implements MembershipDelegate {
     this.#outbound.set(peer, session);
     this.stats.sessionsOut++;
     if (full) this.stats.fullSessionsOut++;
-    const context = this.context.clone();
-    const vv = encodeVector(context.vv);
-    const cloud = encodeCloud(context);
+    // Encoded now, as it stands when the listing starts (no copy: a cloud may hold many dots).
+    const vv = encodeVector(this.context.vv);
+    const cloud = encodeCloud(this.context);
     const floor = encodeVector(this.floor);
     let seq = 0;
     let inFlight = 0;
@@ -1326,7 +1326,8 @@ export class Replicator implements MembershipDelegate {
       }
     }
     for (const [w, c] of session.floor) if (c > (this.floor.get(w) ?? 0)) this.floor.set(w, c);
-    if (this.context.joinExcept(context, session.skipped)) this.#dirtyContext = true;
+    // The rest of the sender's context: the claims so far joined what came before the last bound.
+    if (session.prefix?.rest(session.skipped)) this.#dirtyContext = true;
     if (session.changed) this.#scheduleSync();
   }
 

@@ -285,7 +285,7 @@ describe("CausalContext", () => {
     assert.deepEqual(ctx.takeCloudLog(), { writers: ["w"], counters: [5] });
   });
 
-  it("a prefix join claims exactly the dots up to each position, whatever the steps", () => {
+  it("a prefix join claims exactly the dots up to each position, whatever the steps, then the rest", () => {
     const position = fc.tuple(fc.constantFrom("a", "b", "c", "d"), fc.integer({ min: 0, max: 12 }));
     fc.assert(
       fc.property(
@@ -315,6 +315,15 @@ describe("CausalContext", () => {
             assert.equal(changed, listed(into).length > before.length);
             normal(into);
           }
+          // The rest: the whole of other but the writers skipped, as after a session's last chunk.
+          const before = listed(into);
+          const changed = join.rest(skip);
+          const whole = contextOf(xs);
+          whole.join(contextOf(ys.filter(([w]) => !skip.has(w))));
+          for (const [ow, top] of other.vv) if (!skip.has(ow)) whole.raise(ow, top);
+          assert.deepEqual(listed(into), listed(whole));
+          assert.equal(changed, listed(into).length > before.length);
+          normal(into);
         },
       ),
     );
