@@ -129,6 +129,13 @@ export const STREAM_TIMEOUT_MS = 10_000;
  * between chunks; the receiver merges chunks in any order.
  */
 const CHUNKS_IN_FLIGHT = 3;
+/**
+ * Chunks of one session held while its first chunk (the one with the sender's context) has not
+ * come: its stream failed and waits for a retry, while the sender goes on with the next chunks. Past
+ * this many the session is dropped, so that a peer that never sends a first chunk cannot fill
+ * memory; the next pull starts again.
+ */
+const MAX_WAITING_CHUNKS = 32;
 /** A chunk whose stream failed is sent again after this, at most twice, before the session ends. */
 const CHUNK_RETRY_MS = [250, 1000];
 /** Sync requests go to this many random peers. */
@@ -477,8 +484,11 @@ export class Replicator implements MembershipDelegate {
   }
 
   /** Anti-entropy sessions being sent and received now. */
-  get sessions(): { outbound: number; inbound: number } {
-    return { outbound: this.#outbound.size, inbound: this.#inbound.size };
+  /** Sessions under way, and chunks of inbound sessions waiting for their session's first. */
+  get sessions(): { outbound: number; inbound: number; waiting: number } {
+    let waiting = 0;
+    for (const s of this.#inbound.values()) waiting += s.waiting.length;
+    return { outbound: this.#outbound.size, inbound: this.#inbound.size, waiting };
   }
 
   origin(id: string): OriginEntry | undefined {
@@ -1167,6 +1177,11 @@ export class Replicator implements MembershipDelegate {
     };
     if (session.context === undefined) {
       if (!first) {
+        if (session.waiting.length >= MAX_WAITING_CHUNKS) {
+          this.#log.info("state: sync session dropped, its first chunk missing", { peer: node });
+          this.#dropInbound(key, session);
+          return;
+        }
         session.waiting.push(job);
         return;
       }

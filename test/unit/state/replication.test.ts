@@ -280,6 +280,31 @@ describe("Replicator: anti-entropy", () => {
     assert.ok(extra < 2.5 * cloudBytes, `${extra} B more for a cloud of ${cloudBytes} B`);
   });
 
+  it("chunks held for a missing first chunk are bounded, and the next pull brings everything", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 10 });
+    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const b = mesh.add("b");
+    b.mergeRemoteState(a.localState(false), false);
+    mesh.settle(1); // the pull request
+    // The first chunk's stream hangs: it is neither read nor failed, and the sender goes on.
+    const first = mesh.queue.shift();
+    let most = 0;
+    while (mesh.queue.length > 0) {
+      mesh.settle(1);
+      most = Math.max(most, b.sessions.waiting);
+    }
+    assert.ok(most >= 2 && most <= 32, `at most 32 chunks held (${most})`);
+    assert.equal(b.originCount, 0, "nothing merged without the sender's context");
+    first?.done(new Error("timed out"));
+    mesh.advance(61_000); // the sender's retries go; whatever b holds of that session expires
+    mesh.settle();
+    mesh.advance(61_000);
+    mesh.pushPull("a", "b");
+    assert.equal(b.originCount, 1000);
+    assert.equal(b.sessions.waiting, 0);
+  });
+
   it("a bootstrap sends each spec and each status once, the status right after its spec", () => {
     const mesh = new Mesh();
     const a = mesh.add("a", { chunkKeys: 50 });
