@@ -309,12 +309,21 @@ interface Digest {
   full: boolean;
   /** An answer to our digest. */
   reply: boolean;
+  /** The sender takes a session's context from its first chunk alone (see {@link FLAG_CLOUD_ONCE}). */
+  cloudOnce: boolean;
 }
 
 const FLAG_PULL = 1;
 const FLAG_FULL = 2;
 /** An answer to a standalone digest: never answered in turn. */
 const FLAG_REPLY = 4;
+/**
+ * Set in every digest of this version: "in a session to me, send your cloud in the first chunk
+ * only". A puller without it (an older version, which ignores the flag) gets the cloud in every
+ * chunk, as it expects, so that nodes of both versions understand each other while a cluster is
+ * upgraded node by node.
+ */
+const FLAG_CLOUD_ONCE = 8;
 /** A pull that has brought no chunk for this long no longer stops another. */
 const PULL_TIMEOUT_MS = 10_000;
 
@@ -847,6 +856,7 @@ export class Replicator implements MembershipDelegate {
   // Digests and sessions
 
   #digest(flags: number): Uint8Array {
+    flags |= FLAG_CLOUD_ONCE;
     return frame([
       KIND_DIGEST,
       this.node,
@@ -875,7 +885,7 @@ export class Replicator implements MembershipDelegate {
     if (digest.pull) {
       // A peer below our floor may hold versions whose tombstones we collected: it gets every key.
       const full = digest.full || belowFloor(digest.context.vv, this.floor);
-      this.#startSession(digest.node, digest.context, full);
+      this.#startSession(digest.node, digest.context, full, digest.cloudOnce);
       return;
     }
     this.#maybePull(digest);
@@ -925,7 +935,7 @@ export class Replicator implements MembershipDelegate {
    * chunks of at most `chunkKeys` keys, {@link CHUNKS_IN_FLIGHT} at a time. One session per peer
    * at a time.
    */
-  #startSession(peer: string, theirs: CausalContext, full: boolean): void {
+  #startSession(peer: string, theirs: CausalContext, full: boolean, cloudOnce: boolean): void {
     const peers = this.#peers;
     if (!peers || this.#stopped || this.#outbound.has(peer)) return;
     const to = peers.addressOf(peer);
@@ -1009,7 +1019,7 @@ export class Replicator implements MembershipDelegate {
         full ? 1 : 0,
         vv,
         // The cloud may hold a hundred thousand dots (gossip lost on the way): once per session.
-        seq === 0 ? cloud : null,
+        seq === 0 || !cloudOnce ? cloud : null,
         floor,
         bound,
         records,
@@ -1107,14 +1117,14 @@ export class Replicator implements MembershipDelegate {
 
   #onChunk(m: unknown[]): void {
     const [, node, sessionId, seq, last, full, rawVv, rawCloud, rawFloor, rawBound, records] = m;
-    // The first chunk carries the sender's cloud, the others null: their vector is enough to
-    // find or open the session, and they wait for the first to be merged with its context.
+    // The first chunk carries the sender's cloud, the others null (or, from an older version, the
+    // same cloud again, not read twice): their vector is enough to find or open the session, and
+    // they wait for the first to be merged with its context.
     const first = seq === 0;
-    const context = first
-      ? decodeContext(rawVv, rawCloud)
-      : rawCloud === null
-        ? decodeContext(rawVv, [])
-        : undefined;
+    const context =
+      first || !(rawCloud === null || Array.isArray(rawCloud))
+        ? decodeContext(rawVv, rawCloud)
+        : decodeContext(rawVv, []);
     const floor = decodeVector(rawFloor);
     const bound = parseBound(rawBound);
     if (
@@ -1774,6 +1784,7 @@ function parseDigest(m: unknown[]): Digest | undefined {
     pull: ((flags as number) & FLAG_PULL) !== 0,
     full: ((flags as number) & FLAG_FULL) !== 0,
     reply: ((flags as number) & FLAG_REPLY) !== 0,
+    cloudOnce: ((flags as number) & FLAG_CLOUD_ONCE) !== 0,
   };
 }
 

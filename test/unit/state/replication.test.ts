@@ -6,7 +6,14 @@ import { parseOriginSpec } from "../../../src/core/checks/spec.js";
 import { compareVersions, type Version } from "../../../src/core/state/causal-map.js";
 import type { Dot } from "../../../src/core/state/dots.js";
 import type { HealthFields, Replicator, StateChange } from "../../../src/core/state/replication.js";
-import { WIRE_FORMAT_VERSION, WIRE_MAGIC } from "../../../src/core/state/state-wire.js";
+import {
+  decodeFrame,
+  encodeVector,
+  frame,
+  KIND_DIGEST,
+  WIRE_FORMAT_VERSION,
+  WIRE_MAGIC,
+} from "../../../src/core/state/state-wire.js";
 import type { CatalogValue } from "../../../src/core/state/types.js";
 import { Mesh, spec, specB, T0, visible } from "./mesh.js";
 
@@ -278,6 +285,40 @@ describe("Replicator: anti-entropy", () => {
     const extra = clouded.bytes - plain.bytes;
     // Once in the first chunk, and the digest's bounded part of it: not once per chunk (11 chunks).
     assert.ok(extra < 2.5 * cloudBytes, `${extra} B more for a cloud of ${cloudBytes} B`);
+  });
+
+  it("a puller of an older version, whose digest does not ask for the cloud once, gets it in every chunk", () => {
+    const mesh = new Mesh();
+    const a = mesh.add("a", { chunkKeys: 100 });
+    a.putOrigins(Array.from({ length: 500 }, (_, i) => ({ id: `o${i}`, spec })));
+    for (let k = 1; k <= 50; k++) a.context.add({ writer: "w-gone", counter: 2 * k });
+    const b = mesh.add("b");
+    const clouds = () => {
+      const out: unknown[] = [];
+      for (const p of mesh.queue) {
+        const decoded = decodeFrame(p.payload);
+        if (decoded.ok === true) out.push(decoded.message[7]);
+      }
+      return out;
+    };
+    // A pull as an older version sends it: flags 1 (pull), nothing else.
+    a.notifyUserMessage(frame([KIND_DIGEST, "b", encodeVector(b.context.vv), [], [], 1]), undefined);
+    const legacy = clouds();
+    assert.equal(legacy.length, 3, "three chunks in flight");
+    for (const c of legacy)
+      assert.ok(Array.isArray(c) && c.length === 2, "the cloud in each, as old pullers expect");
+    mesh.settle(); // b, of this version, takes them too
+    assert.equal(b.originCount, 500);
+    assert.ok(b.context.covers(a.context));
+    // This version's pull asks for the cloud once.
+    const c = mesh.add("c");
+    c.mergeRemoteState(a.localState(false), false);
+    mesh.settle(1);
+    const once = clouds();
+    assert.equal(once.length, 3);
+    assert.ok(Array.isArray(once[0]) && once.slice(1).every((x) => x === null), "in the first chunk only");
+    mesh.settle();
+    assert.ok(c.context.covers(a.context));
   });
 
   it("chunks held for a missing first chunk are bounded, and the next pull brings everything", () => {
