@@ -492,8 +492,10 @@ export class Replicator implements MembershipDelegate {
     return this.#queue.size();
   }
 
-  /** Anti-entropy sessions being sent and received now. */
-  /** Sessions under way, and chunks of inbound sessions waiting for their session's first. */
+  /**
+   * Anti-entropy sessions being sent and received now, and chunks of inbound sessions waiting for
+   * their session's first.
+   */
   get sessions(): { outbound: number; inbound: number; waiting: number } {
     let waiting = 0;
     for (const s of this.#inbound.values()) waiting += s.waiting.length;
