@@ -85,11 +85,15 @@ export class Mesh {
     }
   }
 
-  /** Delivers queued streams (and those they cause) until none is left; returns how many. */
-  settle(limit = 100_000): number {
+  /**
+   * Delivers queued streams (and those they cause) until none is left; returns how many. With
+   * `pick`, each step delivers the stream at `pick() % queue length` instead of the oldest.
+   */
+  settle(limit = 100_000, pick?: () => number): number {
     let n = 0;
     while (this.queue.length > 0 && n < limit) {
-      const p = this.queue.shift() as Pending;
+      const at = pick ? pick() % this.queue.length : 0;
+      const p = this.queue.splice(at, 1)[0] as Pending;
       n++;
       if (this.down.has(p.to) || this.down.has(p.from)) {
         p.done(new Error("unreachable"));
@@ -103,20 +107,20 @@ export class Mesh {
   }
 
   /** One push-pull between a and b (both merge the other's digest), then every session. */
-  pushPull(a: string, b: string): void {
+  pushPull(a: string, b: string, pick?: () => number): void {
     const ra = this.node(a);
     const rb = this.node(b);
     const sa = ra.localState(false);
     const sb = rb.localState(false);
     rb.mergeRemoteState(sa, false);
     ra.mergeRemoteState(sb, false);
-    this.settle();
+    this.settle(100_000, pick);
   }
 
-  /** Push-pull between every pair of live nodes. */
-  antiEntropy(): void {
+  /** Push-pull between every pair of live nodes; `pick` as in {@link settle}. */
+  antiEntropy(pick?: () => number): void {
     const names = [...this.nodes.keys()].filter((n) => !this.down.has(n));
-    for (const a of names) for (const b of names) if (a < b) this.pushPull(a, b);
+    for (const a of names) for (const b of names) if (a < b) this.pushPull(a, b, pick);
   }
 
   /** Every gossip payload `from` has for packets of `limit` bytes, to `to`; returns how many. */
