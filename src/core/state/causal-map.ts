@@ -338,9 +338,8 @@ export class CausalMap<V> {
    * `writer`'s versions with a counter above `after`, in counter order: [counter, key] pairs, each
    * pair flat in the returned array; the first `max` of them. A long list is read page by page,
    * each page after the last counter of the one before. Without `order`, versions added since
-   * the index was last read are left out: ordering them in merges the whole index, and a session
-   * that did so for each page of a writer of 1,000,000 origins, while probes kept writing, took
-   * minutes.
+   * the index was last read are left out: ordering them in merges the whole index, which a
+   * session's later pages need not pay while probes keep writing.
    */
   dotsAfter(writer: string, after: number, max = Infinity, order = true): Array<number | string> {
     const out: Array<number | string> = [];

@@ -214,10 +214,7 @@ export class PrefixJoin {
       const end = w === writer ? counter : Number.POSITIVE_INFINITY;
       if (!skip.has(w) && this.#joinWriter(w, end)) changed = true;
       if (w === writer) break;
-      this.#at++;
-      this.#reached = 0;
-      this.#cloud = undefined;
-      this.#next = 0;
+      this.#nextWriter();
     }
     return changed;
   }
@@ -225,14 +222,19 @@ export class PrefixJoin {
   /** Joins every dot not joined yet, except those of writers in `skip`; true when `into` gained one. */
   rest(skip: ReadonlySet<string>): boolean {
     let changed = false;
-    for (; this.#at < this.#writers.length; this.#at++) {
+    while (this.#at < this.#writers.length) {
       const w = this.#writers[this.#at] as string;
       if (!skip.has(w) && this.#joinWriter(w, Number.POSITIVE_INFINITY)) changed = true;
-      this.#reached = 0;
-      this.#cloud = undefined;
-      this.#next = 0;
+      this.#nextWriter();
     }
     return changed;
+  }
+
+  #nextWriter(): void {
+    this.#at++;
+    this.#reached = 0;
+    this.#cloud = undefined;
+    this.#next = 0;
   }
 
   #joinWriter(w: string, end: number): boolean {

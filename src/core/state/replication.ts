@@ -1123,10 +1123,7 @@ export class Replicator implements MembershipDelegate {
     // same cloud again, not read twice): their vector is enough to find or open the session, and
     // they wait for the first to be merged with its context.
     const first = seq === 0;
-    const context =
-      first || !(rawCloud === null || Array.isArray(rawCloud))
-        ? decodeContext(rawVv, rawCloud)
-        : decodeContext(rawVv, []);
+    const context = decodeContext(rawVv, first ? rawCloud : []);
     const floor = decodeVector(rawFloor);
     const bound = parseBound(rawBound);
     if (
@@ -1137,6 +1134,7 @@ export class Replicator implements MembershipDelegate {
       (seq as number) < 0 ||
       (last !== 0 && last !== 1) ||
       (full !== 0 && full !== 1) ||
+      !(first || rawCloud === null || Array.isArray(rawCloud)) ||
       !context ||
       !floor ||
       bound === undefined ||
@@ -1199,12 +1197,10 @@ export class Replicator implements MembershipDelegate {
       }
       session.context = context;
       session.prefix = new PrefixJoin(this.context, context);
-      this.#merging.push(job);
-      for (const waiting of session.waiting) this.#merging.push(waiting);
-      session.waiting = [];
-    } else {
-      this.#merging.push(job);
     }
+    this.#merging.push(job);
+    for (const waiting of session.waiting) this.#merging.push(waiting);
+    session.waiting = [];
     this.#scheduleMerge();
   }
 
