@@ -211,6 +211,13 @@ describe("Replicator: gossip", () => {
   });
 });
 
+/** Node "a" of `mesh`, holding origins o0 .. o<n - 1>, sending chunks of `chunkKeys` keys. */
+function seededNode(mesh: Mesh, n: number, chunkKeys: number): Replicator {
+  const a = mesh.add("a", { chunkKeys });
+  a.putOrigins(Array.from({ length: n }, (_, i) => ({ id: `o${i}`, spec })));
+  return a;
+}
+
 describe("Replicator: anti-entropy", () => {
   it("the digest's size follows the writers, not the origins", () => {
     const mesh = new Mesh();
@@ -239,8 +246,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("bootstraps a new node in bounded chunks, and one delivered in any order still converges", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 1050 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 1050, 100);
     const b = mesh.add("b");
     b.mergeRemoteState(a.localState(false), false);
     a.mergeRemoteState(b.localState(false), false);
@@ -259,8 +265,7 @@ describe("Replicator: anti-entropy", () => {
     // a has seen every other write of a writer now gone (gossip lost on the way): a cloud of 3,000.
     const bootstrap = (cloud: boolean) => {
       const mesh = new Mesh();
-      const a = mesh.add("a", { chunkKeys: 100 });
-      a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+      const a = seededNode(mesh, 1000, 100);
       if (cloud) for (let k = 1; k <= 3000; k++) a.context.add({ writer: "w-gone", counter: 2 * k });
       const b = mesh.add("b");
       b.mergeRemoteState(a.localState(false), false);
@@ -289,8 +294,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("a puller of an older version, whose digest does not ask for the cloud once, gets it in every chunk", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 500 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 500, 100);
     for (let k = 1; k <= 50; k++) a.context.add({ writer: "w-gone", counter: 2 * k });
     const b = mesh.add("b");
     const clouds = () => {
@@ -323,8 +327,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("chunks held for a missing first chunk are bounded, and the next pull brings everything", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 10 });
-    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 1000, 10);
     const b = mesh.add("b");
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(1); // the pull request
@@ -348,8 +351,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("a bootstrap sends each spec and each status once, the status right after its spec", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 50 });
-    a.putOrigins(Array.from({ length: 600 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 600, 50);
     for (let i = 0; i < 600; i += 2) a.recordHealth(`o${i}`, unhealthy);
     // Other writers' health too: their dots come after every spec in the session's order.
     const c = mesh.add("c");
@@ -374,8 +376,7 @@ describe("Replicator: anti-entropy", () => {
   it("a new node is catching up while its bootstrap arrives; a node that missed a little is not", () => {
     const mesh = new Mesh();
     const told: boolean[] = [];
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 1000, 100);
     const b: Replicator = mesh.add("b", { sessionsChanged: () => told.push(b.catchingUp) });
     assert.equal(b.catchingUp, false);
     b.mergeRemoteState(a.localState(false), false);
@@ -399,8 +400,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("arriving chunks are merged a slice per turn, and a chunk is claimed only once merged whole", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 300 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 300, 100);
     // b's clock moves 4 ms each time it is read (the merge reads it every 8 records), so that its
     // 8 ms budget runs out after 16 records; its next turns wait in \`turns\` until the test runs them.
     const { node: b, turns } = slicedNode(mesh, "b");
@@ -459,8 +459,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("a steady stream of gossip does not starve a session's chunks: a turn merges some of both", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 100 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 100, 100);
     const g = mesh.add("g");
     for (let i = 0; i < 60; i++) g.putOrigin(`g${i}`, spec);
     const { node: b, turns } = slicedNode(mesh, "b");
@@ -477,8 +476,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("a bootstrap cut short keeps its progress: the next pull sends only the rest", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 1000, 100);
     const b = mesh.add("b");
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(4); // the pull request, then three chunks of 100
@@ -506,8 +504,7 @@ describe("Replicator: anti-entropy", () => {
 
   it("a chunk whose stream fails is sent again, and the session goes on", () => {
     const mesh = new Mesh();
-    const a = mesh.add("a", { chunkKeys: 100 });
-    a.putOrigins(Array.from({ length: 1000 }, (_, i) => ({ id: `o${i}`, spec })));
+    const a = seededNode(mesh, 1000, 100);
     const b = mesh.add("b");
     b.mergeRemoteState(a.localState(false), false);
     mesh.settle(2); // the pull request, then the first chunk
